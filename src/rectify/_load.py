@@ -1,0 +1,214 @@
+"""Loading and validating definition documents from files, folders or text."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path as FsPath
+
+import attrs
+
+from rectify._categories import CategoryTable, check_categories, parse_categories
+from rectify._checks import Catalog, check_workflow
+from rectify._diagnostics import Diagnostic, Location, Severity
+from rectify._parse import parse_workflow_data
+from rectify._reader import Reader
+from rectify._resources import default_workflows
+from rectify._spec import WorkflowSpec
+from rectify._yamlsource import YamlDocument, load_yaml
+from rectify.exceptions import DefinitionError, WorkflowDefinitionError
+
+__all__ = [
+    "Source",
+    "ValidationReport",
+    "load_categories",
+    "load_workflow",
+    "validate_paths",
+    "validate_workflow",
+]
+
+Source = str | os.PathLike[str]
+
+
+def _read(source: Source) -> tuple[str | bytes, str]:
+    """Return the text of ``source`` and the name to report it under.
+
+    A path-like, or a one-line string ending in ``.yaml``/``.yml``, is a file; any other
+    string is the document itself.
+    """
+    if isinstance(source, str) and ("\n" in source or not source.endswith((".yaml", ".yml"))):
+        return source, "<string>"
+    path = FsPath(source)
+    try:
+        return path.read_bytes(), str(source)
+    except OSError as exc:
+        raise DefinitionError(f"cannot read {str(source)!r}: {exc.strerror or exc}") from exc
+
+
+def _parse(source: Source, catalog: Catalog | None) -> tuple[WorkflowSpec | None, Reader]:
+    text, name = _read(source)
+    reader = Reader(load_yaml(text, name))
+    reader.diagnostics.extend(reader.doc.diagnostics)
+    if reader.doc.data is None:
+        return None, reader
+    spec = parse_workflow_data(reader)
+    if spec is not None:
+        reader.diagnostics.extend(check_workflow(spec, reader.doc, catalog))
+    return spec, reader
+
+
+def validate_workflow(source: Source, *, catalog: Catalog | None = None) -> list[Diagnostic]:
+    """Return every problem of a workflow document, errors and warnings, sorted by position.
+
+    Raises:
+        DefinitionError: The file cannot be read.
+    """
+    _, reader = _parse(source, catalog)
+    return _sorted(reader.diagnostics)
+
+
+def load_workflow(source: Source, *, catalog: Catalog | None = None) -> WorkflowSpec:
+    """Load a workflow from a file or from YAML text and return its frozen spec.
+
+    Args:
+        source: A path, or the YAML text itself.
+        catalog: What guards, notices, categories, severities and campaign phases exist;
+            references are checked only against what it names.
+
+    Raises:
+        WorkflowDefinitionError: The document has errors; all of them are attached.
+        DefinitionError: The file cannot be read.
+    """
+    spec, reader = _parse(source, catalog)
+    diagnostics = _sorted(reader.diagnostics)
+    if spec is None or any(d.is_error for d in diagnostics):
+        raise WorkflowDefinitionError(reader.doc.file, diagnostics)
+    return spec
+
+
+def load_categories(source: Source | None = None) -> CategoryTable:
+    """Load a category table; by default the one shipped with rectify.
+
+    Raises:
+        WorkflowDefinitionError: The table has errors.
+        DefinitionError: The file cannot be read.
+    """
+    if source is None:
+        text: str | bytes = (default_workflows() / "categories.yaml").read_bytes()
+        name = "categories.yaml"
+    else:
+        text, name = _read(source)
+    reader = Reader(load_yaml(text, name))
+    reader.diagnostics.extend(reader.doc.diagnostics)
+    table = parse_categories(reader) if reader.doc.data is not None else None
+    if table is not None:
+        check_categories(table, reader)
+    if table is None or any(d.is_error for d in reader.diagnostics):
+        raise WorkflowDefinitionError(name, _sorted(reader.diagnostics))
+    return table
+
+
+@attrs.frozen
+class ValidationReport:
+    """What ``validate_paths`` found: the files read and every diagnostic."""
+
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def clean(self) -> bool:
+        """Return whether no diagnostic at all was found."""
+        return not self.diagnostics
+
+
+def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -> ValidationReport:
+    """Validate files and folders of definitions together.
+
+    Each ``.yaml``/``.yml`` file is a workflow or a category table. Workflows are checked
+    against the category table found among the paths (the shipped one otherwise), and the
+    table's severities against the workflows found.
+
+    Raises:
+        DefinitionError: A path cannot be read.
+    """
+    files = _expand(paths)
+    docs = []
+    for file in files:
+        text, name = _read(file)
+        docs.append(load_yaml(text, name))
+    tables = [d for d in docs if _kind(d) == "categories"]
+    flows = [d for d in docs if _kind(d) == "workflow"]
+    diagnostics: list[Diagnostic] = []
+    table = _table(tables, flows, diagnostics)
+    base = catalog or Catalog()
+    if table is not None and base.categories is None:
+        base = attrs.evolve(base, categories=table.codes, severities=table.severity_names)
+    for doc in docs:
+        diagnostics.extend(doc.diagnostics)
+        if doc in flows:
+            reader = Reader(doc)
+            spec = parse_workflow_data(reader)
+            diagnostics.extend(reader.diagnostics)
+            if spec is not None:
+                diagnostics.extend(check_workflow(spec, doc, base))
+        elif doc.data is not None and doc not in tables:
+            diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "unknown-document",
+                    "expected a workflow (key 'workflow') or a category table (keys 'severities' "
+                    "and 'categories')",
+                    Location(doc.file, 1, 1),
+                )
+            )
+    return ValidationReport(tuple(str(f) for f in files), tuple(_sorted(diagnostics)))
+
+
+def _table(
+    tables: list[YamlDocument], flows: list[YamlDocument], diagnostics: list[Diagnostic]
+) -> CategoryTable | None:
+    if not tables:
+        return load_categories()
+    ids = frozenset(
+        d.data["workflow"]
+        for d in flows
+        if isinstance(d.data, dict) and isinstance(d.data.get("workflow"), str)
+    )
+    found = None
+    for doc in tables:
+        reader = Reader(doc)
+        table = parse_categories(reader)
+        if table is not None:
+            check_categories(table, reader, ids or None)
+            found = found or table
+        diagnostics.extend(reader.diagnostics)
+    return found
+
+
+def _kind(doc: YamlDocument) -> str:
+    if not isinstance(doc.data, dict):
+        return "broken"
+    if "workflow" in doc.data:
+        return "workflow"
+    if "categories" in doc.data or "severities" in doc.data:
+        return "categories"
+    return "unknown"
+
+
+def _expand(paths: Iterable[Source]) -> list[FsPath]:
+    out: list[FsPath] = []
+    for source in paths:
+        path = FsPath(source)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise DefinitionError(f"no such file or folder: {str(source)!r}")
+    return out
+
+
+def _sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(
+        diagnostics, key=lambda d: (d.location.file, d.location.line, d.location.column, d.code)
+    )

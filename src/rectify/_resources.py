@@ -1,0 +1,28 @@
+"""Where the shipped workflows and notices are, installed or in a checkout."""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+__all__ = ["default_notices", "default_workflows"]
+
+
+def _shipped(name: str) -> Traversable:
+    # A wheel carries the folders as package data under rectify/_data; an editable
+    # install or a source checkout has them at the top of the repository.
+    packaged = resources.files("rectify") / "_data" / name
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / name
+
+
+def default_workflows() -> Traversable:
+    """Return the folder of the workflows shipped with rectify."""
+    return _shipped("workflows")
+
+
+def default_notices() -> Traversable:
+    """Return the folder of the notice templates shipped with rectify."""
+    return _shipped("notices")
