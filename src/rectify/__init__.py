@@ -10,7 +10,7 @@ Load a workflow, check it, draw it::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from rectify._categories import Category, CategoryTable, SeverityLevel
 from rectify._checks import Catalog
@@ -53,8 +53,8 @@ from rectify._spec import (
 from rectify.exceptions import DefinitionError, RectifyError, WorkflowDefinitionError
 
 try:
-    __version__ = version("rectify")
-except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+    __version__ = _metadata.version("rectify")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
     __version__ = "0+unknown"
 
 __all__ = [
