@@ -73,6 +73,14 @@ class _Checker:
         for event in spec.events:
             for t in event.transitions:
                 self.edges[t.source].add(t.target)
+        # A transition to or from an undeclared state is reported once, as such; graph
+        # findings (traps, unreachable states, duties that never apply) would only echo it.
+        self.graph_broken = not spec.has_state(spec.initial) or any(
+            end not in self.states
+            for event in spec.events
+            for t in event.transitions
+            for end in (t.source, t.target)
+        )
 
     def run(self) -> None:
         self.check_states()
@@ -237,10 +245,10 @@ class _Checker:
     def check_roles(self, event: EventSpec, path: Path) -> None:
         if event.roles is None:
             return
-        for role in event.roles:
-            if role not in self.roles:
-                self.undeclared("role", role, self.roles, self.in_list((*path, "roles"), role))
-        if not any(role in self.roles for role in event.roles):
+        undeclared = [role for role in event.roles if role not in self.roles]
+        for role in undeclared:
+            self.undeclared("role", role, self.roles, self.in_list((*path, "roles"), role))
+        if not event.roles:  # an undeclared role is reported as such, not twice
             self.error(
                 "no-role-may-fire",
                 f"no declared role may fire event {event.name!r}",
@@ -254,7 +262,7 @@ class _Checker:
                 self.undeclared("event", other, {e.name for e in self.spec.events}, where)
                 continue
             after = self.reachable({t.target for t in self.spec.event(other).transitions})
-            if not after & set(event.sources):
+            if not self.graph_broken and not after & set(event.sources):
                 self.warning(
                     "sod-never-before",
                     f"event {other!r} can never happen before "
@@ -285,7 +293,15 @@ class _Checker:
             self.undeclared("notice", notice, known, path, code="unknown-notice")
 
     def check_graph(self) -> None:
-        if not self.spec.has_state(self.spec.initial):
+        for state in self.spec.states:
+            if state.final and self.edges.get(state.name):
+                leaving = sorted(e.name for e in self.spec.events if state.name in e.sources)
+                self.error(
+                    "final-has-events",
+                    f"final state {state.name!r} has outgoing events: {', '.join(leaving)}",
+                    ("states", state.name),
+                )
+        if self.graph_broken:
             return
         reachable = self.reachable({self.spec.initial})
         finals = set(self.spec.final_states)
@@ -302,13 +318,6 @@ class _Checker:
             elif finals and state.name not in can_finish:
                 self.error(
                     "trap-state", f"no final state can be reached from state {state.name!r}", path
-                )
-            if state.final and self.edges.get(state.name):
-                leaving = sorted(e.name for e in self.spec.events if state.name in e.sources)
-                self.error(
-                    "final-has-events",
-                    f"final state {state.name!r} has outgoing events: {', '.join(leaving)}",
-                    path,
                 )
 
     def reachable(self, start: set[str]) -> set[str]:
