@@ -12,11 +12,27 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from rectify._case import (
+    Actor,
+    Case,
+    DeadlineCleared,
+    DeadlineSet,
+    Effect,
+    Escalated,
+    Evidence,
+    NoticeDue,
+    Outcome,
+    Record,
+)
 from rectify._categories import Category, CategoryTable, SeverityLevel
 from rectify._checks import Catalog
+from rectify._deadlines import WorkingCalendar
 from rectify._diagnostics import Diagnostic, Location, Severity
 from rectify._diagram import draw_workflow
 from rectify._dump import dump_workflow
+from rectify._engine import Engine, EventOption
+from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
+from rectify._history import verify_history
 from rectify._load import (
     ValidationReport,
     load_categories,
@@ -24,6 +40,7 @@ from rectify._load import (
     validate_paths,
     validate_workflow,
 )
+from rectify._replay import MigrationCheck, migrate, plan_migration, replay
 from rectify._resources import default_notices, default_workflows
 from rectify._spec import (
     AfterDeadline,
@@ -50,7 +67,25 @@ from rectify._spec import (
     WorkflowSpec,
     WorkingDays,
 )
-from rectify.exceptions import DefinitionError, RectifyError, WorkflowDefinitionError
+from rectify.exceptions import (
+    CaseFinalError,
+    DeadlineError,
+    DefinitionError,
+    EventNotAllowedError,
+    EventRefusedError,
+    EvidenceMissingError,
+    GuardRefusedError,
+    HistoryError,
+    NaiveDatetimeError,
+    OutOfOrderError,
+    PayloadError,
+    RectifyError,
+    ReplayError,
+    RoleNotPermittedError,
+    SeparationOfDutiesError,
+    UnknownEventError,
+    WorkflowDefinitionError,
+)
 
 try:
     __version__ = _metadata.version("rectify")
@@ -58,39 +93,71 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare
     __version__ = "0+unknown"
 
 __all__ = [
+    "BUILTIN_GUARDS",
+    "Action",
+    "Actor",
     "AfterDeadline",
     "BeforeDeadline",
     "Budget",
     "CalendarDays",
     "CampaignDate",
+    "Case",
+    "CaseFinalError",
     "Catalog",
     "Category",
     "CategoryTable",
+    "DeadlineCleared",
+    "DeadlineError",
     "DeadlineRule",
+    "DeadlineSet",
     "DefinitionError",
     "Diagnostic",
     "Earliest",
+    "Effect",
+    "Engine",
+    "Escalated",
     "Escalation",
+    "EventNotAllowedError",
+    "EventOption",
+    "EventRefusedError",
     "EventSpec",
+    "Evidence",
+    "EvidenceMissingError",
     "FieldDate",
     "FixedDate",
     "FromSeverity",
+    "Guard",
+    "GuardContext",
+    "GuardRefusedError",
+    "HistoryError",
     "Ladder",
     "Level",
     "Location",
+    "MigrationCheck",
+    "NaiveDatetimeError",
+    "NoticeDue",
     "OnEvent",
     "OpenFor",
+    "OutOfOrderError",
+    "Outcome",
+    "PayloadError",
     "PayloadField",
+    "Record",
     "RectifyError",
+    "ReplayError",
     "Role",
+    "RoleNotPermittedError",
+    "SeparationOfDutiesError",
     "Severity",
     "SeverityLevel",
     "StateSpec",
     "Transition",
     "Trigger",
+    "UnknownEventError",
     "ValidationReport",
     "WorkflowDefinitionError",
     "WorkflowSpec",
+    "WorkingCalendar",
     "WorkingDays",
     "__version__",
     "default_notices",
@@ -99,6 +166,10 @@ __all__ = [
     "dump_workflow",
     "load_categories",
     "load_workflow",
+    "migrate",
+    "plan_migration",
+    "replay",
     "validate_paths",
     "validate_workflow",
+    "verify_history",
 ]

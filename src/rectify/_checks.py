@@ -58,7 +58,7 @@ def check_workflow(
     """Return every static problem of ``spec``; positions come from ``doc`` when given."""
     checker = _Checker(spec, doc, catalog or Catalog())
     checker.run()
-    return checker.diagnostics
+    return list(dict.fromkeys(checker.diagnostics))  # one report per problem, in order
 
 
 class _Checker:
@@ -92,23 +92,26 @@ class _Checker:
 
     # -- reporting ----------------------------------------------------------------------
 
-    def report(self, severity: Severity, code: str, message: str, *paths: Path) -> None:
-        self.diagnostics.append(Diagnostic(severity, code, message, self.locate(*paths)))
+    def report(
+        self, severity: Severity, code: str, message: str, *paths: Path, key: bool = False
+    ) -> None:
+        loc = self.locate(*paths, key=key)
+        self.diagnostics.append(Diagnostic(severity, code, message, loc))
 
-    def error(self, code: str, message: str, *paths: Path) -> None:
-        self.report(Severity.ERROR, code, message, *paths)
+    def error(self, code: str, message: str, *paths: Path, key: bool = False) -> None:
+        self.report(Severity.ERROR, code, message, *paths, key=key)
 
     def warning(self, code: str, message: str, *paths: Path) -> None:
         self.report(Severity.WARNING, code, message, *paths)
 
-    def locate(self, *paths: Path) -> Location:
-        """Return the location of the first of ``paths`` the document has."""
+    def locate(self, *paths: Path, key: bool = False) -> Location:
+        """Return the location of the first of ``paths`` the document has (its key's)."""
         if self.doc is None:
             return Location(self.spec.source, 0, 0, dotted(paths[0]) if paths else "")
         for path in paths:
             if self.doc.has(path):
-                return self.doc.locate(path)
-        return self.doc.locate(paths[-1] if paths else ())
+                return self.doc.locate(path, key=key)
+        return self.doc.locate(paths[-1] if paths else (), key=key)
 
     def in_list(self, path: Path, item: str) -> Path:
         """Return the path of ``item`` inside the list at ``path`` (or ``path`` itself)."""
@@ -356,7 +359,9 @@ class _Checker:
                 self.undeclared("ladder", ladder_name, names, path)
             known = self.catalog.severities
             if known is not None and severity not in known:
-                self.undeclared("severity", severity, known, path, code="unknown-severity")
+                self.undeclared(
+                    "severity", severity, known, path, code="unknown-severity", key=True
+                )
         for ladder in esc.ladders:
             self.check_ladder(ladder)
 
@@ -378,9 +383,11 @@ class _Checker:
             for role in level.notify:
                 if role not in self.roles:
                     self.undeclared("role", role, self.roles, self.in_list((*path, "notify"), role))
-            for trigger in level.triggers:
+            for j, trigger in enumerate(level.triggers):
                 if isinstance(trigger, OnEvent) and trigger.event not in events:
-                    self.undeclared("event", trigger.event, events, (*path, "when"))
+                    when: Path = (*path, "when")
+                    paths = ((*when, j, "event"), (*when, "event"))
+                    self.undeclared("event", trigger.event, events, *paths)
 
     def check_budget(self) -> None:
         budget = self.spec.budget
@@ -426,13 +433,20 @@ class _Checker:
                 )
 
     def undeclared(
-        self, what: str, name: str, known: set[str] | frozenset[str], *paths: Path, code: str = ""
+        self,
+        what: str,
+        name: str,
+        known: set[str] | frozenset[str],
+        *paths: Path,
+        code: str = "",
+        key: bool = False,
     ) -> None:
         choices = ", ".join(sorted(known)) or "none"
         self.error(
             code or f"undeclared-{what}",
             f"{what} {name!r} is not declared; declared: {choices}",
             *paths,
+            key=key,
         )
 
 

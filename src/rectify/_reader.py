@@ -60,6 +60,8 @@ class Reader:
 
     def wrong_type(self, path: Path, value: object, expected: str) -> None:
         """Record that ``value`` at ``path`` is not what was expected."""
+        if value is None and not self.doc.has(path):
+            return  # the key is absent: ``mapping`` has reported it as a missing key
         self.error("wrong-type", f"expected {expected}, found {_kind(value)} {value!r}", path)
 
     # -- shapes -------------------------------------------------------------------------
@@ -100,8 +102,13 @@ class Reader:
         self.wrong_type(path, value, "non-empty text")
         return None
 
-    def name(self, path: Path, value: object, what: str = "name") -> str | None:
-        """Read an identifier such as a state, event, role or field name."""
+    def name(
+        self, path: Path, value: object, what: str = "name", *, at_key: bool = False
+    ) -> str | None:
+        """Read an identifier such as a state, event, role or field name.
+
+        With ``at_key``, a bad name is reported at the key that spells it (a mapping entry).
+        """
         if isinstance(value, str) and IDENTIFIER.match(value):
             return value
         if isinstance(value, str):
@@ -110,6 +117,7 @@ class Reader:
                 f"{what} {value!r} must be letters, digits and underscores, not starting "
                 "with a digit",
                 path,
+                key=at_key,
             )
             return None
         self.wrong_type(path, value, f"a {what}")
@@ -173,7 +181,7 @@ class Reader:
             return ()
         out: list[_T] = []
         for key, item in value.items():
-            if self.name((*path, key), key, what) is None:
+            if self.name((*path, key), key, what, at_key=True) is None:
                 continue
             got = read((*path, key), key, item)
             if got is not None:

@@ -76,7 +76,9 @@ class YamlDocument:
     def locate(self, path: Path, *, key: bool = False) -> Location:
         """Return the location of the value at ``path`` (or of its key when ``key``).
 
-        An unknown path falls back to its nearest known ancestor.
+        An unknown path falls back to its nearest known ancestor. A value that starts on a
+        later line than its key (a block mapping or list, which starts at its first item) is
+        located at its key.
         """
         table = self._keys if key else self._values
         probe = path
@@ -86,6 +88,8 @@ class YamlDocument:
                 break
             probe = probe[:-1]
         line, column = table.get(probe, self._values.get((), (1, 1)))
+        if table is self._values and probe in self._keys and self._keys[probe][0] < line:
+            line, column = self._keys[probe]
         return Location(self.file, line, column, dotted(path))
 
 
@@ -196,6 +200,9 @@ def load_yaml(text: str | bytes, file: str = "<string>") -> YamlDocument:
             return YamlDocument(file, None, (diag,), empty, empty)
         walker = _Walker(file, loader)
         data = walker.walk(node, (), 0)
+        if data is None:  # a document of only "---" or "~" holds nothing either
+            diag = _error("empty", "the document is empty", fail)
+            return YamlDocument(file, None, (diag,), empty, empty)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else fail

@@ -7,8 +7,22 @@ drivers) are wrapped at the boundary with ``raise ... from exc``.
 The hierarchy::
 
     RectifyError
-    └── DefinitionError               a workflow or catalogue document is invalid
-        └── WorkflowDefinitionError   carries every diagnostic of one document
+    ├── DefinitionError               a workflow or catalogue document is invalid
+    │   └── WorkflowDefinitionError   carries every diagnostic of one document
+    ├── NaiveDatetimeError            a datetime without a timezone (also a ValueError)
+    ├── DeadlineError                 a deadline rule lacks a field, phase, severity or calendar
+    ├── EventRefusedError             an event was refused; the case is unchanged
+    │   ├── UnknownEventError         no such event in the workflow
+    │   ├── EventNotAllowedError      not from this state (with the events allowed now)
+    │   ├── CaseFinalError            the case is already final
+    │   ├── RoleNotPermittedError     the actor's role may not (with the roles that may)
+    │   ├── GuardRefusedError         a guard said no (with its name and reason)
+    │   ├── PayloadError              a field missing, unknown or of the wrong type
+    │   ├── EvidenceMissingError      required evidence not given
+    │   ├── SeparationOfDutiesError   the same actor on both sides of a duty rule
+    │   └── OutOfOrderError           dated before the last event of the case
+    ├── HistoryError                  a history fails hash-chain verification
+    └── ReplayError                   a history does not replay against a workflow
 """
 
 from __future__ import annotations
@@ -19,7 +33,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rectify._diagnostics import Diagnostic
 
-__all__ = ["DefinitionError", "RectifyError", "WorkflowDefinitionError"]
+__all__ = [
+    "CaseFinalError",
+    "DeadlineError",
+    "DefinitionError",
+    "EventNotAllowedError",
+    "EventRefusedError",
+    "EvidenceMissingError",
+    "GuardRefusedError",
+    "HistoryError",
+    "NaiveDatetimeError",
+    "OutOfOrderError",
+    "PayloadError",
+    "RectifyError",
+    "ReplayError",
+    "RoleNotPermittedError",
+    "SeparationOfDutiesError",
+    "UnknownEventError",
+    "WorkflowDefinitionError",
+]
 
 _SHOWN = 20  # errors spelled out in the message; all of them are in .diagnostics
 
@@ -53,3 +85,169 @@ class WorkflowDefinitionError(DefinitionError):
     def errors(self) -> tuple[Diagnostic, ...]:
         """Return the diagnostics of severity ``error``."""
         return tuple(d for d in self.diagnostics if d.is_error)
+
+
+class NaiveDatetimeError(RectifyError, ValueError):
+    """A datetime without a timezone was given; rectify needs aware datetimes."""
+
+
+class DeadlineError(RectifyError):
+    """A deadline rule cannot be evaluated (a missing field, phase, severity or calendar)."""
+
+
+class EventRefusedError(RectifyError):
+    """An event was refused; the case is unchanged.
+
+    Attributes:
+        case_id: The case the event was fired on.
+        state: The state the case is in.
+        event: The event that was refused.
+    """
+
+    def __init__(self, message: str, *, case_id: str, state: str, event: str) -> None:
+        super().__init__(f"case {case_id!r} in state {state!r}: event {event!r} refused: {message}")
+        self.case_id = case_id
+        self.state = state
+        self.event = event
+
+
+class UnknownEventError(EventRefusedError):
+    """The workflow has no event of that name (``known`` lists the ones it has)."""
+
+    def __init__(self, *, case_id: str, state: str, event: str, known: Sequence[str]) -> None:
+        self.known = tuple(known)
+        super().__init__(
+            f"no such event; the workflow has: {', '.join(known)}",
+            case_id=case_id,
+            state=state,
+            event=event,
+        )
+
+
+class EventNotAllowedError(EventRefusedError):
+    """The event cannot be fired in the case's state (``allowed`` lists what can)."""
+
+    def __init__(self, *, case_id: str, state: str, event: str, allowed: Sequence[str]) -> None:
+        self.allowed = tuple(allowed)
+        now = ", ".join(allowed) or "none"
+        super().__init__(
+            f"not allowed in this state; allowed now: {now}",
+            case_id=case_id,
+            state=state,
+            event=event,
+        )
+
+
+class CaseFinalError(EventRefusedError):
+    """The case is in a final state; nothing can happen to it any more."""
+
+    def __init__(self, *, case_id: str, state: str, event: str) -> None:
+        super().__init__(
+            "the case is closed (final state)", case_id=case_id, state=state, event=event
+        )
+
+
+class RoleNotPermittedError(EventRefusedError):
+    """The actor's role may not fire the event (``roles`` lists the roles that may)."""
+
+    def __init__(
+        self, *, case_id: str, state: str, event: str, role: str, roles: Sequence[str]
+    ) -> None:
+        self.role = role
+        self.roles = tuple(roles)
+        super().__init__(
+            f"role {role!r} may not fire it; roles that may: {', '.join(roles)}",
+            case_id=case_id,
+            state=state,
+            event=event,
+        )
+
+
+class GuardRefusedError(EventRefusedError):
+    """A guard refused the event, giving its reason."""
+
+    def __init__(self, *, case_id: str, state: str, event: str, guard: str, reason: str) -> None:
+        self.guard = guard
+        self.reason = reason
+        super().__init__(
+            f"guard {guard!r} refused: {reason}", case_id=case_id, state=state, event=event
+        )
+
+
+class PayloadError(EventRefusedError):
+    """A payload field is missing, unknown or of the wrong type."""
+
+    def __init__(self, *, case_id: str, state: str, event: str, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(
+            f"payload field {field!r} {problem}", case_id=case_id, state=state, event=event
+        )
+
+
+class EvidenceMissingError(EventRefusedError):
+    """Evidence the event requires was not given (``missing`` lists the kinds)."""
+
+    def __init__(self, *, case_id: str, state: str, event: str, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        super().__init__(
+            f"evidence missing: {', '.join(missing)}", case_id=case_id, state=state, event=event
+        )
+
+
+class SeparationOfDutiesError(EventRefusedError):
+    """The actor fired an event that this one must not follow from the same actor."""
+
+    def __init__(self, *, case_id: str, state: str, event: str, actor: str, other: str) -> None:
+        self.actor = actor
+        self.other = other
+        super().__init__(
+            f"actor {actor!r} fired {other!r} on this case and may not also fire {event!r}",
+            case_id=case_id,
+            state=state,
+            event=event,
+        )
+
+
+class OutOfOrderError(EventRefusedError):
+    """The event is dated before the last event in the case's history."""
+
+    def __init__(self, *, case_id: str, state: str, event: str, at: str, last: str) -> None:
+        self.at = at
+        self.last = last
+        super().__init__(
+            f"dated {at}, before the last event at {last}",
+            case_id=case_id,
+            state=state,
+            event=event,
+        )
+
+
+class HistoryError(RectifyError):
+    """A case's history fails verification (edited, deleted, inserted or reordered).
+
+    Attributes:
+        case_id: The case.
+        seq: The sequence number of the first record that does not verify.
+        reason: What is wrong there.
+    """
+
+    def __init__(self, *, case_id: str, seq: int, reason: str) -> None:
+        super().__init__(f"case {case_id!r}: history does not verify at record {seq}: {reason}")
+        self.case_id = case_id
+        self.seq = seq
+        self.reason = reason
+
+
+class ReplayError(RectifyError):
+    """A history cannot be replayed against a workflow.
+
+    Attributes:
+        seq: The first record where the workflow and the history part.
+        reason: Why that record does not replay.
+    """
+
+    def __init__(self, *, seq: int, reason: str) -> None:
+        super().__init__(f"replay parts from the history at record {seq}: {reason}")
+        self.seq = seq
+        self.reason = reason

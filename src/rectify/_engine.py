@@ -1,0 +1,472 @@
+"""The case engine: pure functions of (case, event, actor, payload, evidence, at).
+
+The engine never reads a clock, a file or a database: ``at`` comes from the caller, and the
+working-day calendar, campaign dates and severity periods are injected. It holds no mutable
+per-case state, so one engine serves every case from any number of threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from rectify._case import (
+    Actor,
+    Case,
+    DeadlineCleared,
+    DeadlineSet,
+    Effect,
+    Escalated,
+    Evidence,
+    NoticeDue,
+    Outcome,
+    Record,
+)
+from rectify._checks import Catalog, check_workflow
+from rectify._deadlines import WorkingCalendar, due_date
+from rectify._diagnostics import Diagnostic, Location, Severity
+from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
+from rectify._history import seal
+from rectify._machine import StateMachine
+from rectify._payload import check_payload
+from rectify._spec import DeadlineRule, EventSpec, StateSpec, WorkflowSpec
+from rectify.exceptions import (
+    CaseFinalError,
+    EventNotAllowedError,
+    EvidenceMissingError,
+    GuardRefusedError,
+    NaiveDatetimeError,
+    OutOfOrderError,
+    PayloadError,
+    RectifyError,
+    RoleNotPermittedError,
+    SeparationOfDutiesError,
+    UnknownEventError,
+    WorkflowDefinitionError,
+)
+
+__all__ = ["MERGE", "OPEN", "TIMEZONE", "Engine", "EventOption", "local_date"]
+
+#: The event name of a case's first record. Names starting with ``@`` are the engine's own.
+OPEN = "@open"
+#: The event name of the record a case gets when a duplicate is merged into it.
+MERGE = "@merge"
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+_SCALARS = (str, int, float, bool, dt.date, type(None))
+
+
+def local_date(at: dt.datetime) -> dt.date:
+    """Return the date of ``at`` in Asia/Shanghai, refusing naive datetimes."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise NaiveDatetimeError(
+            f"{at.isoformat()} has no timezone; give an aware datetime "
+            "(for example with tzinfo=ZoneInfo('Asia/Shanghai'))"
+        )
+    return at.astimezone(TIMEZONE).date()
+
+
+@attrs.frozen
+class EventOption:
+    """One event as an actor sees it now: allowed, or why not."""
+
+    event: str
+    title: str
+    allowed: bool
+    reason: str | None = None
+    require: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+
+
+class Engine:
+    """Runs the cases of one workflow version.
+
+    Args:
+        spec: The workflow.
+        guards: The host's guards by name (the built-in ones are always available).
+        actions: The host's actions by name.
+        calendar: The working-day calendar (needed by working-day deadline rules).
+        phases: Campaign phase end dates by phase name.
+        severities: Default deadline rules by severity name (from the category table).
+
+    Raises:
+        WorkflowDefinitionError: The workflow names a guard or an action the registries lack.
+    """
+
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        *,
+        guards: Mapping[str, Guard] | None = None,
+        actions: Mapping[str, Action] | None = None,
+        calendar: WorkingCalendar | None = None,
+        phases: Mapping[str, dt.date] | None = None,
+        severities: Mapping[str, DeadlineRule] | None = None,
+    ) -> None:
+        self.spec = spec
+        self._guards = {**BUILTIN_GUARDS, **(guards or {})}
+        self._actions = dict(actions or {})
+        self._bind()
+        self._machine = StateMachine(spec, self._guards)
+        self._calendar = calendar
+        self._phases = dict(phases or {})
+        self._severities = dict(severities or {})
+
+    def _bind(self) -> None:
+        catalog = Catalog(guards=frozenset(self._guards))
+        problems = [d for d in check_workflow(self.spec, None, catalog) if d.is_error]
+        for event in self.spec.events:
+            missing = [a for a in event.actions if a not in self._actions]
+            if missing:
+                problems.append(_unknown_action(self.spec, event, missing))
+        if problems:
+            raise WorkflowDefinitionError(self.spec.source, problems)
+
+    # -- opening and firing -----------------------------------------------------------
+
+    def open(
+        self,
+        case_id: str,
+        data: Mapping[str, object],
+        actor: Actor,
+        at: dt.datetime,
+        *,
+        recurrence_of: Case | None = None,
+    ) -> Outcome:
+        """Open a case in the initial state and return it with its first effects.
+
+        Args:
+            case_id: The host's id for the case.
+            data: The hazard's data (ledger fields, category, severity, description...):
+                text, numbers, booleans and dates.
+            actor: Who opens it.
+            at: When (timezone-aware).
+            recurrence_of: A closed case this one repeats (a failed look-back); the new
+                case is linked to it and its recurrence count is one more.
+
+        Raises:
+            PayloadError: A data value is not text, a number, a boolean or a date.
+            RectifyError: ``recurrence_of`` is a case of this workflow that is not closed.
+        """
+        day = local_date(at)
+        for key, value in data.items():
+            if not isinstance(value, _SCALARS):
+                raise PayloadError(
+                    case_id=case_id,
+                    state=self.spec.initial,
+                    event=OPEN,
+                    field=key,
+                    problem="must be text, a number, a date or a "
+                    f"boolean, not {type(value).__name__}",
+                )
+        payload: dict[str, object] = {
+            "case_id": case_id,
+            "workflow": self.spec.id,
+            "version": self.spec.version,
+            "data": dict(data),
+        }
+        if recurrence_of is not None:
+            if recurrence_of.workflow == self.spec.id and not self.is_final(recurrence_of):
+                raise RectifyError(
+                    f"case {recurrence_of.id!r} is still open; only a closed "
+                    "case can recur (closed cases are never reopened)"
+                )
+            payload["recurrence_of"] = recurrence_of.id
+            payload["recurrence_count"] = recurrence_of.recurrence_count + 1
+        record = seal(
+            Record(0, OPEN, None, self.spec.initial, actor.id, actor.role, at, payload), None
+        )
+        return self.opened(record, day)
+
+    def opened(self, record: Record, day: dt.date | None = None) -> Outcome:
+        """Return the case an ``@open`` record opens (used by ``open`` and by replay)."""
+        payload = record.payload
+        data = payload.get("data")
+        count = payload.get("recurrence_count", 0)
+        case = Case(
+            _text(payload.get("case_id")) or "",
+            self.spec.id,
+            self.spec.version,
+            self.spec.initial,
+            data if isinstance(data, Mapping) else {},
+            recurrence_of=_text(payload.get("recurrence_of")),
+            recurrence_count=count if isinstance(count, int) else 0,
+            history=(record,),
+        )
+        state = self.spec.state(self.spec.initial)
+        effects: list[Effect] = []
+        case = self._enter(case, state, None, day or local_date(record.at), effects)
+        effects.extend(NoticeDue(case.id, n, 0, OPEN) for n in state.notices)
+        return Outcome(case, tuple(effects))
+
+    def merge(
+        self, duplicate: Case, into: Case, actor: Actor, at: dt.datetime, *, reason: str
+    ) -> tuple[Outcome, Outcome]:
+        """Merge a duplicate report into an existing case; both histories are kept.
+
+        The duplicate fires the workflow's event that leads to a final state with outcome
+        ``merged`` (``duplicate_of`` set to ``into``); ``into`` gets a ``@merge`` record
+        naming the duplicate, the digest of its last record and its data.
+
+        Raises:
+            RectifyError: No event leads from the duplicate's state to a merged state, or
+                ``into`` is closed.
+            EventRefusedError: The merging event is refused for the duplicate.
+        """
+        if self.is_final(into):
+            raise CaseFinalError(case_id=into.id, state=into.state, event=MERGE)
+        if at < into.updated_at:
+            raise OutOfOrderError(
+                case_id=into.id,
+                state=into.state,
+                event=MERGE,
+                at=at.isoformat(),
+                last=into.updated_at.isoformat(),
+            )
+        event = next(
+            (
+                e
+                for e in self.spec.events
+                if any(
+                    t.source == duplicate.state and self.spec.state(t.target).outcome == "merged"
+                    for t in e.transitions
+                )
+            ),
+            None,
+        )
+        if event is None:
+            raise RectifyError(
+                f"no event of {self.spec.id} leads from state "
+                f"{duplicate.state!r} to a state with outcome 'merged'"
+            )
+        fields = {f.name for f in (*event.require, *event.optional)}
+        payload = {"duplicate_of": into.id} if "duplicate_of" in fields else {}
+        merged = self.fire(duplicate, event.name, actor, at, payload=payload, reason=reason)
+        merged = attrs.evolve(merged, case=attrs.evolve(merged.case, duplicate_of=into.id))
+        record = seal(
+            Record(
+                into.seq + 1,
+                MERGE,
+                into.state,
+                into.state,
+                actor.id,
+                actor.role,
+                at,
+                {
+                    "duplicate": duplicate.id,
+                    "head": merged.record.digest,
+                    "data": dict(duplicate.data),
+                },
+                (),
+                reason,
+            ),
+            into.history[-1],
+        )
+        return merged, Outcome(attrs.evolve(into, history=(*into.history, record)))
+
+    def fire(
+        self,
+        case: Case,
+        event: str,
+        actor: Actor,
+        at: dt.datetime,
+        *,
+        payload: Mapping[str, object] | None = None,
+        evidence: Sequence[Evidence] = (),
+        reason: str | None = None,
+    ) -> Outcome:
+        """Fire ``event`` on ``case`` and return the new case and its effects.
+
+        Raises:
+            EventRefusedError: One of its subclasses, saying why; ``case`` is unchanged.
+            NaiveDatetimeError: ``at`` has no timezone.
+        """
+        day = local_date(at)
+        spec = self._event(case, event)
+        self._check_actor(case, spec, actor)
+        if at < case.updated_at:
+            raise OutOfOrderError(
+                case_id=case.id,
+                state=case.state,
+                event=event,
+                at=at.isoformat(),
+                last=case.updated_at.isoformat(),
+            )
+        clean, problem = check_payload(spec, payload or {})
+        if problem:
+            raise PayloadError(
+                case_id=case.id, state=case.state, event=event, field=problem[0], problem=problem[1]
+            )
+        if spec.reason and not (reason and reason.strip()):
+            raise PayloadError(
+                case_id=case.id,
+                state=case.state,
+                event=event,
+                field="reason",
+                problem="is required: this event must say why",
+            )
+        given = {e.kind for e in evidence}
+        missing = [k for k in spec.evidence if k not in given]
+        if missing:
+            raise EvidenceMissingError(
+                case_id=case.id, state=case.state, event=event, missing=missing
+            )
+        context = GuardContext(case, event, "", actor, clean, tuple(evidence), at)
+        target, refusal = self._machine.resolve(case.state, event, context)
+        if target is None:
+            guard, why = refusal or ("", "no transition applies")
+            raise GuardRefusedError(
+                case_id=case.id, state=case.state, event=event, guard=guard, reason=why
+            )
+        data = {**case.data, **clean}
+        link = clean.get("duplicate_of")
+        for name in spec.actions:
+            data.update(self._actions[name](attrs.evolve(context, target=target)) or {})
+        record = seal(
+            Record(
+                case.seq + 1,
+                event,
+                case.state,
+                target,
+                actor.id,
+                actor.role,
+                at,
+                clean,
+                tuple(evidence),
+                reason,
+            ),
+            case.history[-1],
+        )
+        moved = attrs.evolve(
+            case,
+            state=target,
+            data=data,
+            history=(*case.history, record),
+            duplicate_of=link if isinstance(link, str) else case.duplicate_of,
+        )
+        return self._after(moved, spec, record, day)
+
+    def _after(self, case: Case, spec: EventSpec, record: Record, day: dt.date) -> Outcome:
+        effects: list[Effect] = []
+        state = self.spec.state(record.target)
+        if record.source != record.target or spec.deadline:
+            case = self._enter(case, state, spec.deadline, day, effects)
+        if spec.escalate_to is not None and (case.escalation or -1) < spec.escalate_to:
+            case = attrs.evolve(case, escalation=spec.escalate_to)
+            effects.append(Escalated(case.id, spec.escalate_to, record.seq))
+        if spec.notice:
+            effects.append(NoticeDue(case.id, spec.notice, record.seq, spec.name))
+        if record.source != record.target:
+            effects.extend(NoticeDue(case.id, n, record.seq, spec.name) for n in state.notices)
+        return Outcome(case, tuple(effects))
+
+    def _enter(
+        self,
+        case: Case,
+        state: StateSpec,
+        override: DeadlineRule | None,
+        day: dt.date,
+        effects: list[Effect],
+    ) -> Case:
+        """Set the deadline for entering ``state`` (a pausing state keeps the running one)."""
+        if state.pauses_clock and not override:
+            return case
+        rule = override or state.deadline
+        if rule is None or state.final:
+            if case.deadline is not None or state.final:
+                effects.append(DeadlineCleared(case.id, state.name))
+            return attrs.evolve(case, deadline=None)
+        due = due_date(
+            rule,
+            day,
+            case.data,
+            calendar=self._calendar,
+            phases=self._phases,
+            severities=self._severities,
+        )
+        effects.append(DeadlineSet(case.id, state.name, due))
+        return attrs.evolve(case, deadline=due)
+
+    def _event(self, case: Case, event: str) -> EventSpec:
+        if case.workflow != self.spec.id or case.version != self.spec.version:
+            raise RectifyError(
+                f"case {case.id!r} follows {case.workflow} v{case.version}; this "
+                f"engine runs {self.spec.id} v{self.spec.version}"
+            )
+        if not self.spec.has_event(event):
+            raise UnknownEventError(
+                case_id=case.id,
+                state=case.state,
+                event=event,
+                known=[e.name for e in self.spec.events],
+            )
+        if self.spec.state(case.state).final:
+            raise CaseFinalError(case_id=case.id, state=case.state, event=event)
+        if not self._machine.can_leave(case.state, event):
+            raise EventNotAllowedError(
+                case_id=case.id,
+                state=case.state,
+                event=event,
+                allowed=self._machine.events_from(case.state),
+            )
+        return self.spec.event(event)
+
+    def _check_actor(self, case: Case, spec: EventSpec, actor: Actor) -> None:
+        roles = spec.roles if spec.roles is not None else self.spec.role_names
+        if actor.role not in roles:
+            raise RoleNotPermittedError(
+                case_id=case.id, state=case.state, event=spec.name, role=actor.role, roles=roles
+            )
+        for other in spec.not_same_actor_as:
+            last = next((r for r in reversed(case.history) if r.event == other), None)
+            if last is not None and last.actor == actor.id:
+                raise SeparationOfDutiesError(
+                    case_id=case.id, state=case.state, event=spec.name, actor=actor.id, other=other
+                )
+
+    # -- questions --------------------------------------------------------------------
+
+    def allowed_events(self, case: Case, actor: Actor) -> tuple[EventOption, ...]:
+        """Return every event of the workflow as ``actor`` sees it on ``case`` now.
+
+        Guards are not evaluated here (they depend on the payload); they run on fire.
+        """
+        out: list[EventOption] = []
+        for spec in self.spec.events:
+            reason: str | None = None
+            try:
+                self._event(case, spec.name)
+                self._check_actor(case, spec, actor)
+            except RectifyError as exc:
+                reason = str(exc).split(" refused: ", 1)[-1]
+            out.append(
+                EventOption(
+                    spec.name,
+                    spec.title,
+                    reason is None,
+                    reason,
+                    tuple(f.name for f in spec.require),
+                    spec.evidence,
+                )
+            )
+        return tuple(out)
+
+    def is_final(self, case: Case) -> bool:
+        """Return whether ``case`` is in a final state."""
+        return self.spec.state(case.state).final
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _unknown_action(spec: WorkflowSpec, event: EventSpec, missing: list[str]) -> Diagnostic:
+    return Diagnostic(
+        Severity.ERROR,
+        "unknown-action",
+        f"action {', '.join(repr(m) for m in missing)} of event {event.name!r} is not in the "
+        "action registry",
+        Location(spec.source, 0, 0, f"events.{event.name}.actions"),
+    )
