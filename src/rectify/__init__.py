@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from rectify._calendar import CalendarFallbackWarning, HolidayData, OfficialCalendar, load_holidays
+from rectify._campaign import Campaign, Phase, ReportDue, ReportSpec, load_campaign, reports_due
 from rectify._case import (
     Actor,
     Case,
@@ -31,6 +33,7 @@ from rectify._diagnostics import Diagnostic, Location, Severity
 from rectify._diagram import draw_workflow
 from rectify._dump import dump_workflow
 from rectify._engine import Engine, EventOption
+from rectify._escalation import Sweep, due_within, escalate, is_overdue, sweep
 from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify._history import verify_history
 from rectify._load import (
@@ -42,6 +45,7 @@ from rectify._load import (
 )
 from rectify._replay import MigrationCheck, migrate, plan_migration, replay
 from rectify._resources import default_notices, default_workflows
+from rectify._severity import change_severity
 from rectify._spec import (
     AfterDeadline,
     BeforeDeadline,
@@ -68,6 +72,7 @@ from rectify._spec import (
     WorkingDays,
 )
 from rectify.exceptions import (
+    CalendarError,
     CaseFinalError,
     DeadlineError,
     DefinitionError,
@@ -100,6 +105,9 @@ __all__ = [
     "BeforeDeadline",
     "Budget",
     "CalendarDays",
+    "CalendarError",
+    "CalendarFallbackWarning",
+    "Campaign",
     "CampaignDate",
     "Case",
     "CaseFinalError",
@@ -130,27 +138,33 @@ __all__ = [
     "GuardContext",
     "GuardRefusedError",
     "HistoryError",
+    "HolidayData",
     "Ladder",
     "Level",
     "Location",
     "MigrationCheck",
     "NaiveDatetimeError",
     "NoticeDue",
+    "OfficialCalendar",
     "OnEvent",
     "OpenFor",
     "OutOfOrderError",
     "Outcome",
     "PayloadError",
     "PayloadField",
+    "Phase",
     "Record",
     "RectifyError",
     "ReplayError",
+    "ReportDue",
+    "ReportSpec",
     "Role",
     "RoleNotPermittedError",
     "SeparationOfDutiesError",
     "Severity",
     "SeverityLevel",
     "StateSpec",
+    "Sweep",
     "Transition",
     "Trigger",
     "UnknownEventError",
@@ -160,15 +174,23 @@ __all__ = [
     "WorkingCalendar",
     "WorkingDays",
     "__version__",
+    "change_severity",
     "default_notices",
     "default_workflows",
     "draw_workflow",
+    "due_within",
     "dump_workflow",
+    "escalate",
+    "is_overdue",
+    "load_campaign",
     "load_categories",
+    "load_holidays",
     "load_workflow",
     "migrate",
     "plan_migration",
     "replay",
+    "reports_due",
+    "sweep",
     "validate_paths",
     "validate_workflow",
     "verify_history",

@@ -87,6 +87,9 @@ class Case:
         recurrence_of: The closed case this one repeats (a failed look-back).
         duplicate_of: The case this duplicate report was merged into.
         recurrence_count: How many times the hazard has recurred (0 for a first finding).
+        extensions: How many deadline extensions were approved.
+        paused_since: When the clock was paused (the case waits on others), else ``None``.
+        paused_days: Calendar days the clock has been paused in all, finished pauses.
         history: Every record, oldest first.
     """
 
@@ -100,6 +103,9 @@ class Case:
     recurrence_of: str | None = None
     duplicate_of: str | None = None
     recurrence_count: int = 0
+    extensions: int = 0
+    paused_since: dt.datetime | None = None
+    paused_days: int = 0
     history: tuple[Record, ...] = ()
 
     @property
@@ -126,6 +132,8 @@ class NoticeDue:
     notice: str
     seq: int
     event: str
+    to: tuple[str, ...] = ()
+    level: int | None = None
 
 
 @attrs.frozen

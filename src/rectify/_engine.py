@@ -32,7 +32,14 @@ from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify._history import seal
 from rectify._machine import StateMachine
 from rectify._payload import check_payload
-from rectify._spec import DeadlineRule, EventSpec, StateSpec, WorkflowSpec
+from rectify._spec import (
+    CalendarDays,
+    DeadlineRule,
+    EventSpec,
+    StateSpec,
+    WorkflowSpec,
+    WorkingDays,
+)
 from rectify.exceptions import (
     CaseFinalError,
     EventNotAllowedError,
@@ -351,8 +358,11 @@ class Engine:
     def _after(self, case: Case, spec: EventSpec, record: Record, day: dt.date) -> Outcome:
         effects: list[Effect] = []
         state = self.spec.state(record.target)
+        case, resumed = self._clock(case, state, record)
+        if spec.extension:
+            case = attrs.evolve(case, extensions=case.extensions + 1)
         if record.source != record.target or spec.deadline:
-            case = self._enter(case, state, spec.deadline, day, effects)
+            case = self._enter(case, state, spec.deadline, day, effects, shift=resumed)
         if spec.escalate_to is not None and (case.escalation or -1) < spec.escalate_to:
             case = attrs.evolve(case, escalation=spec.escalate_to)
             effects.append(Escalated(case.id, spec.escalate_to, record.seq))
@@ -362,6 +372,15 @@ class Engine:
             effects.extend(NoticeDue(case.id, n, record.seq, spec.name) for n in state.notices)
         return Outcome(case, tuple(effects))
 
+    def _clock(self, case: Case, state: StateSpec, record: Record) -> tuple[Case, int]:
+        """Start or end a pause of the clock; return the case and the days just paused."""
+        if state.pauses_clock and case.paused_since is None:
+            return attrs.evolve(case, paused_since=record.at), 0
+        if not state.pauses_clock and case.paused_since is not None:
+            days = (local_date(record.at) - local_date(case.paused_since)).days
+            return attrs.evolve(case, paused_since=None, paused_days=case.paused_days + days), days
+        return case, 0
+
     def _enter(
         self,
         case: Case,
@@ -369,8 +388,14 @@ class Engine:
         override: DeadlineRule | None,
         day: dt.date,
         effects: list[Effect],
+        *,
+        shift: int = 0,
     ) -> Case:
-        """Set the deadline for entering ``state`` (a pausing state keeps the running one)."""
+        """Set the deadline for entering ``state`` (a pausing state keeps the running one).
+
+        ``shift`` days of a pause that just ended move a deadline anchored on a date (a
+        planned date, a phase end); a deadline counted from now needs no shift.
+        """
         if state.pauses_clock and not override:
             return case
         rule = override or state.deadline
@@ -386,6 +411,8 @@ class Engine:
             phases=self._phases,
             severities=self._severities,
         )
+        if shift and not isinstance(rule, WorkingDays | CalendarDays):
+            due += dt.timedelta(days=shift)
         effects.append(DeadlineSet(case.id, state.name, due))
         return attrs.evolve(case, deadline=due)
 
@@ -452,6 +479,21 @@ class Engine:
                 )
             )
         return tuple(out)
+
+    @property
+    def phases(self) -> Mapping[str, dt.date]:
+        """Return the campaign phase end dates this engine's deadlines read."""
+        return self._phases
+
+    @property
+    def severities(self) -> Mapping[str, DeadlineRule]:
+        """Return the default deadline rule of each severity."""
+        return self._severities
+
+    @property
+    def calendar(self) -> WorkingCalendar | None:
+        """Return the working-day calendar this engine counts deadlines on."""
+        return self._calendar
 
     def is_final(self, case: Case) -> bool:
         """Return whether ``case`` is in a final state."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path as FsPath
 
 import attrs
 
+from rectify._calendar import parse_holidays
+from rectify._campaign import parse_campaign
 from rectify._categories import CategoryTable, check_categories, parse_categories
 from rectify._checks import Catalog, check_workflow
 from rectify._diagnostics import Diagnostic, Location, Severity
@@ -15,7 +16,7 @@ from rectify._parse import parse_workflow_data
 from rectify._reader import Reader
 from rectify._resources import default_workflows
 from rectify._spec import WorkflowSpec
-from rectify._yamlsource import YamlDocument, load_yaml
+from rectify._yamlsource import Source, YamlDocument, load_yaml, read_source
 from rectify.exceptions import DefinitionError, WorkflowDefinitionError
 
 __all__ = [
@@ -23,30 +24,14 @@ __all__ = [
     "ValidationReport",
     "load_categories",
     "load_workflow",
+    "read_source",
     "validate_paths",
     "validate_workflow",
 ]
 
-Source = str | os.PathLike[str]
-
-
-def _read(source: Source) -> tuple[str | bytes, str]:
-    """Return the text of ``source`` and the name to report it under.
-
-    A path-like, or a one-line string ending in ``.yaml``/``.yml``, is a file; any other
-    string is the document itself.
-    """
-    if isinstance(source, str) and ("\n" in source or not source.endswith((".yaml", ".yml"))):
-        return source, "<string>"
-    path = FsPath(source)
-    try:
-        return path.read_bytes(), str(source)
-    except OSError as exc:
-        raise DefinitionError(f"cannot read {str(source)!r}: {exc.strerror or exc}") from exc
-
 
 def _parse(source: Source, catalog: Catalog | None) -> tuple[WorkflowSpec | None, Reader]:
-    text, name = _read(source)
+    text, name = read_source(source)
     reader = Reader(load_yaml(text, name))
     reader.diagnostics.extend(reader.doc.diagnostics)
     if reader.doc.data is None:
@@ -97,7 +82,7 @@ def load_categories(source: Source | None = None) -> CategoryTable:
         text: str | bytes = (default_workflows() / "categories.yaml").read_bytes()
         name = "categories.yaml"
     else:
-        text, name = _read(source)
+        text, name = read_source(source)
     reader = Reader(load_yaml(text, name))
     reader.diagnostics.extend(reader.doc.diagnostics)
     table = parse_categories(reader) if reader.doc.data is not None else None
@@ -124,44 +109,60 @@ class ValidationReport:
 def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -> ValidationReport:
     """Validate files and folders of definitions together.
 
-    Each ``.yaml``/``.yml`` file is a workflow or a category table. Workflows are checked
-    against the category table found among the paths (the shipped one otherwise), and the
-    table's severities against the workflows found.
+    Each ``.yaml``/``.yml`` file is a workflow, a category table, a campaign or a holiday
+    file, told apart by its keys. Workflows are checked against the category table found
+    among the paths (the shipped one otherwise) and the campaign phases found there; the
+    table's severities are checked against the workflows found.
 
     Raises:
         DefinitionError: A path cannot be read.
     """
     files = _expand(paths)
-    docs = []
-    for file in files:
-        text, name = _read(file)
-        docs.append(load_yaml(text, name))
-    tables = [d for d in docs if _kind(d) == "categories"]
-    flows = [d for d in docs if _kind(d) == "workflow"]
-    diagnostics: list[Diagnostic] = []
-    table = _table(tables, flows, diagnostics)
+    docs = [load_yaml(*read_source(file)) for file in files]
+    kinds = {id(d): _kind(d) for d in docs}
+    flows = [d for d in docs if kinds[id(d)] == "workflow"]
+    diagnostics: list[Diagnostic] = [x for d in docs for x in d.diagnostics]
+    table = _table([d for d in docs if kinds[id(d)] == "categories"], flows, diagnostics)
     base = catalog or Catalog()
     if table is not None and base.categories is None:
         base = attrs.evolve(base, categories=table.codes, severities=table.severity_names)
+    phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics)
+    if phases and base.phases is None:
+        base = attrs.evolve(base, phases=frozenset(phases))
     for doc in docs:
-        diagnostics.extend(doc.diagnostics)
-        if doc in flows:
+        kind = kinds[id(doc)]
+        if kind == "workflow":
             reader = Reader(doc)
             spec = parse_workflow_data(reader)
             diagnostics.extend(reader.diagnostics)
             if spec is not None:
                 diagnostics.extend(check_workflow(spec, doc, base))
-        elif doc.data is not None and doc not in tables:
+        elif kind == "holidays":
+            reader = Reader(doc)
+            parse_holidays(reader)
+            diagnostics.extend(reader.diagnostics)
+        elif kind == "unknown":
             diagnostics.append(
                 Diagnostic(
                     Severity.ERROR,
                     "unknown-document",
-                    "expected a workflow (key 'workflow') or a category table (keys 'severities' "
-                    "and 'categories')",
+                    "expected a workflow (key 'workflow'), a category table (keys 'severities' and "
+                    "'categories'), a campaign (key 'campaign') or a holiday file (key 'years')",
                     Location(doc.file, 1, 1),
                 )
             )
     return ValidationReport(tuple(str(f) for f in files), tuple(_sorted(diagnostics)))
+
+
+def _campaigns(docs: list[YamlDocument], diagnostics: list[Diagnostic]) -> set[str]:
+    phases: set[str] = set()
+    for doc in docs:
+        reader = Reader(doc)
+        campaign = parse_campaign(reader)
+        diagnostics.extend(reader.diagnostics)
+        if campaign is not None:
+            phases.update(campaign.phase_ends)
+    return phases
 
 
 def _table(
@@ -192,6 +193,10 @@ def _kind(doc: YamlDocument) -> str:
         return "workflow"
     if "categories" in doc.data or "severities" in doc.data:
         return "categories"
+    if "campaign" in doc.data:
+        return "campaign"
+    if "years" in doc.data:
+        return "holidays"
     return "unknown"
 
 

@@ -9,7 +9,9 @@ import attrs
 
 from rectify._case import Actor, Case, Outcome, Record
 from rectify._engine import MERGE, OPEN, Engine, local_date
+from rectify._escalation import ESCALATE, apply_escalation
 from rectify._history import seal
+from rectify._severity import SEVERITY, apply_severity
 from rectify.exceptions import RectifyError, ReplayError
 
 __all__ = ["MIGRATE", "MigrationCheck", "migrate", "plan_migration", "replay"]
@@ -40,6 +42,10 @@ def replay(engines: Engine | Sequence[Engine], records: Iterable[Record]) -> Cas
         elif record.event == MIGRATE:
             engine = _pick(pool, record.payload.get("to_version"), default=None, seq=record.seq)
             case = _apply_migration(engine, case, record)
+        elif record.event == ESCALATE:
+            case = apply_escalation(case, _reseal(case, record))
+        elif record.event == SEVERITY:
+            case = apply_severity(engine, case, _reseal(case, record))
         elif record.event == MERGE:
             case = attrs.evolve(case, history=(*case.history, _reseal(case, record)))
         else:

@@ -9,22 +9,37 @@ are reported. Size, depth and alias expansion are bounded so no input can hang t
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path as FsPath
 from typing import Final
 
 import attrs
 import yaml
 
 from rectify._diagnostics import Diagnostic, Location, Severity
+from rectify.exceptions import DefinitionError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Path", "YamlDocument", "load_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "Path",
+    "Source",
+    "YamlDocument",
+    "load_yaml",
+    "read_source",
+]
 
 Path = tuple[str | int, ...]
+#: A file path, or (for a string with a newline or without a .yaml/.yml ending) YAML text.
+Source = str | os.PathLike[str]
 
 MAX_BYTES: Final = 2_000_000
 MAX_DEPTH: Final = 50
 MAX_NODES: Final = 200_000
+_MAX_INT_BITS: Final = 1000  # about 300 digits: far below Python's int-to-text limit
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL_TAG: Final = "tag:yaml.org,2002:bool"
@@ -156,11 +171,25 @@ class _Walker:
 
     def _scalar(self, node: yaml.Node, path: Path) -> object:
         try:
-            return self.loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
-            problem = getattr(exc, "problem", None) or str(exc)
-            self.problem("bad-value", f"cannot read value {node.value!r}: {problem}", node, path)
-            return str(node.value)
+            value = self.loader.construct_object(node, deep=True)
+        # PyYAML's scalar constructors fail in odd ways on explicit tags: "!!bool maybe" is a
+        # KeyError, "!!int ''" an IndexError, "!!timestamp x" an AttributeError.
+        except (
+            yaml.YAMLError,
+            ValueError,
+            OverflowError,
+            TypeError,
+            LookupError,
+            AttributeError,
+        ) as exc:
+            return self._unreadable(node, path, getattr(exc, "problem", None) or str(exc))
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            return self._unreadable(node, path, "the number is too large")  # too long to print
+        return value
+
+    def _unreadable(self, node: yaml.Node, path: Path, problem: str) -> str:
+        self.problem("bad-value", f"cannot read value {node.value!r}: {problem}", node, path)
+        return str(node.value)
 
 
 class _LimitError(Exception):
@@ -192,7 +221,11 @@ def load_yaml(text: str | bytes, file: str = "<string>") -> YamlDocument:
         except UnicodeDecodeError as exc:
             diag = _error("encoding", f"not UTF-8 text: {exc.reason} at byte {exc.start}", fail)
             return YamlDocument(file, None, (diag,), empty, empty)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except UnicodeEncodeError as exc:  # lone surrogates in a str cannot be UTF-8 for libyaml
+        diag = _error("encoding", f"not UTF-8 text: {exc.reason} at character {exc.start}", fail)
+        return YamlDocument(file, None, (diag,), empty, empty)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -227,3 +260,18 @@ def _error(code: str, message: str, location: Location) -> Diagnostic:
 def iter_paths(doc: YamlDocument) -> Iterator[Path]:
     """Yield every path that has a recorded value position (for tests and tools)."""
     yield from doc._values
+
+
+def read_source(source: Source) -> tuple[str | bytes, str]:
+    """Return the text of ``source`` and the name to report it under.
+
+    A path-like, or a one-line string ending in ``.yaml``/``.yml``, is a file; any other
+    string is the document itself.
+    """
+    if isinstance(source, str) and ("\n" in source or not source.endswith((".yaml", ".yml"))):
+        return source, "<string>"
+    path = FsPath(source)
+    try:
+        return path.read_bytes(), str(source)
+    except OSError as exc:
+        raise DefinitionError(f"cannot read {str(source)!r}: {exc.strerror or exc}") from exc

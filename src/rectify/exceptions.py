@@ -11,6 +11,7 @@ The hierarchy::
     │   └── WorkflowDefinitionError   carries every diagnostic of one document
     ├── NaiveDatetimeError            a datetime without a timezone (also a ValueError)
     ├── DeadlineError                 a deadline rule lacks a field, phase, severity or calendar
+    ├── CalendarError                 no holiday data covers a year
     ├── EventRefusedError             an event was refused; the case is unchanged
     │   ├── UnknownEventError         no such event in the workflow
     │   ├── EventNotAllowedError      not from this state (with the events allowed now)
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from rectify._diagnostics import Diagnostic
 
 __all__ = [
+    "CalendarError",
     "CaseFinalError",
     "DeadlineError",
     "DefinitionError",
@@ -89,6 +91,10 @@ class WorkflowDefinitionError(DefinitionError):
 
 class NaiveDatetimeError(RectifyError, ValueError):
     """A datetime without a timezone was given; rectify needs aware datetimes."""
+
+
+class CalendarError(RectifyError):
+    """No holiday data covers a year: supply it, or allow the weekends-only fallback."""
 
 
 class DeadlineError(RectifyError):

@@ -1,0 +1,176 @@
+"""Escalation ladders and sweeps; overdue is derived, not a state.
+
+A sweep is pure: given cases and the current time it returns the escalations due since the
+last sweep, each recorded as an ``@escalate`` record in the case's history. The level only
+rises, so sweeping twice at the same moment, or hourly instead of daily, yields each level
+exactly once; after a long gap one sweep catches up, lowest level first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import attrs
+
+from rectify._case import Case, Effect, Escalated, NoticeDue, Outcome, Record
+from rectify._engine import TIMEZONE, Engine, local_date
+from rectify._history import seal
+from rectify._spec import AfterDeadline, BeforeDeadline, Level, OnEvent, OpenFor, Trigger
+from rectify.exceptions import DeadlineError
+
+__all__ = [
+    "ESCALATE",
+    "SYSTEM",
+    "Sweep",
+    "apply_escalation",
+    "due_within",
+    "escalate",
+    "is_overdue",
+    "sweep",
+]
+
+#: The event name of an escalation record, and the actor and role the sweep records.
+ESCALATE = "@escalate"
+SYSTEM = "rectify"
+
+
+def is_overdue(case: Case, day: dt.date) -> bool:
+    """Return whether ``case`` is open, its clock running, and past its deadline on ``day``."""
+    return case.deadline is not None and case.paused_since is None and day > case.deadline
+
+
+def due_within(case: Case, day: dt.date, days: int) -> bool:
+    """Return whether ``case``'s deadline falls within ``days`` days from ``day``."""
+    if case.deadline is None:
+        return False
+    return day <= case.deadline <= day + dt.timedelta(days=days)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), TIMEZONE)
+
+
+def _moment(engine: Engine, case: Case, trigger: Trigger) -> dt.datetime | None:
+    """Return when ``trigger`` became (or becomes) true for ``case``, or ``None``."""
+    match trigger:
+        case BeforeDeadline(days, working) | AfterDeadline(days, working):
+            if case.deadline is None or case.paused_since is not None:
+                return None
+            sign = -1 if isinstance(trigger, BeforeDeadline) else 1
+            return _midnight(_offset(engine, case.deadline, sign * days, working=working))
+        case OnEvent(event, count):
+            seen = [r.at for r in case.history if r.event == event]
+            return seen[count - 1] if len(seen) >= count else None
+        case OpenFor(days):
+            return _midnight(local_date(case.opened_at) + dt.timedelta(days=days))
+    raise AssertionError(trigger)  # pragma: no cover - the union is exhaustive
+
+
+def _offset(engine: Engine, day: dt.date, days: int, *, working: bool) -> dt.date:
+    if not working:
+        return day + dt.timedelta(days=days)
+    calendar = engine.calendar
+    if calendar is None:
+        raise DeadlineError("a trigger in working days needs a working-day calendar")
+    if days >= 0:
+        return calendar.add_working_days(day, days)
+    back = day
+    for _ in range(-days):  # counting back: the previous working day, `days` times
+        back -= dt.timedelta(days=1)
+        while calendar.add_working_days(back, 0) != back:
+            back -= dt.timedelta(days=1)
+    return back
+
+
+def _due_levels(
+    engine: Engine, case: Case, now: dt.datetime
+) -> Iterator[tuple[Level, dt.datetime]]:
+    escalation = engine.spec.escalation
+    if escalation is None or engine.is_final(case):
+        return
+    severity = case.data.get("severity")
+    ladder = escalation.ladder_for(severity if isinstance(severity, str) else None)
+    current = -1 if case.escalation is None else case.escalation
+    for level in ladder.levels:
+        if level.level <= current:
+            continue
+        moments = [m for t in level.triggers if (m := _moment(engine, case, t)) is not None]
+        if moments and min(moments) <= now:
+            yield level, min(moments)
+
+
+def escalate(engine: Engine, case: Case, now: dt.datetime) -> Outcome:
+    """Record every escalation level due for ``case`` by ``now``, lowest first.
+
+    Returns the case unchanged, with no effects, when nothing is due.
+    """
+    local_date(now)
+    effects: list[Effect] = []
+    for level, moment in _due_levels(engine, case, now):
+        at = max(moment, case.updated_at)
+        record = seal(
+            Record(
+                case.seq + 1,
+                ESCALATE,
+                case.state,
+                case.state,
+                SYSTEM,
+                SYSTEM,
+                at,
+                {"level": level.level, "title": level.title},
+            ),
+            case.history[-1],
+        )
+        case = apply_escalation(case, record)
+        effects.append(Escalated(case.id, level.level, record.seq))
+        if level.notice:
+            effects.append(
+                NoticeDue(
+                    case.id, level.notice, record.seq, ESCALATE, to=level.notify, level=level.level
+                )
+            )
+    return Outcome(case, tuple(effects))
+
+
+def apply_escalation(case: Case, record: Record) -> Case:
+    """Return ``case`` with an ``@escalate`` record appended and its level raised."""
+    level = record.payload.get("level")
+    if not isinstance(level, int):
+        raise DeadlineError(f"escalation record {record.seq} names no level")
+    raised = max(level, -1 if case.escalation is None else case.escalation)
+    return attrs.evolve(case, escalation=raised, history=(*case.history, record))
+
+
+@attrs.frozen
+class Sweep:
+    """What a sweep did: the cases it escalated (new values) and the effects."""
+
+    cases: tuple[Case, ...]
+    effects: tuple[Effect, ...]
+    swept: int
+
+
+def sweep(engines: Engine | Sequence[Engine], cases: Iterable[Case], now: dt.datetime) -> Sweep:
+    """Escalate every case that has a level due by ``now``.
+
+    Pure and idempotent: sweeping the result again at the same ``now`` changes nothing.
+    Cases of a workflow version with no engine given are left alone.
+    """
+    pool: Mapping[tuple[str, int], Engine] = {
+        (e.spec.id, e.spec.version): e
+        for e in ([engines] if isinstance(engines, Engine) else engines)
+    }
+    changed: list[Case] = []
+    effects: list[Effect] = []
+    count = 0
+    for case in cases:
+        count += 1
+        engine = pool.get((case.workflow, case.version))
+        if engine is None or (case.deadline is None and engine.spec.escalation is None):
+            continue
+        outcome = escalate(engine, case, now)
+        if outcome.effects:
+            changed.append(outcome.case)
+            effects.extend(outcome.effects)
+    return Sweep(tuple(changed), tuple(effects), count)
