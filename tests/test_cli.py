@@ -82,15 +82,18 @@ def test_demo_validates_and_draws_every_shipped_workflow(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     drawn = sorted(p.name for p in tmp_path.iterdir())
-    assert drawn == sorted(f"{w}.{s}" for w in ("hazard", "immediate", "major")
-                           for s in ("mmd", "dot"))
-    assert "4 files valid" in result.stdout
+    assert drawn == sorted(
+        f"{w}.{s}" for w in ("hazard", "immediate", "major") for s in ("mmd", "dot")
+    )
+    assert "5 files valid" in result.stdout
 
 
 def test_python_dash_m_rectify_runs_the_same_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "rectify", "validate", str(WORKFLOWS)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "0 errors, 0 warnings" in done.stderr

@@ -16,7 +16,11 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
 def test_example_runs(script: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, check=False,
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -26,7 +30,9 @@ def test_example_runs(script: Path) -> None:
 def test_host_workflow_example_reports_the_draft_mistakes() -> None:
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "check_host_workflow.py")],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "error undeclared-state state 'fixd' is not declared" in done.stdout
     assert "error undeclared-role role 'comunity' is not declared" in done.stdout

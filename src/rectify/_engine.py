@@ -363,7 +363,9 @@ class Engine:
             case = attrs.evolve(case, extensions=case.extensions + 1)
         if record.source != record.target or spec.deadline:
             case = self._enter(case, state, spec.deadline, day, effects, shift=resumed)
-        if spec.escalate_to is not None and (case.escalation or -1) < spec.escalate_to:
+        if spec.escalate_to is not None and (
+            case.escalation is None or case.escalation < spec.escalate_to
+        ):
             case = attrs.evolve(case, escalation=spec.escalate_to)
             effects.append(Escalated(case.id, spec.escalate_to, record.seq))
         if spec.notice:

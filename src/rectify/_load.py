@@ -20,13 +20,12 @@ from rectify._yamlsource import Source, YamlDocument, load_yaml, read_source
 from rectify.exceptions import DefinitionError, WorkflowDefinitionError
 
 __all__ = [
-    "Source",
     "ValidationReport",
     "load_categories",
     "load_workflow",
-    "read_source",
     "validate_paths",
     "validate_workflow",
+    "workflow_files",
 ]
 
 
@@ -125,7 +124,9 @@ def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -
     table = _table([d for d in docs if kinds[id(d)] == "categories"], flows, diagnostics)
     base = catalog or Catalog()
     if table is not None and base.categories is None:
-        base = attrs.evolve(base, categories=table.codes, severities=table.severity_names)
+        base = attrs.evolve(base, categories=table.codes)
+    if table is not None and base.severities is None:
+        base = attrs.evolve(base, severities=table.severity_names)
     phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics)
     if phases and base.phases is None:
         base = attrs.evolve(base, phases=frozenset(phases))
@@ -184,6 +185,11 @@ def _table(
             found = found or table
         diagnostics.extend(reader.diagnostics)
     return found
+
+
+def workflow_files(folder: Source) -> list[FsPath]:
+    """Return the workflow documents (not tables, campaigns or holidays) in ``folder``."""
+    return [f for f in _expand([folder]) if _kind(load_yaml(*read_source(f))) == "workflow"]
 
 
 def _kind(doc: YamlDocument) -> str:

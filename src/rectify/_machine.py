@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import cast
 
+import attrs
 import transitions
 from transitions.core import EventData
 
@@ -95,6 +96,7 @@ class StateMachine:
         probe = _Probe(context)
         data = EventData(self._machine.get_state(state), trigger, self._machine, probe, (), {})
         for branch in trigger.transitions.get(state, ()):
+            probe.context = attrs.evolve(context, target=branch.dest or state)  # guards see it
             if all(c.check(data) for c in branch.conditions):
                 return branch.dest, None
         return None, probe.refusal

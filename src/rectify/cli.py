@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from rectify._diagram import FORMATS, draw_workflow
-from rectify._load import load_workflow, validate_paths
+from rectify._load import load_workflow, validate_paths, workflow_files
 from rectify._resources import default_workflows
 from rectify.exceptions import RectifyError
 
@@ -82,9 +82,7 @@ def demo(out: Path) -> None:
         sys.exit(1)
     out.mkdir(parents=True, exist_ok=True)
     click.echo(f"{'workflow':<12} {'version':>7} {'states':>6} {'events':>6} {'final':>5}  title")
-    for file in sorted(folder.glob("*.yaml")):
-        if file.name == "categories.yaml":
-            continue
+    for file in workflow_files(folder):
         spec = load_workflow(file)
         for fmt, suffix in (("mermaid", "mmd"), ("dot", "dot")):
             (out / f"{spec.id}.{suffix}").write_text(draw_workflow(spec, fmt), encoding="utf-8")
