@@ -145,6 +145,8 @@ class _Checker:
             self.error("no-final-state", "the workflow has no final state", ("states",))
         for state in self.spec.states:
             path: Path = ("states", state.name)
+            # A deadline written but unreadable is reported where it is, not as missing.
+            unreadable = self.doc is not None and self.doc.has((*path, "deadline"))
             if state.final and (state.deadline or state.no_deadline):
                 self.error(
                     "deadline-conflict",
@@ -158,7 +160,7 @@ class _Checker:
                     f"state {state.name!r} has both a deadline and no_deadline; keep one",
                     (*path, "no_deadline"),
                 )
-            elif not state.final and not state.deadline and not state.no_deadline:
+            elif not (state.final or state.deadline or state.no_deadline or unreadable):
                 self.error(
                     "missing-deadline",
                     f"state {state.name!r} is not final and has "
@@ -247,6 +249,12 @@ class _Checker:
 
     def check_roles(self, event: EventSpec, path: Path) -> None:
         if event.roles is None:
+            if not self.roles:
+                self.error(
+                    "no-role-may-fire",
+                    f"the workflow declares no role, so nobody may fire event {event.name!r}",
+                    path,
+                )
             return
         undeclared = [role for role in event.roles if role not in self.roles]
         for role in undeclared:

@@ -38,7 +38,7 @@ from rectify._spec import (
     WorkflowSpec,
     WorkingDays,
 )
-from rectify._yamlsource import Path
+from rectify._yamlsource import Path, Unreadable
 
 __all__ = ["CATEGORY_CODE", "parse_deadline", "parse_workflow_data"]
 
@@ -220,6 +220,8 @@ def _flag(reader: Reader, path: Path, table: dict[str, object], key: str) -> boo
 def _choice(reader: Reader, path: Path, value: object, choices: tuple[str, ...]) -> str | None:
     if isinstance(value, str) and value in choices:
         return value
+    if isinstance(value, Unreadable):
+        return None
     reader.error("bad-value", f"{value!r} is not one of: {', '.join(choices)}", path)
     return None
 
@@ -230,6 +232,8 @@ def parse_deadline(reader: Reader, path: Path, value: object) -> DeadlineRule | 
     if table is None:
         return None
     kinds = [k for k in table if k in _RULE_KEYS]
+    if not kinds and len(table) > len(kinds):
+        return None  # only unknown keys: reported as such, with the allowed ones
     if len(kinds) != 1:
         found = ", ".join(kinds) or "none"
         reader.error(
@@ -385,6 +389,8 @@ def _payload(reader: Reader, path: Path, value: object) -> tuple[PayloadField, .
             return PayloadField(name, "choice", tuple(c for c in choices if c is not None))
         if isinstance(kind, str) and kind in PAYLOAD_TYPES and kind != "choice":
             return PayloadField(name, kind)
+        if isinstance(kind, Unreadable):
+            return None
         allowed = ", ".join(t for t in PAYLOAD_TYPES if t != "choice")
         reader.error(
             "bad-value",
@@ -408,11 +414,13 @@ def _escalation(reader: Reader, path: Path, value: object) -> Escalation | None:
         lambda p, n, v: _ladder(reader, p, n, v),
         "ladder name",
     )
+    if isinstance(table.get("ladders"), dict) and not table["ladders"]:
+        reader.error("bad-value", "declare at least one ladder", (*path, "ladders"))
     if "default" in table:
         default = reader.name((*path, "default"), table["default"], "ladder name")
     else:
-        default = ladders[0].name if len(ladders) == 1 else None
-        if default is None and ladders:
+        default = ladders[0].name if ladders else None
+        if len(ladders) > 1:
             reader.error("missing-key", "with several ladders, name the 'default' one", path)
     by_severity: tuple[tuple[str, str], ...] = ()
     if "by_severity" in table:

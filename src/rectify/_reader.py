@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
 from rectify._diagnostics import Diagnostic, Location, Severity
-from rectify._yamlsource import Path, YamlDocument
+from rectify._yamlsource import Path, Unreadable, YamlDocument
 
 __all__ = ["IDENTIFIER", "Reader"]
 
@@ -62,6 +62,8 @@ class Reader:
         """Record that ``value`` at ``path`` is not what was expected."""
         if value is None and not self.doc.has(path):
             return  # the key is absent: ``mapping`` has reported it as a missing key
+        if isinstance(value, Unreadable):
+            return  # reported when it was read
         self.error("wrong-type", f"expected {expected}, found {_kind(value)} {value!r}", path)
 
     # -- shapes -------------------------------------------------------------------------

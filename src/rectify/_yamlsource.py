@@ -27,6 +27,7 @@ __all__ = [
     "MAX_NODES",
     "Path",
     "Source",
+    "Unreadable",
     "YamlDocument",
     "load_yaml",
     "read_source",
@@ -187,9 +188,16 @@ class _Walker:
             return self._unreadable(node, path, "the number is too large")  # too long to print
         return value
 
-    def _unreadable(self, node: yaml.Node, path: Path, problem: str) -> str:
+    def _unreadable(self, node: yaml.Node, path: Path, problem: str) -> Unreadable:
         self.problem("bad-value", f"cannot read value {node.value!r}: {problem}", node, path)
-        return str(node.value)
+        return Unreadable(str(node.value))
+
+
+@attrs.frozen
+class Unreadable:
+    """A scalar that could not be read (already reported); later checks stay quiet on it."""
+
+    text: str
 
 
 class _LimitError(Exception):
