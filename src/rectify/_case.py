@@ -25,8 +25,16 @@ __all__ = [
 
 
 def freeze(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
-    """Return a read-only copy of ``mapping`` (so frozen values stay frozen)."""
-    return MappingProxyType(dict(mapping or {}))
+    """Return a deep read-only copy of ``mapping`` (so frozen values stay frozen)."""
+    return MappingProxyType({key: _frozen(value) for key, value in (mapping or {}).items()})
+
+
+def _frozen(value: object) -> object:
+    if isinstance(value, Mapping):
+        return freeze(value)
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 @attrs.frozen
@@ -90,6 +98,7 @@ class Case:
         extensions: How many deadline extensions were approved.
         paused_since: When the clock was paused (the case waits on others), else ``None``.
         paused_days: Calendar days the clock has been paused in all, finished pauses.
+        final: Whether the case has reached a final state (closed for good).
         history: Every record, oldest first.
     """
 
@@ -106,6 +115,7 @@ class Case:
     extensions: int = 0
     paused_since: dt.datetime | None = None
     paused_days: int = 0
+    final: bool = False
     history: tuple[Record, ...] = ()
 
     @property

@@ -352,6 +352,7 @@ class Engine:
             data=data,
             history=(*case.history, record),
             duplicate_of=link if isinstance(link, str) else case.duplicate_of,
+            final=self.spec.state(target).final,
         )
         return self._after(moved, spec, record, day)
 
@@ -374,14 +375,17 @@ class Engine:
             effects.extend(NoticeDue(case.id, n, record.seq, spec.name) for n in state.notices)
         return Outcome(case, tuple(effects))
 
-    def _clock(self, case: Case, state: StateSpec, record: Record) -> tuple[Case, int]:
-        """Start or end a pause of the clock; return the case and the days just paused."""
+    def _clock(self, case: Case, state: StateSpec, record: Record) -> tuple[Case, int | None]:
+        """Start or end a pause of the clock; return the case and the days just paused.
+
+        The days are ``None`` unless a pause just ended (a pause within one day is 0 days).
+        """
         if state.pauses_clock and case.paused_since is None:
-            return attrs.evolve(case, paused_since=record.at), 0
+            return attrs.evolve(case, paused_since=record.at), None
         if not state.pauses_clock and case.paused_since is not None:
             days = (local_date(record.at) - local_date(case.paused_since)).days
             return attrs.evolve(case, paused_since=None, paused_days=case.paused_days + days), days
-        return case, 0
+        return case, None
 
     def _enter(
         self,
@@ -391,12 +395,13 @@ class Engine:
         day: dt.date,
         effects: list[Effect],
         *,
-        shift: int = 0,
+        shift: int | None = None,
     ) -> Case:
         """Set the deadline for entering ``state`` (a pausing state keeps the running one).
 
-        ``shift`` days of a pause that just ended move a deadline anchored on a date (a
-        planned date, a phase end); a deadline counted from now needs no shift.
+        When a pause of ``shift`` days just ended, a deadline anchored on a date (a planned
+        date, an extension, a phase end) is the running one moved by the paused days, so
+        earlier pauses and extensions still count; a deadline counted from now starts afresh.
         """
         if state.pauses_clock and not override:
             return case
@@ -413,8 +418,9 @@ class Engine:
             phases=self._phases,
             severities=self._severities,
         )
-        if shift and not isinstance(rule, WorkingDays | CalendarDays):
-            due += dt.timedelta(days=shift)
+        if shift is not None and not isinstance(rule, WorkingDays | CalendarDays):
+            running = case.deadline if case.deadline is not None and not override else due
+            due = running + dt.timedelta(days=shift)
         effects.append(DeadlineSet(case.id, state.name, due))
         return attrs.evolve(case, deadline=due)
 

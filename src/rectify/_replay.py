@@ -118,6 +118,10 @@ def _check(engine: Engine, case: Case, state_map: Mapping[str, str]) -> Migratio
         return MigrationCheck(
             case.id, ok=False, reason=f"follows workflow {case.workflow!r}, not {spec.id!r}"
         )
+    if case.final:
+        return MigrationCheck(
+            case.id, ok=False, reason="the case is closed; closed cases are never reopened"
+        )
     if case.version == spec.version:
         return MigrationCheck(case.id, ok=False, reason=f"already on version {spec.version}")
     target = state_map.get(case.state, case.state)
