@@ -90,7 +90,10 @@ class Campaign:
 
     def phase(self, name: str) -> Phase:
         """Return the phase called ``name`` (``KeyError`` if there is none)."""
-        return next(p for p in self.phases if p.name == name)
+        found = next((p for p in self.phases if p.name == name), None)
+        if found is None:
+            raise KeyError(f"no phase {name!r}; phases: {', '.join(self.phase_ends)}")
+        return found
 
 
 @attrs.frozen

@@ -3,7 +3,9 @@
 A sweep is pure: given cases and the current time it returns the escalations due since the
 last sweep, each recorded as an ``@escalate`` record in the case's history. The level only
 rises, so sweeping twice at the same moment, or hourly instead of daily, yields each level
-exactly once; after a long gap one sweep catches up, lowest level first.
+exactly once; after a long gap one sweep catches up in the order the levels came due,
+recording what sweeps at every instant would have (a level that came due only after a higher
+one was reached is passed over).
 """
 
 from __future__ import annotations
@@ -92,16 +94,23 @@ def _due_levels(
     severity = case.data.get("severity")
     ladder = escalation.ladder_for(severity if isinstance(severity, str) else None)
     current = -1 if case.escalation is None else case.escalation
+    due: list[tuple[dt.datetime, int, Level]] = []
     for level in ladder.levels:
         if level.level <= current:
             continue
         moments = [m for t in level.triggers if (m := _moment(engine, case, t)) is not None]
         if moments and min(moments) <= now:
-            yield level, min(moments)
+            due.append((min(moments), level.level, level))
+    # In the order they came due, as a sweep at every instant would see them: a level that
+    # came due after a higher one was reached is passed over, so the schedule does not matter.
+    for moment, number, level in sorted(due, key=lambda d: (d[0], d[1])):
+        if number > current:
+            current = number
+            yield level, moment
 
 
 def escalate(engine: Engine, case: Case, now: dt.datetime) -> Outcome:
-    """Record every escalation level due for ``case`` by ``now``, lowest first.
+    """Record every escalation level due for ``case`` by ``now``, in the order they came due.
 
     Returns the case unchanged, with no effects, when nothing is due.
     """
