@@ -244,8 +244,8 @@ def test_an_event_with_an_empty_role_list_may_be_fired_by_no_one() -> None:
 
 
 def test_a_ladder_level_that_does_not_rise_is_reported_at_its_level() -> None:
-    text = edit(MAJOR, "      - level: 4\n", "      - level: 2\n")
-    snippet = "        notify: [town_office, responsible_party]\n      - level: 2\n"
+    text = edit(MAJOR, "        - level: 4\n", "        - level: 2\n")
+    snippet = "          notify: [town_office, responsible_party]\n        - level: 2\n"
     assert found(text) == {("ladder-order", *at(text, snippet, "2\n"))}
 
 
@@ -255,8 +255,10 @@ def test_a_renamed_event_in_a_ladder_is_reported_at_the_trigger_naming_it() -> N
 
 
 def test_a_missing_ladder_level_key_is_reported_once_not_also_as_a_wrong_type() -> None:
-    text = edit(HAZARD, "      - level: 0\n        title: 到期提醒\n", "      - title: 到期提醒\n")
-    assert found(text) == {("missing-key", *at(text, "      - title: 到期提醒", "title"))}
+    text = edit(
+        HAZARD, "        - level: 0\n          title: 到期提醒\n", "        - title: 到期提醒\n"
+    )
+    assert found(text) == {("missing-key", *at(text, "        - title: 到期提醒", "title"))}
 
 
 def test_an_unknown_severity_is_reported_at_the_severity_not_at_its_ladder() -> None:
@@ -283,7 +285,7 @@ def test_every_use_of_a_missing_notice_is_reported() -> None:
     # hazard.yaml names overdue_warning twice: fail_verification's notice, ladder level 1's.
     catalog = rectify.Catalog(notices=NOTICES - {"overdue_warning"})
     event = "    notice: overdue_warning\n  close:"
-    level = "        notice: overdue_warning\n        notify: [responsible_party, community]"
+    level = "          notice: overdue_warning\n          notify: [responsible_party, community]"
     assert found(HAZARD, catalog) == {
         ("unknown-notice", *at(HAZARD, event, "overdue_warning")),
         ("unknown-notice", *at(HAZARD, level, "overdue_warning")),

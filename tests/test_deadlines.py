@@ -433,11 +433,11 @@ def test_pause_and_resume_replay_to_the_same_case(hazard: Engine) -> None:
 # -- extensions ---------------------------------------------------------------------------------
 
 
-def extend(engine: Engine, case: Case, new_due: dt.date, when: dt.datetime) -> rectify.Outcome:
-    return engine.fire(case, "extend", TOWN, when, payload={"new_due": new_due}, reason="水带缺货")
+def extend(engine: Engine, case: Case, due: dt.date, when: dt.datetime) -> rectify.Outcome:
+    return engine.fire(case, "extend", TOWN, when, payload={"due": due}, reason="水带缺货")
 
 
-def test_extension_counts_and_sets_the_deadline_from_new_due(hazard: Engine) -> None:
+def test_extension_counts_and_sets_the_deadline_from_due(hazard: Engine) -> None:
     case = planned(hazard, D(2024, 6, 30))
     outcome = extend(hazard, case, D(2024, 9, 30), at(6, 1))
     assert outcome.case.state == "planned"
@@ -445,7 +445,7 @@ def test_extension_counts_and_sets_the_deadline_from_new_due(hazard: Engine) -> 
     assert outcome.case.deadline == D(2024, 9, 30)
     assert outcome.effects == (DeadlineSet("H-1", "planned", D(2024, 9, 30)),)
     assert outcome.record.reason == "水带缺货"
-    assert dict(outcome.record.payload) == {"new_due": D(2024, 9, 30)}
+    assert dict(outcome.record.payload) == {"due": D(2024, 9, 30)}
 
 
 def test_extensions_add_up(hazard: Engine) -> None:
@@ -472,7 +472,7 @@ def test_extension_in_assigned_overrides_its_working_day_deadline(hazard: Engine
 def test_extension_needs_a_reason(hazard: Engine) -> None:
     case = planned(hazard)
     with pytest.raises(rectify.PayloadError, match="reason"):
-        hazard.fire(case, "extend", TOWN, at(6, 1), payload={"new_due": D(2024, 9, 30)})
+        hazard.fire(case, "extend", TOWN, at(6, 1), payload={"due": D(2024, 9, 30)})
 
 
 def test_extended_deadline_survives_a_pause(hazard: Engine) -> None:

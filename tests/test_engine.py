@@ -142,7 +142,7 @@ HAZARD_PATH: tuple[Step, ...] = (
         {"measures": "Buy and fit 12 hoses", "due": dt.date(2024, 4, 26)},
         ("plan_document",),
     ),
-    Step("extend", TOWN, at(4, 20), {"new_due": "2024-05-10"}, reason="hoses back-ordered"),
+    Step("extend", TOWN, at(4, 20), {"due": "2024-05-10"}, reason="hoses back-ordered"),
     Step("report_fixed", PROPERTY, at(5, 6), {"summary": "12 hoses fitted"}, ("photo_after",)),
     Step("verify", INSPECTOR, at(5, 8), evidence=("inspection_record",)),
     Step("close", INSPECTOR, at(5, 9)),
@@ -340,7 +340,7 @@ def test_hazard_goes_from_discovered_to_closed_with_its_effects_at_each_step() -
             ),
         ),
         ("planned", (DeadlineSet("H-1", "planned", dt.date(2024, 4, 26)),)),  # the plan's due
-        ("planned", (DeadlineSet("H-1", "planned", dt.date(2024, 5, 10)),)),  # the new_due
+        ("planned", (DeadlineSet("H-1", "planned", dt.date(2024, 5, 10)),)),  # the due
         ("fixed", (DeadlineSet("H-1", "fixed", dt.date(2024, 5, 9)),)),  # Mon 6 May + 3
         ("verified", (DeadlineSet("H-1", "verified", dt.date(2024, 5, 10)),)),  # Wed 8 + 2
         ("closed", (DeadlineCleared("H-1", "closed"),)),
@@ -361,7 +361,7 @@ def test_hazard_goes_from_discovered_to_closed_with_its_effects_at_each_step() -
         "responsible_party": "Sunshine Property",
         "measures": "Buy and fit 12 hoses",
         "due": dt.date(2024, 4, 26),
-        "new_due": dt.date(2024, 5, 10),
+        "due": dt.date(2024, 5, 10),
         "summary": "12 hoses fitted",
     }
     verify_history(case)
@@ -378,7 +378,7 @@ def test_fire_records_the_event_its_actor_payload_evidence_and_reason() -> None:
         "planned",
     )
     assert (record.actor, record.role, record.at) == ("t-1", "town_office", at(4, 20))
-    assert dict(record.payload) == {"new_due": dt.date(2024, 5, 10)}  # normalised to a date
+    assert dict(record.payload) == {"due": dt.date(2024, 5, 10)}  # normalised to a date
     assert record.reason == "hoses back-ordered"
     assert record.prev == case.history[-1].digest
     plan_record = case.history[2]

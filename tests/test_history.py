@@ -134,7 +134,7 @@ def test_an_edited_field_is_caught_where_it_was_edited(
 
 def test_a_record_edited_and_resealed_breaks_the_link_of_the_next(closed: Case) -> None:
     records = list(closed.history)
-    forged = attrs.evolve(records[3], payload={"new_due": "2024-12-31"})
+    forged = attrs.evolve(records[3], payload={"due": "2024-12-31"})
     records[3] = seal(forged, records[2])  # a forger who can hash, but not rewrite the rest
     err = history_error(with_history(closed, records))
     assert (err.seq, err.reason) == (4, "does not link to the record before it")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import cached_property
+from typing import Final
 
 import attrs
 
@@ -29,6 +31,8 @@ from rectify._spec import (
 from rectify._yamlsource import Path, YamlDocument, dotted
 
 __all__ = ["Catalog", "check_workflow"]
+
+_SHOWN_CHOICES: Final = 30  # declared names a message lists; a long list is cut short
 
 
 @attrs.frozen
@@ -115,10 +119,18 @@ class _Checker:
 
     def in_list(self, path: Path, item: str) -> Path:
         """Return the path of ``item`` inside the list at ``path`` (or ``path`` itself)."""
-        raw = self.doc.value(path) if self.doc else None
-        if isinstance(raw, list) and item in raw:
-            return (*path, raw.index(item))
-        return path
+        index = self._list_indexes.get(path)
+        if index is None:  # indexed once per list: a long list of bad names stays linear
+            raw = self.doc.value(path) if self.doc else None
+            index = self._list_indexes[path] = {}
+            for i, value in enumerate(raw if isinstance(raw, list) else ()):
+                if isinstance(value, str):
+                    index.setdefault(value, i)
+        return (*path, index[item]) if item in index else path
+
+    @cached_property
+    def _list_indexes(self) -> dict[Path, dict[str, int]]:
+        return {}
 
     def transition_paths(self, event: EventSpec, t: Transition, field: str) -> Iterator[Path]:
         """Yield candidate paths for ``field`` (from, to, guards) of one transition."""
@@ -180,12 +192,20 @@ class _Checker:
 
     def entering(self, state: str) -> set[str]:
         """Return the payload fields that some event entering ``state`` carries."""
-        return {
-            f.name
-            for e in self.spec.events
-            if any(t.target == state for t in e.transitions)
-            for f in (*e.require, *e.optional)
-        }
+        return self._entering.get(state, set())
+
+    @cached_property
+    def _entering(self) -> dict[str, set[str]]:
+        fields: dict[str, set[str]] = defaultdict(set)
+        for e in self.spec.events:
+            for target in {t.target for t in e.transitions}:
+                fields[target].update(f.name for f in (*e.require, *e.optional))
+        return fields
+
+    @cached_property
+    def event_names(self) -> set[str]:
+        """Return the names of the declared events."""
+        return {e.name for e in self.spec.events}
 
     def check_rule(self, rule: DeadlineRule, path: Path, fields: set[str]) -> None:
         if isinstance(rule, Earliest):
@@ -270,7 +290,7 @@ class _Checker:
         for other in event.not_same_actor_as:
             where = self.in_list((*path, "not_same_actor_as"), other)
             if not self.spec.has_event(other):
-                self.undeclared("event", other, {e.name for e in self.spec.events}, where)
+                self.undeclared("event", other, self.event_names, where)
                 continue
             after = self.reachable({t.target for t in self.spec.event(other).transitions})
             if not self.graph_broken and not after & set(event.sources):
@@ -375,9 +395,15 @@ class _Checker:
 
     def check_ladder(self, ladder: Ladder) -> None:
         events = {e.name for e in self.spec.events}
+        scope: Path = ("escalation", "ladders", ladder.name, "states")
+        for state in ladder.states:
+            if state not in self.states:
+                self.undeclared("state", state, self.states, self.in_list(scope, state))
+        mapped = self.doc is not None and self.doc.has((*scope[:-1], "levels"))
+        levels: Path = ("levels",) if mapped else ()
         previous = -1
         for i, level in enumerate(ladder.levels):
-            path: Path = ("escalation", "ladders", ladder.name, i)
+            path: Path = ("escalation", "ladders", ladder.name, *levels, i)
             if level.level <= previous:
                 self.error(
                     "ladder-order",
@@ -449,13 +475,32 @@ class _Checker:
         code: str = "",
         key: bool = False,
     ) -> None:
-        choices = ", ".join(sorted(known)) or "none"
+        choices = self.choices(known)
         self.error(
             code or f"undeclared-{what}",
             f"{what} {name!r} is not declared; declared: {choices}",
             *paths,
             key=key,
         )
+
+    def choices(self, known: set[str] | frozenset[str]) -> str:
+        """Return ``known`` sorted for a message; past a few names, how many more there are.
+
+        Worked out once per set (which the cache keeps alive, so its id is not reused), so
+        that many undeclared names against many declared ones stay cheap.
+        """
+        cached = self._choices.get(id(known))
+        if cached is None:
+            names = sorted(known)
+            text = ", ".join(names[:_SHOWN_CHOICES]) or "none"
+            if len(names) > _SHOWN_CHOICES:
+                text += f" and {len(names) - _SHOWN_CHOICES} more"
+            cached = self._choices[id(known)] = (known, text)
+        return cached[1]
+
+    @cached_property
+    def _choices(self) -> dict[int, tuple[set[str] | frozenset[str], str]]:
+        return {}
 
 
 def _working_days(rule: DeadlineRule) -> int:

@@ -16,6 +16,7 @@ from rectify._spec import (
     FieldDate,
     FixedDate,
     FromSeverity,
+    Ladder,
     Level,
     OnEvent,
     OpenFor,
@@ -27,6 +28,22 @@ from rectify._spec import (
 )
 
 __all__ = ["dump_workflow", "rule_to_data"]
+
+
+class _Dumper(yaml.SafeDumper):
+    r"""A safe dumper that double-quotes text holding a NEL (U+0085).
+
+    PyYAML writes NEL as it is in plain and single-quoted scalars, where YAML reads it as a
+    line break and folds it into a space; double quotes escape it as ``\N``.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = '"' if "\x85" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
 
 
 def dump_workflow(spec: WorkflowSpec) -> str:
@@ -54,7 +71,7 @@ def dump_workflow(spec: WorkflowSpec) -> str:
             "path": list(spec.budget.path),
             "max_working_days": spec.budget.max_working_days,
         }
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 def _put(data: dict[str, object], key: str, value: object) -> None:
@@ -136,8 +153,13 @@ def _escalation(esc: Escalation) -> dict[str, object]:
     out: dict[str, object] = {"default": esc.default}
     if esc.by_severity:
         out["by_severity"] = dict(esc.by_severity)
-    out["ladders"] = {ladder.name: [_level(lv) for lv in ladder.levels] for ladder in esc.ladders}
+    out["ladders"] = {ladder.name: _ladder(ladder) for ladder in esc.ladders}
     return out
+
+
+def _ladder(ladder: Ladder) -> object:
+    levels = [_level(lv) for lv in ladder.levels]
+    return {"states": list(ladder.states), "levels": levels} if ladder.states else levels
 
 
 def _level(level: Level) -> dict[str, object]:

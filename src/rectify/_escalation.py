@@ -18,7 +18,7 @@ import attrs
 from rectify._case import Case, Effect, Escalated, NoticeDue, Outcome, Record
 from rectify._engine import TIMEZONE, Engine, local_date
 from rectify._history import seal
-from rectify._spec import AfterDeadline, BeforeDeadline, Level, OnEvent, OpenFor, Trigger
+from rectify._spec import AfterDeadline, BeforeDeadline, Ladder, Level, OnEvent, OpenFor, Trigger
 from rectify.exceptions import DeadlineError
 
 __all__ = [
@@ -53,11 +53,13 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), TIMEZONE)
 
 
-def _moment(engine: Engine, case: Case, trigger: Trigger) -> dt.datetime | None:
+def _moment(engine: Engine, case: Case, trigger: Trigger, ladder: Ladder) -> dt.datetime | None:
     """Return when ``trigger`` became (or becomes) true for ``case``, or ``None``."""
     match trigger:
         case BeforeDeadline(days, working) | AfterDeadline(days, working):
             if case.deadline is None or case.paused_since is not None:
+                return None
+            if ladder.states and case.state not in ladder.states:
                 return None
             sign = -1 if isinstance(trigger, BeforeDeadline) else 1
             return _midnight(_offset(engine, case.deadline, sign * days, working=working))
@@ -98,7 +100,7 @@ def _due_levels(
     for level in ladder.levels:
         if level.level <= current:
             continue
-        moments = [m for t in level.triggers if (m := _moment(engine, case, t)) is not None]
+        moments = [m for t in level.triggers if (m := _moment(engine, case, t, ladder)) is not None]
         if moments and min(moments) <= now:
             due.append((min(moments), level.level, level))
     # In the order they came due, as a sweep at every instant would see them: a level that

@@ -365,6 +365,8 @@ def _branch(
     reader: Reader, path: Path, table: dict[str, object], guards: tuple[str, ...]
 ) -> list[Transition]:
     sources = reader.names((*path, "from"), table.get("from"), "state name") or ()
+    if table.get("from") == []:  # an event from nowhere could never fire
+        reader.wrong_type((*path, "from"), [], "a state name or a non-empty list of state names")
     target = reader.name((*path, "to"), table.get("to"), "state name")
     if target is None:
         return []
@@ -436,11 +438,20 @@ def _escalation(reader: Reader, path: Path, value: object) -> Escalation | None:
 
 
 def _ladder(reader: Reader, path: Path, name: str, value: object) -> Ladder | None:
+    states: tuple[str, ...] = ()
+    if isinstance(value, dict):
+        table = reader.mapping(
+            path, value, required=("levels",), optional=("states",), what=f"ladder {name!r}"
+        )
+        if table is None:
+            return None
+        states = _names_at(reader, path, table, "states", "state name")
+        path, value = (*path, "levels"), table.get("levels")
     if not isinstance(value, list) or not value:
-        reader.wrong_type(path, value, "a non-empty list of levels")
+        reader.wrong_type(path, value, "a non-empty list of levels (or states and levels)")
         return None
     levels = [_level(reader, (*path, i), item) for i, item in enumerate(value)]
-    return Ladder(name, tuple(lv for lv in levels if lv is not None))
+    return Ladder(name, tuple(lv for lv in levels if lv is not None), states)
 
 
 def _level(reader: Reader, path: Path, value: object) -> Level | None:

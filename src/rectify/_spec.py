@@ -163,10 +163,16 @@ class Level:
 
 @attrs.frozen
 class Ladder:
-    """A named escalation ladder, levels in rising order."""
+    """A named escalation ladder, levels in rising order.
+
+    Deadline triggers count only while the case is in one of ``states`` (all states when
+    empty): a ladder about the rectification deadline should not spend its reminder on the
+    triage deadline before the party is even named.
+    """
 
     name: str
     levels: tuple[Level, ...]
+    states: tuple[str, ...] = ()
 
 
 @attrs.frozen
