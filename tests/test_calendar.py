@@ -226,7 +226,7 @@ def test_host_holiday_file_is_read_from_a_path(tmp_path: Path) -> None:
             9,
             "holidays[0]",
         ),
-        ("years:\n  2031:\n    holidays: [2030-05-01]\n", "bad-value", 3, 15, "holidays"),
+        ("years:\n  2031:\n    holidays: [2030-05-01]\n", "bad-value", 3, 16, "holidays[0]"),
         ("years:\n  2031:\n    holidays:\n      - {from: 2031-03-05}\n", "missing-key", 4, 9, ""),
         ("years: [2031]\n", "wrong-type", 1, 8, "years"),
         ("holidays: [2031-01-01]\n", "missing-key", 1, 1, ""),
@@ -324,3 +324,20 @@ def test_random_host_calendars_are_honoured_exactly(
     last_safe = D(UNCOVERED, 12, 31)
     if fake.add_working_days(start, days) <= last_safe:
         assert calendar.add_working_days(start, days) == fake.add_working_days(start, days)
+
+
+def test_a_local_holiday_keeps_the_rest_of_the_official_year() -> None:
+    # A town adding one day off in 2024 must not lose National Day or its make-up days.
+    calendar = OfficialCalendar(load_holidays("years:\n  2024:\n    holidays: [2024-06-03]\n"))
+    assert calendar.is_working_day(D(2024, 6, 3)) is False
+    assert calendar.is_working_day(D(2024, 10, 1)) is False  # National Day, from the package
+    assert calendar.is_working_day(D(2024, 9, 29)) is True  # its make-up Sunday
+
+
+def test_a_date_both_off_and_on_is_reported_at_the_workday_entry() -> None:
+    text = "years:\n  2031:\n    holidays: [2031-05-05]\n    workdays: [2031-05-05]\n"
+    with pytest.raises(rectify.WorkflowDefinitionError) as info:
+        load_holidays(text)
+    assert [(d.code, d.location.line, d.location.column) for d in info.value.errors] == [
+        ("bad-value", 4, 16)
+    ]

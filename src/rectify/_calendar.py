@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 import attrs
 import chinese_calendar
 
+from rectify._diagnostics import sort_diagnostics
 from rectify._reader import Reader
 from rectify._yamlsource import Path, Source, load_yaml, read_source
 from rectify.exceptions import CalendarError, WorkflowDefinitionError
@@ -39,9 +40,9 @@ class CalendarFallbackWarning(UserWarning):
 class HolidayData:
     """Holidays and make-up workdays by year, as a host supplies them.
 
-    A year listed here is covered: its weekends are days off, its ``holidays`` too, and its
-    ``workdays`` are working days. For years that ``chinese-calendar`` also knows, the
-    host's dates override the package's.
+    The listed dates override the official calendar: a town adds a local holiday, or
+    corrects a date. A year listed here that ``chinese-calendar`` does not know is covered:
+    its weekends and ``holidays`` are days off, its ``workdays`` working days.
     """
 
     holidays: frozenset[dt.date] = frozenset()
@@ -63,7 +64,7 @@ def load_holidays(source: Source) -> HolidayData:
     if reader.doc.data is not None:
         data = parse_holidays(reader)
     if any(d.is_error for d in reader.diagnostics):
-        raise WorkflowDefinitionError(name, reader.diagnostics)
+        raise WorkflowDefinitionError(name, sort_diagnostics(reader.diagnostics))
     return data
 
 
@@ -89,14 +90,18 @@ def parse_holidays(reader: Reader) -> HolidayData:
             continue
         covered.add(year)
         for field, into in (("holidays", holidays), ("workdays", workdays)):
-            for day in _days(reader, (*path, field), table.get(field, [])):
+            for where, day in _days(reader, (*path, field), table.get(field, [])):
                 if day.year != year:
-                    reader.error("bad-value", f"{day} is not in {year}", (*path, field))
+                    reader.error("bad-value", f"{day} is not in {year}", where)
+                elif field == "workdays" and day in holidays:
+                    reader.error(
+                        "bad-value", f"{day} is listed both as a holiday and as a workday", where
+                    )
                 into.add(day)
     return HolidayData(frozenset(holidays), frozenset(workdays), frozenset(covered))
 
 
-def _days(reader: Reader, path: Path, value: object) -> Iterator[dt.date]:
+def _days(reader: Reader, path: Path, value: object) -> Iterator[tuple[Path, dt.date]]:
     if not isinstance(value, list):
         reader.wrong_type(path, value, "a list of dates or {from, to} ranges")
         return
@@ -113,11 +118,11 @@ def _days(reader: Reader, path: Path, value: object) -> Iterator[dt.date]:
             if not 0 <= (end - start).days <= _MAX_SPAN:
                 reader.error("bad-value", f"range {start} to {end} is empty or too long", sub)
                 continue
-            yield from (start + dt.timedelta(days=n) for n in range((end - start).days + 1))
+            yield from ((sub, start + dt.timedelta(days=n)) for n in range((end - start).days + 1))
         else:
             day = reader.date(sub, item)
             if day is not None:
-                yield day
+                yield sub, day
 
 
 class OfficialCalendar:
@@ -151,12 +156,12 @@ class OfficialCalendar:
             return False
         if day in self.host.workdays:
             return True
-        if day.year in self.host.years:
-            return day.weekday() < _SATURDAY
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
             pass
+        if day.year in self.host.years:
+            return day.weekday() < _SATURDAY
         if not self.weekends_fallback:
             raise CalendarError(
                 f"no holiday data for {day.year}: chinese-calendar "

@@ -9,6 +9,7 @@ from typing import Final
 
 import attrs
 
+from rectify._diagnostics import sort_diagnostics
 from rectify._reader import Reader
 from rectify._yamlsource import Path, Source, load_yaml, read_source
 from rectify.exceptions import WorkflowDefinitionError
@@ -145,7 +146,7 @@ def load_campaign(source: Source) -> Campaign:
     reader.diagnostics.extend(reader.doc.diagnostics)
     campaign = parse_campaign(reader) if reader.doc.data is not None else None
     if campaign is None or any(d.is_error for d in reader.diagnostics):
-        raise WorkflowDefinitionError(name, reader.diagnostics)
+        raise WorkflowDefinitionError(name, sort_diagnostics(reader.diagnostics))
     return campaign
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["Diagnostic", "Location", "Severity"]
+__all__ = ["Diagnostic", "Location", "Severity", "sort_diagnostics"]
 
 
 class Severity(enum.Enum):
@@ -62,3 +63,10 @@ class Diagnostic:
         """Return ``file:line:col: severity CODE message`` (the CLI's line format)."""
         path = f" [{self.location.path}]" if self.location.path else ""
         return f"{self.location.format()}: {self.severity.value} {self.code} {self.message}{path}"
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Return ``diagnostics`` in document order: file, line, column, then code."""
+    return sorted(
+        diagnostics, key=lambda d: (d.location.file, d.location.line, d.location.column, d.code)
+    )

@@ -56,19 +56,37 @@ def _midnight(day: dt.date) -> dt.datetime:
 def _moment(engine: Engine, case: Case, trigger: Trigger, ladder: Ladder) -> dt.datetime | None:
     """Return when ``trigger`` became (or becomes) true for ``case``, or ``None``."""
     match trigger:
-        case BeforeDeadline(days, working) | AfterDeadline(days, working):
-            if case.deadline is None or case.paused_since is not None:
-                return None
-            if ladder.states and case.state not in ladder.states:
-                return None
-            sign = -1 if isinstance(trigger, BeforeDeadline) else 1
-            return _midnight(_offset(engine, case.deadline, sign * days, working=working))
+        case BeforeDeadline() | AfterDeadline():
+            deadline = _running_deadline(case, ladder)
+            return None if deadline is None else _deadline_moment(engine, deadline, trigger)
         case OnEvent(event, count):
             seen = [r.at for r in case.history if r.event == event]
             return seen[count - 1] if len(seen) >= count else None
         case OpenFor(days):
             return _midnight(local_date(case.opened_at) + dt.timedelta(days=days))
     raise AssertionError(trigger)  # pragma: no cover - the union is exhaustive
+
+
+def _running_deadline(case: Case, ladder: Ladder) -> dt.date | None:
+    """Return the deadline ``ladder``'s deadline triggers count from for ``case``, if any.
+
+    ``None`` when the case has no deadline, its clock is paused, or the ladder's deadline
+    triggers do not count in the case's state. This is all a deadline trigger reads of a
+    case (``_Quiet`` relies on it).
+    """
+    if case.deadline is None or case.paused_since is not None:
+        return None
+    if ladder.states and case.state not in ladder.states:
+        return None
+    return case.deadline
+
+
+def _deadline_moment(
+    engine: Engine, deadline: dt.date, trigger: BeforeDeadline | AfterDeadline
+) -> dt.datetime:
+    """Return when ``trigger`` fires for a case whose running deadline is ``deadline``."""
+    sign = -1 if isinstance(trigger, BeforeDeadline) else 1
+    return _midnight(_offset(engine, deadline, sign * trigger.days, working=trigger.working))
 
 
 def _offset(engine: Engine, day: dt.date, days: int, *, working: bool) -> dt.date:
@@ -153,6 +171,71 @@ def apply_escalation(case: Case, record: Record) -> Case:
     return attrs.evolve(case, escalation=raised, history=(*case.history, record))
 
 
+class _Quiet:
+    """A sweep's cheap pre-check: is ``case`` one that ``escalate`` would leave unchanged?
+
+    ``escalate`` records something exactly when a level above the case's own has a trigger
+    whose moment has come. A deadline trigger's moment depends on the case only through
+    its running deadline, so for each ladder, level reached and deadline the earliest
+    moment of the deadline triggers above that level is worked out once and remembered for
+    the rest of the sweep (a sweep's cases share few deadlines); the other triggers (an
+    event count, days open) are checked case by case. A case found quiet is skipped; every
+    other case goes through ``escalate`` as before, so what a sweep records is unchanged.
+    """
+
+    def __init__(self, now: dt.datetime) -> None:
+        local_date(now)  # as escalate does first: a naive ``now`` is refused, not compared
+        self.now = now
+        # (escalation, severity, level reached) -> the ladder, and the triggers above that
+        # level that are not deadline triggers.
+        self._plans: dict[tuple[int, str | None, int], tuple[Ladder, tuple[Trigger, ...]]] = {}
+        # (ladder, level reached, running deadline) -> the earliest deadline trigger above.
+        self._earliest: dict[tuple[int, int, dt.date], dt.datetime | None] = {}
+
+    def __call__(self, engine: Engine, case: Case) -> bool:
+        escalation = engine.spec.escalation
+        if escalation is None or engine.is_final(case):
+            return True
+        severity = case.data.get("severity")
+        named = severity if isinstance(severity, str) else None
+        current = -1 if case.escalation is None else case.escalation
+        plan = self._plans.get((id(escalation), named, current))
+        if plan is None:
+            ladder = escalation.ladder_for(named)
+            others = tuple(
+                trigger
+                for level in ladder.levels
+                if level.level > current
+                for trigger in level.triggers
+                if not isinstance(trigger, BeforeDeadline | AfterDeadline)
+            )
+            plan = self._plans[id(escalation), named, current] = (ladder, others)
+        ladder, others = plan
+        deadline = _running_deadline(case, ladder)
+        if deadline is not None:
+            key = (id(ladder), current, deadline)
+            if key in self._earliest:
+                earliest = self._earliest[key]
+            else:
+                earliest = self._earliest[key] = min(
+                    (
+                        _deadline_moment(engine, deadline, trigger)
+                        for level in ladder.levels
+                        if level.level > current
+                        for trigger in level.triggers
+                        if isinstance(trigger, BeforeDeadline | AfterDeadline)
+                    ),
+                    default=None,
+                )
+            if earliest is not None and earliest <= self.now:
+                return False
+        for trigger in others:
+            moment = _moment(engine, case, trigger, ladder)
+            if moment is not None and moment <= self.now:
+                return False
+        return True
+
+
 @attrs.frozen
 class Sweep:
     """What a sweep did: the cases it escalated (new values) and the effects."""
@@ -175,10 +258,15 @@ def sweep(engines: Engine | Sequence[Engine], cases: Iterable[Case], now: dt.dat
     changed: list[Case] = []
     effects: list[Effect] = []
     count = 0
+    quiet: _Quiet | None = None  # made for the first case that could escalate
     for case in cases:
         count += 1
         engine = pool.get((case.workflow, case.version))
         if engine is None or (case.deadline is None and engine.spec.escalation is None):
+            continue
+        if quiet is None:
+            quiet = _Quiet(now)
+        if quiet(engine, case):
             continue
         outcome = escalate(engine, case, now)
         if outcome.effects:

@@ -11,7 +11,7 @@ from rectify._calendar import parse_holidays
 from rectify._campaign import parse_campaign
 from rectify._categories import CategoryTable, check_categories, parse_categories
 from rectify._checks import Catalog, check_workflow
-from rectify._diagnostics import Diagnostic, Location, Severity
+from rectify._diagnostics import Diagnostic, Location, Severity, sort_diagnostics
 from rectify._parse import parse_workflow_data
 from rectify._reader import Reader
 from rectify._resources import default_workflows
@@ -48,7 +48,7 @@ def validate_workflow(source: Source, *, catalog: Catalog | None = None) -> list
         DefinitionError: The file cannot be read.
     """
     _, reader = _parse(source, catalog)
-    return _sorted(reader.diagnostics)
+    return sort_diagnostics(reader.diagnostics)
 
 
 def load_workflow(source: Source, *, catalog: Catalog | None = None) -> WorkflowSpec:
@@ -64,7 +64,7 @@ def load_workflow(source: Source, *, catalog: Catalog | None = None) -> Workflow
         DefinitionError: The file cannot be read.
     """
     spec, reader = _parse(source, catalog)
-    diagnostics = _sorted(reader.diagnostics)
+    diagnostics = sort_diagnostics(reader.diagnostics)
     if spec is None or any(d.is_error for d in diagnostics):
         raise WorkflowDefinitionError(reader.doc.file, diagnostics)
     return spec
@@ -88,7 +88,7 @@ def load_categories(source: Source | None = None) -> CategoryTable:
     if table is not None:
         check_categories(table, reader)
     if table is None or any(d.is_error for d in reader.diagnostics):
-        raise WorkflowDefinitionError(name, _sorted(reader.diagnostics))
+        raise WorkflowDefinitionError(name, sort_diagnostics(reader.diagnostics))
     return table
 
 
@@ -152,7 +152,7 @@ def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -
                     Location(doc.file, 1, 1),
                 )
             )
-    return ValidationReport(tuple(str(f) for f in files), tuple(_sorted(diagnostics)))
+    return ValidationReport(tuple(str(f) for f in files), tuple(sort_diagnostics(diagnostics)))
 
 
 def _campaigns(docs: list[YamlDocument], diagnostics: list[Diagnostic]) -> set[str]:
@@ -217,9 +217,3 @@ def _expand(paths: Iterable[Source]) -> list[FsPath]:
         else:
             raise DefinitionError(f"no such file or folder: {str(source)!r}")
     return out
-
-
-def _sorted(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    return sorted(
-        diagnostics, key=lambda d: (d.location.file, d.location.line, d.location.column, d.code)
-    )

@@ -159,7 +159,7 @@ class Reader:
         if not isinstance(value, list):
             self.wrong_type(path, value, f"a list of {what}s")
             return None
-        out: list[str] = []
+        out: dict[str, None] = {}  # a dict keeps the order and finds repeats at once
         for i, item in enumerate(value):
             got = self.name((*path, i), item, what)
             if got is None:
@@ -167,7 +167,7 @@ class Reader:
             if got in out:
                 self.error("duplicate-name", f"{what} {got!r} is listed twice", (*path, i))
                 continue
-            out.append(got)
+            out[got] = None
         return tuple(out)
 
     def entries(

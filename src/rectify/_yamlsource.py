@@ -283,3 +283,5 @@ def read_source(source: Source) -> tuple[str | bytes, str]:
         return path.read_bytes(), str(source)
     except OSError as exc:
         raise DefinitionError(f"cannot read {str(source)!r}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL or an unencodable character in the name
+        raise DefinitionError(f"cannot read {str(source)!r}: {exc}") from exc

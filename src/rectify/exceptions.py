@@ -67,7 +67,9 @@ class DefinitionError(RectifyError):
 
 
 class WorkflowDefinitionError(DefinitionError):
-    """A workflow document has errors; :attr:`diagnostics` lists all of them.
+    """A definition document (workflow, category table, campaign, holidays) has errors.
+
+    :attr:`diagnostics` lists all of them.
 
     Attributes:
         diagnostics: Every problem found, errors and warnings, in document order.
@@ -81,7 +83,7 @@ class WorkflowDefinitionError(DefinitionError):
         shown = "\n".join(f"  {d.format()}" for d in errors[:_SHOWN])
         more = f"\n  ... and {len(errors) - _SHOWN} more" if len(errors) > _SHOWN else ""
         noun = "error" if len(errors) == 1 else "errors"
-        super().__init__(f"{source}: {len(errors)} {noun} in workflow definition\n{shown}{more}")
+        super().__init__(f"{source}: {len(errors)} {noun} in definition\n{shown}{more}")
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
