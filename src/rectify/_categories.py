@@ -13,7 +13,7 @@ import attrs
 from rectify._diagnostics import Diagnostic
 from rectify._parse import CATEGORY_CODE, parse_deadline
 from rectify._reader import Reader
-from rectify._spec import DeadlineRule
+from rectify._spec import CampaignDate, DeadlineRule, Earliest, FieldDate, FromSeverity
 from rectify._yamlsource import Path
 
 __all__ = ["Category", "CategoryTable", "SeverityLevel", "check_categories", "parse_categories"]
@@ -168,9 +168,14 @@ def _categories(reader: Reader, value: object) -> tuple[Category, ...]:
 
 
 def check_categories(
-    table: CategoryTable, reader: Reader, workflows: frozenset[str] | None = None
+    table: CategoryTable,
+    reader: Reader,
+    workflows: frozenset[str] | None = None,
+    phases: frozenset[str] | None = None,
 ) -> list[Diagnostic]:
-    """Check cross-references: each category's severity, each severity's workflow."""
+    """Check cross-references: each category's severity, each severity's workflow and period."""
+    for level in table.severities:
+        _check_period(reader, level, phases)
     for category in table.categories:
         if category.severity not in table.severity_names:
             choices = ", ".join(sorted(table.severity_names))
@@ -189,3 +194,23 @@ def check_categories(
                     ("severities", level.name, "workflow"),
                 )
     return reader.diagnostics
+
+
+def _check_period(reader: Reader, level: SeverityLevel, phases: frozenset[str] | None) -> None:
+    path: Path = ("severities", level.name, "period")
+    rules = level.period.rules if isinstance(level.period, Earliest) else (level.period,)
+    for rule in rules:
+        if isinstance(rule, FromSeverity | FieldDate):
+            reader.error(
+                "bad-rule",
+                "a severity's period cannot come from the severity or a "
+                "case field; use days, a campaign phase or a date",
+                path,
+            )
+        elif isinstance(rule, CampaignDate) and phases is not None and rule.phase not in phases:
+            choices = ", ".join(sorted(phases)) or "none"
+            reader.error(
+                "unknown-phase",
+                f"campaign phase {rule.phase!r} is not declared; declared: {choices}",
+                (*path, "campaign"),
+            )

@@ -121,15 +121,16 @@ def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -
     kinds = {id(d): _kind(d) for d in docs}
     flows = [d for d in docs if kinds[id(d)] == "workflow"]
     diagnostics: list[Diagnostic] = [x for d in docs for x in d.diagnostics]
-    table = _table([d for d in docs if kinds[id(d)] == "categories"], flows, diagnostics)
     base = catalog or Catalog()
+    phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics)
+    if phases and base.phases is None:
+        base = attrs.evolve(base, phases=frozenset(phases))
+    tables = [d for d in docs if kinds[id(d)] == "categories"]
+    table = _table(tables, flows, diagnostics, base.phases)
     if table is not None and base.categories is None:
         base = attrs.evolve(base, categories=table.codes)
     if table is not None and base.severities is None:
         base = attrs.evolve(base, severities=table.severity_names)
-    phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics)
-    if phases and base.phases is None:
-        base = attrs.evolve(base, phases=frozenset(phases))
     for doc in docs:
         kind = kinds[id(doc)]
         if kind == "workflow":
@@ -167,7 +168,10 @@ def _campaigns(docs: list[YamlDocument], diagnostics: list[Diagnostic]) -> set[s
 
 
 def _table(
-    tables: list[YamlDocument], flows: list[YamlDocument], diagnostics: list[Diagnostic]
+    tables: list[YamlDocument],
+    flows: list[YamlDocument],
+    diagnostics: list[Diagnostic],
+    phases: frozenset[str] | None,
 ) -> CategoryTable | None:
     if not tables:
         return load_categories()
@@ -181,7 +185,7 @@ def _table(
         reader = Reader(doc)
         table = parse_categories(reader)
         if table is not None:
-            check_categories(table, reader, ids or None)
+            check_categories(table, reader, ids or None, phases)
             found = found or table
         diagnostics.extend(reader.diagnostics)
     return found
