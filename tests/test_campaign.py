@@ -350,3 +350,18 @@ def test_validate_reports_a_broken_campaign_next_to_workflows(tmp_path: Path) ->
     codes = {(d.code, d.location.line) for d in report.diagnostics}
     assert ("bad-value", 26) in codes
     assert ("unknown-key", 16) in codes
+
+
+def test_a_category_period_naming_a_missing_phase_is_reported_next_to_the_campaign(
+    tmp_path: Path,
+) -> None:
+    for name in ("campaign-2024.yaml", "hazard.yaml", "immediate.yaml", "major.yaml"):
+        (tmp_path / name).write_text((WORKFLOWS / name).read_text("utf-8"), "utf-8")
+    table = (WORKFLOWS / "categories.yaml").read_text("utf-8")
+    (tmp_path / "categories.yaml").write_text(
+        table.replace("period: {campaign: canopies}", "period: {campaign: canopy}"), "utf-8"
+    )
+    report = rectify.validate_paths([tmp_path])
+    assert [(d.code, d.location.path) for d in report.diagnostics] == [
+        ("unknown-phase", "severities.phased.period.campaign")
+    ]
