@@ -31,9 +31,11 @@ from rectify._checks import Catalog
 from rectify._deadlines import WorkingCalendar
 from rectify._diagnostics import Diagnostic, Location, Severity
 from rectify._diagram import draw_workflow
+from rectify._documents import CASE_NOTICE_VARIABLES, PHONE_ROLES, Issuer, case_notice_context
 from rectify._dump import dump_workflow
 from rectify._engine import Engine, EventOption
 from rectify._escalation import Sweep, due_within, escalate, is_overdue, sweep
+from rectify._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
 from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify._history import verify_history
 from rectify._load import (
@@ -43,7 +45,19 @@ from rectify._load import (
     validate_paths,
     validate_workflow,
 )
+from rectify._notices import Document, NoticeRenderer
+from rectify._publishing import MemoryNumberBook, Notices, NumberBook
 from rectify._replay import MigrationCheck, migrate, plan_migration, replay
+from rectify._reports import (
+    REPORT_VARIABLES,
+    LookbackResult,
+    circular_context,
+    escalation_report_context,
+    ledger_context,
+    ledger_totals_context,
+    lookback_context,
+    monthly_report_context,
+)
 from rectify._resources import default_notices, default_workflows
 from rectify._severity import change_severity
 from rectify._spec import (
@@ -82,6 +96,7 @@ from rectify.exceptions import (
     GuardRefusedError,
     HistoryError,
     NaiveDatetimeError,
+    NoticeError,
     OutOfOrderError,
     PayloadError,
     RectifyError,
@@ -99,6 +114,9 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare
 
 __all__ = [
     "BUILTIN_GUARDS",
+    "CASE_NOTICE_VARIABLES",
+    "PHONE_ROLES",
+    "REPORT_VARIABLES",
     "Action",
     "Actor",
     "AfterDeadline",
@@ -120,6 +138,7 @@ __all__ = [
     "DeadlineSet",
     "DefinitionError",
     "Diagnostic",
+    "Document",
     "Earliest",
     "Effect",
     "Engine",
@@ -139,12 +158,19 @@ __all__ = [
     "GuardRefusedError",
     "HistoryError",
     "HolidayData",
+    "Issuer",
     "Ladder",
     "Level",
     "Location",
+    "LookbackResult",
+    "MemoryNumberBook",
     "MigrationCheck",
     "NaiveDatetimeError",
     "NoticeDue",
+    "NoticeError",
+    "NoticeRenderer",
+    "Notices",
+    "NumberBook",
     "OfficialCalendar",
     "OnEvent",
     "OpenFor",
@@ -174,19 +200,29 @@ __all__ = [
     "WorkingCalendar",
     "WorkingDays",
     "__version__",
+    "case_notice_context",
     "change_severity",
+    "circular_context",
     "default_notices",
     "default_workflows",
+    "document_number",
     "draw_workflow",
     "due_within",
     "dump_workflow",
+    "en_date",
     "escalate",
+    "escalation_report_context",
     "is_overdue",
+    "ledger_context",
+    "ledger_totals_context",
     "load_campaign",
     "load_categories",
     "load_holidays",
     "load_workflow",
+    "lookback_context",
+    "mask_phone",
     "migrate",
+    "monthly_report_context",
     "plan_migration",
     "replay",
     "reports_due",
@@ -194,4 +230,6 @@ __all__ = [
     "validate_paths",
     "validate_workflow",
     "verify_history",
+    "zh_date",
+    "zh_ordinal",
 ]

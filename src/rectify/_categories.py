@@ -19,7 +19,7 @@ from rectify._yamlsource import Path
 __all__ = ["Category", "CategoryTable", "SeverityLevel", "check_categories", "parse_categories"]
 
 _SEVERITY_KEYS: Final = ("title_en", "period", "workflow")
-_CATEGORY_KEYS: Final = ("title_en", "party", "keywords")
+_CATEGORY_KEYS: Final = ("title_en", "party", "keywords", "basis")
 
 
 @attrs.frozen
@@ -35,7 +35,11 @@ class SeverityLevel:
 
 @attrs.frozen
 class Category:
-    """A hazard category (``PAS.LANE``: 消防车通道被占用或堵塞)."""
+    """A hazard category (``PAS.LANE``: 消防车通道被占用或堵塞).
+
+    ``party`` is the usual responsible party, ``keywords`` help infer the category from a
+    ledger's hazard text, and ``basis`` is the legal basis quoted on a rectification slip.
+    """
 
     code: str
     title: str
@@ -43,6 +47,7 @@ class Category:
     party: str = ""
     keywords: tuple[str, ...] = ()
     title_en: str | None = None
+    basis: str = ""
 
 
 @attrs.frozen
@@ -162,6 +167,7 @@ def _categories(reader: Reader, value: object) -> tuple[Category, ...]:
                     party,
                     keywords,
                     reader.optional_text(path, table, "title_en"),
+                    reader.optional_text(path, table, "basis") or "",
                 )
             )
     return tuple(out)

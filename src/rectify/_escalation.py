@@ -176,11 +176,12 @@ class _Quiet:
 
     ``escalate`` records something exactly when a level above the case's own has a trigger
     whose moment has come. A deadline trigger's moment depends on the case only through
-    its running deadline, so for each ladder, level reached and deadline the earliest
-    moment of the deadline triggers above that level is worked out once and remembered for
-    the rest of the sweep (a sweep's cases share few deadlines); the other triggers (an
-    event count, days open) are checked case by case. A case found quiet is skipped; every
-    other case goes through ``escalate`` as before, so what a sweep records is unchanged.
+    its running deadline, so for each engine, ladder, level reached and deadline the
+    earliest moment of the deadline triggers above that level is worked out once and
+    remembered for the rest of the sweep (a sweep's cases share few deadlines); the other
+    triggers (an event count, days open) are checked case by case. A case found quiet is
+    skipped; every other case goes through ``escalate`` as before, so what a sweep records
+    is unchanged.
     """
 
     def __init__(self, now: dt.datetime) -> None:
@@ -188,9 +189,12 @@ class _Quiet:
         self.now = now
         # (escalation, severity, level reached) -> the ladder, and the triggers above that
         # level that are not deadline triggers.
-        self._plans: dict[tuple[int, str | None, int], tuple[Ladder, tuple[Trigger, ...]]] = {}
-        # (ladder, level reached, running deadline) -> the earliest deadline trigger above.
-        self._earliest: dict[tuple[int, int, dt.date], dt.datetime | None] = {}
+        self._plans: dict[
+            tuple[int, str | None, int], tuple[Ladder, tuple[OnEvent | OpenFor, ...]]
+        ] = {}
+        # (engine, ladder, level reached, running deadline) -> the earliest moment of the
+        # deadline triggers above that level (the engine's calendar counts working days).
+        self._earliest: dict[tuple[int, int, int, dt.date], dt.datetime | None] = {}
 
     def __call__(self, engine: Engine, case: Case) -> bool:
         escalation = engine.spec.escalation
@@ -213,7 +217,7 @@ class _Quiet:
         ladder, others = plan
         deadline = _running_deadline(case, ladder)
         if deadline is not None:
-            key = (id(ladder), current, deadline)
+            key = (id(engine), id(ladder), current, deadline)
             if key in self._earliest:
                 earliest = self._earliest[key]
             else:

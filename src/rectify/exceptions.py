@@ -22,6 +22,7 @@ The hierarchy::
     │   ├── EvidenceMissingError      required evidence not given
     │   ├── SeparationOfDutiesError   the same actor on both sides of a duty rule
     │   └── OutOfOrderError           dated before the last event of the case
+    ├── NoticeError                   a notice template is missing, broken or lacks a variable
     ├── HistoryError                  a history fails hash-chain verification
     └── ReplayError                   a history does not replay against a workflow
 """
@@ -45,6 +46,7 @@ __all__ = [
     "GuardRefusedError",
     "HistoryError",
     "NaiveDatetimeError",
+    "NoticeError",
     "OutOfOrderError",
     "PayloadError",
     "RectifyError",
@@ -229,6 +231,23 @@ class OutOfOrderError(EventRefusedError):
             state=state,
             event=event,
         )
+
+
+class NoticeError(RectifyError):
+    """A notice cannot be rendered.
+
+    Attributes:
+        template: The template's name.
+        line: The template line (0 when unknown).
+        variable: The undefined variable, when that is the problem.
+    """
+
+    def __init__(self, message: str, *, template: str, line: int = 0, variable: str = "") -> None:
+        where = f"{template}:{line}" if line else template
+        super().__init__(f"{where}: {message}")
+        self.template = template
+        self.line = line
+        self.variable = variable
 
 
 class HistoryError(RectifyError):

@@ -1,0 +1,116 @@
+"""Chinese (and English) formatting for documents: dates, numbering, document numbers, phones.
+
+These are the Jinja2 filters of the notice templates, and plain functions for hosts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Final
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "document_number",
+    "en_date",
+    "mask_phone",
+    "percent",
+    "zh_date",
+    "zh_numeral",
+    "zh_ordinal",
+]
+
+_TZ: Final = ZoneInfo("Asia/Shanghai")
+_DIGITS: Final = "零一二三四五六七八九"
+_UNITS: Final = ((1000, "千"), (100, "百"), (10, "十"))
+_MONTHS: Final = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_PHONE_RUN: Final = re.compile(r"\d{7,}")
+_MAX_NUMERAL: Final = 9999
+_MOBILE: Final = 11
+
+
+def _as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(_TZ) if value.tzinfo else value).date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    raise TypeError(f"not a date: {value!r}")
+
+
+def zh_date(value: object) -> str:
+    """Return a date as 2024年3月11日 (datetimes are taken in Asia/Shanghai)."""
+    day = _as_date(value)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def en_date(value: object) -> str:
+    """Return a date as 11 March 2024."""
+    day = _as_date(value)
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def zh_numeral(number: int) -> str:
+    """Return 1..9999 in Chinese numerals: 1 → 一, 10 → 十, 21 → 二十一, 105 → 一百零五."""
+    if not 0 < number <= _MAX_NUMERAL:
+        return str(number)
+    out, rest, gap = "", number, False
+    for size, unit in _UNITS:
+        digit, rest = divmod(rest, size)
+        if digit:
+            if gap and out:
+                out += "零"
+            out += _DIGITS[digit] + unit
+            gap = False
+        elif out:
+            gap = True
+    if rest:
+        out += ("零" if gap and out else "") + _DIGITS[rest]
+    return out[1:] if out.startswith("一十") else out
+
+
+def zh_ordinal(number: int) -> str:
+    """Return a list number as used in official documents: 1 → 一、."""
+    return f"{zh_numeral(number)}、"
+
+
+def document_number(organ: str, year: int, sequence: int) -> str:
+    """Return a document number such as 虎峰镇消安〔2024〕12号."""
+    return f"{organ}〔{year}〕{sequence}号"
+
+
+def mask_phone(phone: object, *, reveal: bool = False) -> str:
+    """Mask the phone numbers in ``phone`` as 152****3801 unless ``reveal``.
+
+    Each run of 7 or more digits is masked: a mobile number (11 digits or more) keeps its
+    first three and last four digits, a shorter one its last two. Other text (a name in the
+    same cell) is kept.
+    """
+    text = "" if phone is None else str(phone)
+    return text if reveal else _PHONE_RUN.sub(_mask_run, text)
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    digits = match.group()
+    if len(digits) >= _MOBILE:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return "*" * (len(digits) - 2) + digits[-2:]
+
+
+def percent(value: float, digits: int = 1) -> str:
+    """Return a fraction (0.853) as a percentage (85.3%)."""
+    return f"{value * 100:.{digits}f}%"
