@@ -11,90 +11,43 @@ prints every figure with its time per operation and operations per second, and t
 costs no more than the floor. The ratios are what to compare between machines and commits;
 the absolute times depend on the machine.
 
-A suite is one function registered in :data:`SUITES`; see ``benchmarks/README.md``.
-Nothing here asserts anything about timings.
+A suite is one function registered in :data:`SUITES`, each in its module of
+``benchmarks/suites/`` (``suites/base.py`` has the settings, ``Measurement`` and the timing
+helpers); see ``benchmarks/README.md``. A figure may carry targets, ratios the project aims
+for: they are printed beside the ratio with whether they are met. Nothing here asserts
+anything about timings.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import metadata
 from typing import Final
 
 import yaml
+from suites import engine, sweep, workflow
+from suites.base import (
+    C_SAFE_LOADER,
+    FULL,
+    QUICK,
+    Measurement,
+    Settings,
+    Suite,
+    time_batch,
+    time_call,
+)
 
 import rectify
 
-ROOT: Final = Path(__file__).resolve().parents[1]
-WORKFLOWS: Final = ROOT / "workflows"
-
-#: The libyaml-backed loader when PyYAML was built with it, else ``None``.
-C_SAFE_LOADER: Final[type[yaml.SafeLoader] | None] = getattr(yaml, "CSafeLoader", None)
+__all__ = ["SUITES", "Measurement", "Settings", "main", "time_batch", "time_call"]
 
 
-# --- settings and measurements --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How hard to measure.
-
-    Attributes:
-        quick: Whether this is the short ``--quick`` run (a smoke test, not a measurement).
-        repeats: How many timed repeats each figure gets; the figure is the best of them.
-        min_time: The least time, in seconds, one repeat runs; the number of calls per
-            repeat is raised until a repeat takes at least this long.
-    """
-
-    quick: bool
-    repeats: int
-    min_time: float
-
-
-FULL: Final = Settings(quick=False, repeats=7, min_time=0.2)
-QUICK: Final = Settings(quick=True, repeats=3, min_time=0.02)
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One figure of a suite.
-
-    Attributes:
-        name: Unique within its suite; floors are referred to by this name.
-        value: The figure: for unit ``"s"``, the best time of one operation in seconds.
-        unit: ``"s"`` for a time per operation (the runner then also shows operations per
-            second); any other unit is printed as it is and gets no ops/s.
-        floor: The name of the measurement in the same suite this one is compared with,
-            or ``None`` when this measurement is itself a floor.
-        extra_floors: Further floors in the same suite to report a ratio against.
-        description: What exactly was measured, shown under the table.
-        median: The median over the repeats (same unit), when there were repeats.
-        repeats: How many timed repeats the figure is the best of.
-        number: How many operations each repeat ran.
-    """
-
-    name: str
-    value: float
-    unit: str
-    floor: str | None = None
-    extra_floors: tuple[str, ...] = ()
-    description: str = ""
-    median: float | None = None
-    repeats: int = 0
-    number: int = 0
-
-    @property
-    def floors(self) -> tuple[str, ...]:
-        """Return every floor this measurement is compared with, the main one first."""
-        return (*((self.floor,) if self.floor else ()), *self.extra_floors)
+# --- results --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -104,6 +57,12 @@ class Ratio:
     figure: str
     floor: str
     value: float
+    target: float | None = None
+
+    @property
+    def met(self) -> bool | None:
+        """Return whether the ratio is within its target, ``None`` when it has none."""
+        return None if self.target is None else self.value <= self.target
 
 
 @dataclass
@@ -115,163 +74,11 @@ class SuiteResult:
     ratios: list[Ratio] = field(default_factory=list)
 
 
-Suite = Callable[[Settings], list[Measurement]]
-
-
-def time_call(
-    name: str,
-    operation: Callable[[], object],
-    settings: Settings,
-    *,
-    floor: str | None = None,
-    extra_floors: tuple[str, ...] = (),
-    description: str = "",
-) -> Measurement:
-    """Time ``operation`` with :func:`time.perf_counter` and return the best repeat.
-
-    The operation is called once untimed (a warm-up, which also surfaces exceptions), then
-    the number of calls per repeat is raised (1, 2, 5, 10, 20, 50...) until one repeat
-    takes ``settings.min_time``; then ``settings.repeats`` repeats are timed. The garbage
-    collector stays on, as it is in real use, but runs before every repeat.
-    """
-    operation()
-    number = _calibrate(operation, settings.min_time)
-    per_op: list[float] = []
-    for _ in range(settings.repeats):
-        per_op.append(_run(operation, number) / number)
-    return Measurement(
-        name=name,
-        value=min(per_op),
-        unit="s",
-        floor=floor,
-        extra_floors=extra_floors,
-        description=description,
-        median=statistics.median(per_op),
-        repeats=settings.repeats,
-        number=number,
-    )
-
-
-def _run(operation: Callable[[], object], number: int) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    for _ in range(number):
-        operation()
-    return time.perf_counter() - start
-
-
-def _calibrate(operation: Callable[[], object], min_time: float) -> int:
-    base = 1
-    while True:
-        for step in (1, 2, 5):
-            number = base * step
-            if _run(operation, number) >= min_time:
-                return number
-        base *= 10
-
-
-# --- suites ---------------------------------------------------------------------------------
-
-
-def suite_workflow(settings: Settings) -> list[Measurement]:
-    """Loading and validating workflow definitions, against parsing the YAML alone.
-
-    Floors: ``yaml.load`` with the libyaml C loader (the pure-Python SafeLoader when
-    PyYAML has no C loader), which is also what rectify's own loader is built on; and the
-    pure-Python SafeLoader, the floor a host without libyaml would have.
-    """
-    hazard = WORKFLOWS / "hazard.yaml"
-    text = hazard.read_text(encoding="utf-8")  # read once, outside the timing
-    files = sorted(p for p in WORKFLOWS.rglob("*") if p.suffix in (".yaml", ".yml"))
-    folder = str(WORKFLOWS)
-
-    report = rectify.validate_paths([folder])
-    if not report.clean:  # the timing is still taken, but say that the folder is not clean
-        print(
-            f"note: validate_paths found {len(report.diagnostics)} diagnostics in {folder}",
-            file=sys.stderr,
-        )
-
-    def python_load() -> object:
-        return yaml.load(text, Loader=yaml.SafeLoader)
-
-    if C_SAFE_LOADER is not None:
-        c_loader = C_SAFE_LOADER
-
-        def floor_load() -> object:
-            return yaml.load(text, Loader=c_loader)  # noqa: S506 - CSafeLoader is safe
-
-        def floor_folder() -> object:
-            return [yaml.load(p.read_bytes(), Loader=c_loader) for p in files]  # noqa: S506
-
-        loader = "CSafeLoader"
-        loader_note = "the libyaml C loader"
-    else:
-        floor_load = python_load
-
-        def floor_folder() -> object:
-            return [yaml.load(p.read_bytes(), Loader=yaml.SafeLoader) for p in files]
-
-        loader = "SafeLoader"
-        loader_note = "pure Python: this PyYAML has no C loader (libyaml), so no CSafeLoader"
-
-    floor = f"yaml.load[{loader}]"
-    python_floor = "yaml.load[SafeLoader]"
-    folder_floor = f"yaml.load[{loader}] x{len(files)} files"
-    out = [
-        time_call(
-            floor,
-            floor_load,
-            settings,
-            description=f"yaml.load(text, Loader=yaml.{loader}) of {hazard.name}: {loader_note}",
-        )
-    ]
-    if C_SAFE_LOADER is not None:
-        out.append(
-            time_call(
-                python_floor,
-                python_load,
-                settings,
-                description=f"yaml.load(text, Loader=yaml.SafeLoader) of {hazard.name}: "
-                "pure Python",
-            )
-        )
-    out.append(
-        time_call(
-            "rectify.load_workflow",
-            lambda: rectify.load_workflow(text),
-            settings,
-            floor=floor,
-            extra_floors=(python_floor,) if C_SAFE_LOADER is not None else (),
-            description=f"rectify.load_workflow(text) of {hazard.name}: located YAML, "
-            "parse, static checks, frozen spec",
-        )
-    )
-    out.append(
-        time_call(
-            folder_floor,
-            floor_folder,
-            settings,
-            description=f"read and yaml.load every file of workflows/ with {loader}: "
-            + ", ".join(p.name for p in files),
-        )
-    )
-    out.append(
-        time_call(
-            "rectify.validate_paths",
-            lambda: rectify.validate_paths([folder]),
-            settings,
-            floor=folder_floor,
-            description='rectify.validate_paths(["workflows"]): read, parse and check every '
-            "file of the folder (workflows against the category table and back)",
-        )
-    )
-    return out
-
-
 #: Every suite by name, in the order they run when none is named.
 SUITES: Final[dict[str, Suite]] = {
-    "workflow": suite_workflow,
+    "workflow": workflow.suite,
+    "engine": engine.suite,
+    "sweep": sweep.suite,
 }
 
 
@@ -282,7 +89,8 @@ def run_suite(name: str, settings: Settings) -> SuiteResult:
     """Run the suite called ``name`` and work out its ratios.
 
     Raises:
-        ValueError: The suite names a floor it did not measure, or a name twice.
+        ValueError: The suite names a floor it did not measure, or a name twice, or gives
+            a target for a floor the figure is not compared with.
     """
     measurements = SUITES[name](settings)
     by_name: dict[str, Measurement] = {}
@@ -292,13 +100,17 @@ def run_suite(name: str, settings: Settings) -> SuiteResult:
         by_name[m.name] = m
     result = SuiteResult(name, measurements)
     for m in measurements:
+        targets = dict(m.targets)
+        if not targets.keys() <= set(m.floors):
+            raise ValueError(f"suite {name!r}: {m.name!r} has a target for a floor it lacks")
         for floor_name in m.floors:
             floor = by_name.get(floor_name)
             if floor is None:
                 raise ValueError(f"suite {name!r}: {m.name!r} names a floor it did not measure")
             if floor.unit != m.unit:
                 raise ValueError(f"suite {name!r}: {m.name!r} and its floor differ in unit")
-            result.ratios.append(Ratio(m.name, floor_name, m.value / floor.value))
+            ratio = m.value / floor.value
+            result.ratios.append(Ratio(m.name, floor_name, ratio, targets.get(floor_name)))
     return result
 
 
@@ -312,7 +124,16 @@ def environment() -> dict[str, object]:
         "pyyaml": yaml.__version__,
         "libyaml": C_SAFE_LOADER is not None,
         "rectify": rectify.__version__,
+        "transitions": _version("transitions"),
+        "python-statemachine": _version("python-statemachine"),
     }
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def to_json(results: Sequence[SuiteResult], settings: Settings) -> dict[str, object]:
@@ -346,7 +167,14 @@ def to_json(results: Sequence[SuiteResult], settings: Settings) -> dict[str, obj
                     for m in r.measurements
                 ],
                 "ratios": [
-                    {"figure": q.figure, "floor": q.floor, "ratio": q.value} for q in r.ratios
+                    {
+                        "figure": q.figure,
+                        "floor": q.floor,
+                        "ratio": q.value,
+                        "target": q.target,
+                        "target_met": q.met,
+                    }
+                    for q in r.ratios
                 ],
             }
             for r in results
@@ -357,7 +185,7 @@ def to_json(results: Sequence[SuiteResult], settings: Settings) -> dict[str, obj
 def format_value(value: float, unit: str) -> str:
     """Return ``value`` for reading: times scaled to s, ms, µs or ns."""
     if unit != "s":
-        return f"{value:.4g} {unit}"
+        return f"{value:,.0f} {unit}" if abs(value) >= 100 else f"{value:.3g} {unit}"
     for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
         if value >= scale:
             return f"{value / scale:.3g} {suffix}"
@@ -373,15 +201,19 @@ def format_table(results: Sequence[SuiteResult], settings: Settings) -> str:
         f"(libyaml C loader: {'yes' if env['libyaml'] else 'no, pure-Python floors'})",
         f"{'quick run, figures are rough' if settings.quick else 'full run'}: "
         f"best of {settings.repeats} repeats of at least {settings.min_time:g} s each, "
-        "timed with time.perf_counter",
+        "timed with time.perf_counter; long batches (one call of many operations) are "
+        "timed fewer times: 'runs' shows repeats x operations",
         "ratio = rectify / floor, measured in this run; lower is better "
         "(1.00 = no slower than the floor)",
     ]
     for r in results:
         width = max(len(m.name) for m in r.measurements)
+        shown = [format_value(m.value, m.unit) for m in r.measurements]
+        vw = max(10, *(len(v) for v in shown))
         lines += ["", f"suite {r.name}"]
         lines.append(
-            f"  {'figure':<{width}}  {'per op':>10}  {'median':>10}  {'ops/s':>10}  vs floor"
+            f"  {'figure':<{width}}  {'per op':>{vw}}  {'median':>{vw}}  {'ops/s':>11}  "
+            f"{'runs':>13}  vs floor"
         )
         ratios = {(q.figure, q.floor): q.value for q in r.ratios}
         for m in r.measurements:
@@ -394,18 +226,26 @@ def format_table(results: Sequence[SuiteResult], settings: Settings) -> str:
                 if any(m.name in o.floors for o in r.measurements)
                 else ""
             )
+            runs = f"{m.repeats} x {m.number:,}"
             lines.append(
-                f"  {m.name:<{width}}  {format_value(m.value, m.unit):>10}  {median:>10}  "
-                f"{ops:>10}  {vs}"
+                f"  {m.name:<{width}}  {format_value(m.value, m.unit):>{vw}}  {median:>{vw}}  "
+                f"{ops:>11}  {runs:>13}  {vs}"
             )
         lines += ["", "  ratios (rectify / floor, lower is better):"]
         pair_width = max((len(f"{q.figure} / {q.floor}") for q in r.ratios), default=0)
         lines.extend(
-            f"    {f'{q.figure} / {q.floor}':<{pair_width}}  {q.value:6.2f}" for q in r.ratios
+            f"    {f'{q.figure} / {q.floor}':<{pair_width}}  {q.value:6.2f}{_target(q)}"
+            for q in r.ratios
         )
         lines += ["", "  what was measured:"]
         lines.extend(f"    {m.name}: {m.description}" for m in r.measurements if m.description)
     return "\n".join(lines)
+
+
+def _target(ratio: Ratio) -> str:
+    if ratio.target is None:
+        return ""
+    return f"  (target <= {ratio.target:.2f}: {'met' if ratio.met else 'NOT met'})"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

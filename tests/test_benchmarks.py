@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,8 @@ def test_quick_table_of_all_suites_says_lower_is_better() -> None:
     done = run("--quick")
     assert done.returncode == 0, done.stderr
     assert "suite workflow" in done.stdout
+    assert "suite engine" in done.stdout
+    assert "suite sweep" in done.stdout
     assert "lower is better" in done.stdout
     assert "rectify.load_workflow" in done.stdout
 
@@ -72,3 +75,110 @@ def test_unknown_suite_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "unknown suite no_such_suite" in done.stderr
     assert "workflow" in done.stderr
+
+
+def _one(figures: dict[str, dict[str, Any]], prefix: str) -> dict[str, Any]:
+    """Return the only figure whose name starts with ``prefix`` (names carry case counts)."""
+    found = [f for name, f in figures.items() if name.startswith(prefix)]
+    assert len(found) == 1, (prefix, sorted(figures))
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def engine_and_sweep() -> dict[str, Any]:
+    """The JSON report of ``run.py engine sweep --quick --json``, run once for these tests."""
+    done = run("engine", "sweep", "--quick", "--json")
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_engine_and_sweep_figures_are_positive_with_positive_ratios(
+    engine_and_sweep: dict[str, Any],
+) -> None:
+    report = engine_and_sweep
+    assert report["settings"]["quick"] is True
+    assert list(report["suites"]) == ["engine", "sweep"]
+    assert report["environment"]["transitions"]
+    assert report["environment"]["python-statemachine"]
+    for suite in report["suites"].values():
+        names = {f["name"] for f in suite["figures"]}
+        for figure in suite["figures"]:
+            assert figure["value"] > 0
+            assert figure["number"] > 0
+            assert figure["repeats"] >= 1
+            assert figure["description"]
+            for floor in [figure["floor"], *figure["extra_floors"]]:
+                assert floor is None or floor in names
+        assert suite["ratios"]
+        for ratio in suite["ratios"]:
+            assert ratio["ratio"] > 0
+            assert ratio["target"] is None or ratio["target"] > 0
+            assert ratio["target_met"] is (
+                None if ratio["target"] is None else ratio["ratio"] <= ratio["target"]
+            )
+
+
+def test_engine_suite_compares_rectify_with_every_peer(engine_and_sweep: dict[str, Any]) -> None:
+    engine = engine_and_sweep["suites"]["engine"]
+    figures = {f["name"]: f for f in engine["figures"]}
+    ratios = {(r["figure"], r["floor"]): r for r in engine["ratios"]}
+    table = _one(figures, "dict table [")
+    shared = _one(figures, "transitions, shared machine [")
+    per_case = _one(figures, "transitions, Machine per case [")
+    psm = _one(figures, "python-statemachine [")
+    engines = sorted(
+        (f for name, f in figures.items() if name.startswith("rectify.Engine [")),
+        key=lambda f: f["number"],
+    )
+    assert len(engines) == 2
+    few, many = engines
+    for figure in (table, shared, per_case, psm, few, many):
+        assert figure["unit"] == "s"
+        assert figure["ops_per_second"] > 0
+        assert figure["number"] % 6 == 0  # six events per case: open and five more
+    assert table["floor"] is None
+    assert many["number"] == table["number"] == shared["number"]
+    assert few["number"] == per_case["number"] == psm["number"] < many["number"]
+    # rectify against every peer and the floor, each at the same number of cases.
+    for figure, floor in [(many, table), (many, shared), (few, per_case), (few, psm)]:
+        assert (figure["name"], floor["name"]) in ratios
+    assert ratios[many["name"], shared["name"]]["target"] == 2.0
+    assert ratios[few["name"], per_case["name"]]["target"] == 0.2
+    assert "SHA-256" in many["description"]
+
+    memory = {name: f for name, f in figures.items() if name.startswith("memory: ")}
+    assert set(memory) == {
+        "memory: dict table",
+        "memory: transitions, shared machine",
+        "memory: transitions, Machine per case",
+        "memory: python-statemachine",
+        "memory: rectify.Engine",
+    }
+    assert all(f["unit"] == "B/case" and f["ops_per_second"] is None for f in memory.values())
+    mine = ratios["memory: rectify.Engine", "memory: transitions, shared machine"]
+    assert mine["target"] == 1.5
+
+
+def test_sweep_suite_has_each_size_against_its_loop_and_the_growth(
+    engine_and_sweep: dict[str, Any],
+) -> None:
+    sweep = engine_and_sweep["suites"]["sweep"]
+    figures = {f["name"]: f for f in sweep["figures"]}
+    ratios = {(r["figure"], r["floor"]): r for r in sweep["ratios"]}
+    sweeps = sorted(
+        (f for name, f in figures.items() if name.startswith("rectify.sweep [")),
+        key=lambda f: f["number"],
+    )
+    assert len(sweeps) == 3
+    smallest = sweeps[0]
+    for figure in sweeps:
+        assert figure["unit"] == "s"
+        loop = figures[figure["floor"]]
+        assert loop["name"].startswith("due-date loop [")
+        assert loop["number"] == figure["number"]
+        assert (figure["name"], loop["name"]) in ratios
+    for figure in sweeps[1:]:  # how the cost per case grows with the number of cases
+        assert (figure["name"], smallest["name"]) in ratios
+    quiet = _one(figures, "rectify.sweep, none due [")
+    assert figures[quiet["floor"]]["name"].startswith("due-date loop, none due [")
