@@ -360,8 +360,7 @@ def test_hazard_goes_from_discovered_to_closed_with_its_effects_at_each_step() -
         **HOSE_DATA,
         "responsible_party": "Sunshine Property",
         "measures": "Buy and fit 12 hoses",
-        "due": dt.date(2024, 4, 26),
-        "due": dt.date(2024, 5, 10),
+        "due": dt.date(2024, 5, 10),  # the approved extension replaced the planned 26 April
         "summary": "12 hoses fitted",
     }
     verify_history(case)
