@@ -31,8 +31,10 @@ def test_wheel_contains_workflows_notices_and_py_typed(wheel: Path) -> None:
     for shipped in WORKFLOWS.glob("*.yaml"):
         assert f"rectify/_data/workflows/{shipped.name}" in names
     assert "rectify/py.typed" in names
-    for shipped in (ROOT / "notices").iterdir():
-        assert f"rectify/_data/notices/{shipped.name}" in names
+    for shipped in (ROOT / "notices").rglob("*"):
+        if shipped.is_file():
+            relative = shipped.relative_to(ROOT / "notices").as_posix()
+            assert f"rectify/_data/notices/{relative}" in names
 
 
 @pytest.mark.slow

@@ -25,8 +25,22 @@ __all__ = [
 
 
 def freeze(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
-    """Return a deep read-only copy of ``mapping`` (so frozen values stay frozen)."""
-    return MappingProxyType({key: _frozen(value) for key, value in (mapping or {}).items()})
+    """Return a deep read-only copy of ``mapping`` (so frozen values stay frozen).
+
+    A mapping this function already froze is returned as it is: evolving a case or a
+    record must not copy its data again.
+    """
+    if type(mapping) is MappingProxyType:
+        return mapping
+    return MappingProxyType(
+        {
+            key: value if type(value) in _SCALARS else _frozen(value)
+            for key, value in (mapping or {}).items()
+        }
+    )
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime})
 
 
 def _frozen(value: object) -> object:

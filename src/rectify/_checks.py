@@ -16,6 +16,7 @@ import attrs
 
 from rectify._diagnostics import Diagnostic, Location, Severity
 from rectify._spec import (
+    CASE_NOTICE_VARIABLES,
     CalendarDays,
     CampaignDate,
     DeadlineRule,
@@ -47,6 +48,8 @@ class Catalog:
         categories: Hazard category codes of the category table.
         severities: Severity names of the category table.
         phases: Campaign phase names.
+        template_variables: What the notice templates use, as ``notice.variable`` (such as
+            ``reminder.case``); each must be one the engine provides for a case notice.
     """
 
     guards: frozenset[str] | None = None
@@ -54,6 +57,7 @@ class Catalog:
     categories: frozenset[str] | None = None
     severities: frozenset[str] | None = None
     phases: frozenset[str] | None = None
+    template_variables: frozenset[str] | None = None
 
 
 def check_workflow(
@@ -322,6 +326,21 @@ class _Checker:
         known = self.catalog.notices
         if known is not None and notice not in known:
             self.undeclared("notice", notice, known, path, code="unknown-notice")
+            return
+        uses = self.catalog.template_variables or frozenset()
+        extra = sorted(
+            u.split(".", 1)[1]
+            for u in uses
+            if u.startswith(f"{notice}.") and u.split(".", 1)[1] not in CASE_NOTICE_VARIABLES
+        )
+        if extra:
+            provided = ", ".join(sorted(CASE_NOTICE_VARIABLES))
+            self.error(
+                "notice-variable",
+                f"template {notice!r} uses {', '.join(extra)}, which "
+                f"the engine does not provide for a notice; provided: {provided}",
+                path,
+            )
 
     def check_graph(self) -> None:
         for state in self.spec.states:

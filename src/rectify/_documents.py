@@ -18,7 +18,7 @@ from rectify._categories import CategoryTable
 from rectify._deadlines import WorkingCalendar
 from rectify._engine import OPEN, local_date
 from rectify._formatting import document_number
-from rectify._spec import WorkflowSpec
+from rectify._spec import CASE_NOTICE_VARIABLES, WorkflowSpec
 
 __all__ = [
     "CASE_NOTICE_VARIABLES",
@@ -28,11 +28,6 @@ __all__ = [
     "hazard_view",
     "reader_view",
 ]
-
-#: The variables every case notice template may use.
-CASE_NOTICE_VARIABLES: Final = frozenset(
-    {"notice", "number", "issued_on", "issuer", "case", "hazard", "event", "recheck_on", "reader"}
-)
 
 #: Roles that may read phone numbers unmasked (the rest see 152****3801).
 PHONE_ROLES: Final = frozenset(

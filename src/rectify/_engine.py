@@ -204,7 +204,7 @@ class Engine:
         )
         state = self.spec.state(self.spec.initial)
         effects: list[Effect] = []
-        case = self._enter(case, state, None, day or local_date(record.at), effects)
+        case = self._enter(case, state, day or local_date(record.at), effects)
         effects.extend(NoticeDue(case.id, n, 0, OPEN) for n in state.notices)
         return Outcome(case, tuple(effects))
 
@@ -328,7 +328,6 @@ class Engine:
                 case_id=case.id, state=case.state, event=event, guard=guard, reason=why
             )
         data = {**case.data, **clean}
-        link = clean.get("duplicate_of")
         for name in spec.actions:
             data.update(self._actions[name](attrs.evolve(context, target=target)) or {})
         record = seal(
@@ -346,83 +345,122 @@ class Engine:
             ),
             case.history[-1],
         )
-        moved = attrs.evolve(
-            case,
-            state=target,
-            data=data,
-            history=(*case.history, record),
-            duplicate_of=link if isinstance(link, str) else case.duplicate_of,
-            final=self.spec.state(target).final,
-        )
-        return self._after(moved, spec, record, day)
+        return self._after(case, spec, record, data, day)
 
-    def _after(self, case: Case, spec: EventSpec, record: Record, day: dt.date) -> Outcome:
+    def _after(
+        self, case: Case, spec: EventSpec, record: Record, data: dict[str, object], day: dt.date
+    ) -> Outcome:
+        """Build the case an event leads to, in one go (this is the engine's hot path)."""
         effects: list[Effect] = []
         state = self.spec.state(record.target)
-        case, resumed = self._clock(case, state, record)
-        if spec.extension:
-            case = attrs.evolve(case, extensions=case.extensions + 1)
+        paused_since, paused_days, resumed = self._clock(case, state, record)
+        deadline = case.deadline
         if record.source != record.target or spec.deadline:
-            case = self._enter(case, state, spec.deadline, day, effects, shift=resumed)
-        if spec.escalate_to is not None and (
-            case.escalation is None or case.escalation < spec.escalate_to
-        ):
-            case = attrs.evolve(case, escalation=spec.escalate_to)
+            deadline = self._deadline(
+                case.id,
+                state,
+                running=deadline,
+                data=data,
+                override=spec.deadline,
+                day=day,
+                effects=effects,
+                shift=resumed,
+            )
+        escalation = case.escalation
+        if spec.escalate_to is not None and (escalation is None or escalation < spec.escalate_to):
+            escalation = spec.escalate_to
             effects.append(Escalated(case.id, spec.escalate_to, record.seq))
         if spec.notice:
             effects.append(NoticeDue(case.id, spec.notice, record.seq, spec.name))
         if record.source != record.target:
             effects.extend(NoticeDue(case.id, n, record.seq, spec.name) for n in state.notices)
-        return Outcome(case, tuple(effects))
+        link = data.get("duplicate_of") if "duplicate_of" in record.payload else None
+        moved = Case(
+            case.id,
+            case.workflow,
+            case.version,
+            record.target,
+            data,
+            deadline,
+            escalation,
+            case.recurrence_of,
+            link if isinstance(link, str) else case.duplicate_of,
+            case.recurrence_count,
+            case.extensions + spec.extension,
+            paused_since,
+            paused_days,
+            state.final,
+            (*case.history, record),
+        )
+        return Outcome(moved, tuple(effects))
 
-    def _clock(self, case: Case, state: StateSpec, record: Record) -> tuple[Case, int | None]:
-        """Start or end a pause of the clock; return the case and the days just paused.
+    def _clock(
+        self, case: Case, state: StateSpec, record: Record
+    ) -> tuple[dt.datetime | None, int, int | None]:
+        """Start or end a pause of the clock.
 
-        The days are ``None`` unless a pause just ended (a pause within one day is 0 days).
+        Returns when the pause began (``None`` when the clock runs), the paused days in
+        all, and the days of a pause that just ended (``None`` unless one did; a pause
+        within one day is 0 days).
         """
         if state.pauses_clock and case.paused_since is None:
-            return attrs.evolve(case, paused_since=record.at), None
+            return record.at, case.paused_days, None
         if not state.pauses_clock and case.paused_since is not None:
             days = (local_date(record.at) - local_date(case.paused_since)).days
-            return attrs.evolve(case, paused_since=None, paused_days=case.paused_days + days), days
-        return case, None
+            return None, case.paused_days + days, days
+        return case.paused_since, case.paused_days, None
 
-    def _enter(
+    def _enter(self, case: Case, state: StateSpec, day: dt.date, effects: list[Effect]) -> Case:
+        """Return ``case`` with the deadline of entering ``state`` (when it is opened)."""
+        deadline = self._deadline(
+            case.id,
+            state,
+            running=case.deadline,
+            data=case.data,
+            override=None,
+            day=day,
+            effects=effects,
+        )
+        return attrs.evolve(case, deadline=deadline)
+
+    def _deadline(
         self,
-        case: Case,
+        case_id: str,
         state: StateSpec,
+        *,
+        running: dt.date | None,
+        data: Mapping[str, object],
         override: DeadlineRule | None,
         day: dt.date,
         effects: list[Effect],
-        *,
         shift: int | None = None,
-    ) -> Case:
-        """Set the deadline for entering ``state`` (a pausing state keeps the running one).
+    ) -> dt.date | None:
+        """Return the deadline on entering ``state`` (a pausing state keeps the running one).
 
         When a pause of ``shift`` days just ended, a deadline anchored on a date (a planned
         date, an extension, a phase end) is the running one moved by the paused days, so
         earlier pauses and extensions still count; a deadline counted from now starts afresh.
         """
         if state.pauses_clock and not override:
-            return case
+            return running
         rule = override or state.deadline
         if rule is None or state.final:
-            if case.deadline is not None or state.final:
-                effects.append(DeadlineCleared(case.id, state.name))
-            return attrs.evolve(case, deadline=None)
+            if running is not None or state.final:
+                effects.append(DeadlineCleared(case_id, state.name))
+            return None
         due = due_date(
             rule,
             day,
-            case.data,
+            data,
             calendar=self._calendar,
             phases=self._phases,
             severities=self._severities,
         )
         if shift is not None and not isinstance(rule, WorkingDays | CalendarDays):
-            running = case.deadline if case.deadline is not None and not override else due
-            due = running + dt.timedelta(days=shift)
-        effects.append(DeadlineSet(case.id, state.name, due))
-        return attrs.evolve(case, deadline=due)
+            base = running if running is not None and not override else due
+            due = base + dt.timedelta(days=shift)
+        effects.append(DeadlineSet(case_id, state.name, due))
+        return due
 
     def _event(self, case: Case, event: str) -> EventSpec:
         if case.workflow != self.spec.id or case.version != self.spec.version:

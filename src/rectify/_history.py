@@ -30,6 +30,10 @@ def _plain(value: object) -> object:
 
 def canonical(record: Record) -> bytes:
     """Return the canonical encoding of ``record`` without its own digest."""
+    return _encode(record, record.prev)
+
+
+def _encode(record: Record, prev: str) -> bytes:
     body = {
         "seq": record.seq,
         "event": record.event,
@@ -41,15 +45,16 @@ def canonical(record: Record) -> bytes:
         "payload": _plain(record.payload),
         "evidence": [[e.kind, e.name, e.sha256] for e in record.evidence],
         "reason": record.reason,
-        "prev": record.prev,
+        "prev": prev,
     }
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def seal(record: Record, previous: Record | None) -> Record:
     """Return ``record`` chained to ``previous``: its ``prev`` and ``digest`` filled in."""
-    linked = attrs.evolve(record, prev=previous.digest if previous else "", digest="")
-    return attrs.evolve(linked, digest=hashlib.sha256(canonical(linked)).hexdigest())
+    prev = previous.digest if previous else ""
+    digest = hashlib.sha256(_encode(record, prev)).hexdigest()
+    return attrs.evolve(record, prev=prev, digest=digest)
 
 
 def chain(records: list[Record]) -> tuple[Record, ...]:

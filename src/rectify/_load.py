@@ -12,8 +12,10 @@ from rectify._campaign import parse_campaign
 from rectify._categories import CategoryTable, check_categories, parse_categories
 from rectify._checks import Catalog, check_workflow
 from rectify._diagnostics import Diagnostic, Location, Severity, sort_diagnostics
+from rectify._notices import FORMATS, NoticeRenderer
 from rectify._parse import parse_workflow_data
 from rectify._reader import Reader
+from rectify._reports import REPORT_VARIABLES
 from rectify._resources import default_workflows
 from rectify._spec import WorkflowSpec
 from rectify._yamlsource import Source, YamlDocument, load_yaml, read_source
@@ -105,13 +107,19 @@ class ValidationReport:
         return not self.diagnostics
 
 
-def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -> ValidationReport:
+def validate_paths(
+    paths: Iterable[Source],
+    *,
+    catalog: Catalog | None = None,
+    notices: NoticeRenderer | None = None,
+) -> ValidationReport:
     """Validate files and folders of definitions together.
 
     Each ``.yaml``/``.yml`` file is a workflow, a category table, a campaign or a holiday
     file, told apart by its keys. Workflows are checked against the category table found
-    among the paths (the shipped one otherwise) and the campaign phases found there; the
-    table's severities are checked against the workflows found.
+    among the paths (the shipped one otherwise), the campaign phases found there, and the
+    notice templates (the shipped ones, or ``notices`` with a host's folder): each notice a
+    workflow or campaign names must exist and use only variables the engine provides.
 
     Raises:
         DefinitionError: A path cannot be read.
@@ -121,8 +129,8 @@ def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -
     kinds = {id(d): _kind(d) for d in docs}
     flows = [d for d in docs if kinds[id(d)] == "workflow"]
     diagnostics: list[Diagnostic] = [x for d in docs for x in d.diagnostics]
-    base = catalog or Catalog()
-    phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics)
+    base = _with_templates(catalog or Catalog(), notices or NoticeRenderer())
+    phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics, base)
     if phases and base.phases is None:
         base = attrs.evolve(base, phases=frozenset(phases))
     tables = [d for d in docs if kinds[id(d)] == "categories"]
@@ -156,14 +164,43 @@ def validate_paths(paths: Iterable[Source], *, catalog: Catalog | None = None) -
     return ValidationReport(tuple(str(f) for f in files), tuple(sort_diagnostics(diagnostics)))
 
 
-def _campaigns(docs: list[YamlDocument], diagnostics: list[Diagnostic]) -> set[str]:
+def _with_templates(catalog: Catalog, renderer: NoticeRenderer) -> Catalog:
+    """Fill in the notices that have templates and the variables those templates use."""
+    if catalog.notices is not None:
+        return catalog
+    names = renderer.available()
+    uses = catalog.template_variables
+    if uses is None:
+        uses = frozenset(
+            f"{name}.{variable}"
+            for name in names
+            if name not in REPORT_VARIABLES
+            for fmt in FORMATS
+            if renderer.has(name, fmt)
+            for variable in renderer.variables(name, fmt)
+        )
+    return attrs.evolve(catalog, notices=names, template_variables=uses)
+
+
+def _campaigns(
+    docs: list[YamlDocument], diagnostics: list[Diagnostic], catalog: Catalog
+) -> set[str]:
     phases: set[str] = set()
     for doc in docs:
         reader = Reader(doc)
         campaign = parse_campaign(reader)
-        diagnostics.extend(reader.diagnostics)
         if campaign is not None:
             phases.update(campaign.phase_ends)
+            known = catalog.notices
+            for report in campaign.reports:
+                if known is not None and report.notice and report.notice not in known:
+                    choices = ", ".join(sorted(known)) or "none"
+                    reader.error(
+                        "unknown-notice",
+                        f"notice {report.notice!r} is not declared; declared: {choices}",
+                        ("reports", report.name, "notice"),
+                    )
+        diagnostics.extend(reader.diagnostics)
     return phases
 
 

@@ -185,6 +185,11 @@ class NoticeRenderer:
         prefix = "" if locale == DEFAULT_LOCALE else f"{locale}/"
         return f"{prefix}{notice}.{_SUFFIX[fmt]}"
 
+    def has(self, notice: str, fmt: str = "html", locale: str = DEFAULT_LOCALE) -> bool:
+        """Return whether ``notice`` has a template in ``fmt`` and ``locale``."""
+        name = self.template_name(notice, fmt, locale)
+        return name in self._host_names or name in self._builtin.list_templates()
+
     def available(self, locale: str = DEFAULT_LOCALE) -> frozenset[str]:
         """Return the notice names that have a template (in any format) in ``locale``."""
         prefix = "" if locale == DEFAULT_LOCALE else f"{locale}/"

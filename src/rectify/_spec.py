@@ -13,6 +13,7 @@ from typing import Final, TypeAlias
 import attrs
 
 __all__ = [
+    "CASE_NOTICE_VARIABLES",
     "OUTCOMES",
     "PAYLOAD_TYPES",
     "AfterDeadline",
@@ -51,6 +52,11 @@ PAYLOAD_TYPES: Final = (
     "phone",
     "str",
     "text",
+)
+
+#: The variables every case notice template may use (the engine's effects provide them).
+CASE_NOTICE_VARIABLES: Final = frozenset(
+    {"notice", "number", "issued_on", "issuer", "case", "hazard", "event", "recheck_on", "reader"}
 )
 
 #: What a final state means for reports: fixed, dismissed at triage, merged, or handed over.
