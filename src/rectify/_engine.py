@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -29,7 +30,7 @@ from rectify._checks import Catalog, check_workflow
 from rectify._deadlines import WorkingCalendar, due_date
 from rectify._diagnostics import Diagnostic, Location, Severity
 from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
-from rectify._history import seal
+from rectify._history import new_record, seal
 from rectify._machine import StateMachine
 from rectify._payload import check_payload
 from rectify._spec import (
@@ -117,6 +118,9 @@ class Engine:
         self._actions = dict(actions or {})
         self._bind()
         self._machine = StateMachine(spec, self._guards)
+        # Plain dicts for the hot path (the spec's own lookups are cached properties).
+        self._state_specs = {state.name: state for state in spec.states}
+        self._event_specs = {event.name: event for event in spec.events}
         self._calendar = calendar
         self._phases = dict(phases or {})
         self._severities = dict(severities or {})
@@ -320,7 +324,11 @@ class Engine:
             raise EvidenceMissingError(
                 case_id=case.id, state=case.state, event=event, missing=missing
             )
-        context = GuardContext(case, event, "", actor, clean, tuple(evidence), at)
+        given_evidence = tuple(evidence)
+
+        def context(target: str) -> GuardContext:
+            return GuardContext(case, event, target, actor, clean, given_evidence, at)
+
         target, refusal = self._machine.resolve(case.state, event, context)
         if target is None:
             guard, why = refusal or ("", "no transition applies")
@@ -329,21 +337,18 @@ class Engine:
             )
         data = {**case.data, **clean}
         for name in spec.actions:
-            data.update(self._actions[name](attrs.evolve(context, target=target)) or {})
-        record = seal(
-            Record(
-                case.seq + 1,
-                event,
-                case.state,
-                target,
-                actor.id,
-                actor.role,
-                at,
-                clean,
-                tuple(evidence),
-                reason,
-            ),
+            data.update(self._actions[name](context(target)) or {})
+        record = new_record(
             case.history[-1],
+            seq=case.seq + 1,
+            event=event,
+            source=case.state,
+            target=target,
+            actor=actor,
+            at=at,
+            payload=MappingProxyType(clean),  # check_payload admits scalars only
+            evidence=given_evidence,
+            reason=reason,
         )
         return self._after(case, spec, record, data, day)
 
@@ -352,7 +357,7 @@ class Engine:
     ) -> Outcome:
         """Build the case an event leads to, in one go (this is the engine's hot path)."""
         effects: list[Effect] = []
-        state = self.spec.state(record.target)
+        state = self._state_specs[record.target]
         paused_since, paused_days, resumed = self._clock(case, state, record)
         deadline = case.deadline
         if record.source != record.target or spec.deadline:
@@ -380,7 +385,7 @@ class Engine:
             case.workflow,
             case.version,
             record.target,
-            data,
+            data if spec.actions else MappingProxyType(data),  # scalars only: no deep freeze
             deadline,
             escalation,
             case.recurrence_of,
@@ -468,14 +473,14 @@ class Engine:
                 f"case {case.id!r} follows {case.workflow} v{case.version}; this "
                 f"engine runs {self.spec.id} v{self.spec.version}"
             )
-        if not self.spec.has_event(event):
+        if event not in self._event_specs:
             raise UnknownEventError(
                 case_id=case.id,
                 state=case.state,
                 event=event,
                 known=[e.name for e in self.spec.events],
             )
-        if self.spec.state(case.state).final:
+        if self._state_specs[case.state].final:
             raise CaseFinalError(case_id=case.id, state=case.state, event=event)
         if not self._machine.can_leave(case.state, event):
             raise EventNotAllowedError(
@@ -484,7 +489,7 @@ class Engine:
                 event=event,
                 allowed=self._machine.events_from(case.state),
             )
-        return self.spec.event(event)
+        return self._event_specs[event]
 
     def _check_actor(self, case: Case, spec: EventSpec, actor: Actor) -> None:
         roles = spec.roles if spec.roles is not None else self.spec.role_names

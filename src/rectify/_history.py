@@ -7,16 +7,20 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-import attrs
-
-from rectify._case import Case, Record
+from rectify._case import Actor, Case, Evidence, Record
 from rectify.exceptions import HistoryError
 
-__all__ = ["canonical", "chain", "seal", "verify_history"]
+__all__ = ["canonical", "chain", "new_record", "seal", "verify_history"]
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _plain(value: object) -> object:
     # Types are tagged so that a date and the string of that date hash differently.
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):
@@ -34,27 +38,105 @@ def canonical(record: Record) -> bytes:
 
 
 def _encode(record: Record, prev: str) -> bytes:
-    body = {
-        "seq": record.seq,
-        "event": record.event,
-        "source": record.source,
-        "target": record.target,
-        "actor": record.actor,
-        "role": record.role,
-        "at": record.at.isoformat(),
-        "payload": _plain(record.payload),
-        "evidence": [[e.kind, e.name, e.sha256] for e in record.evidence],
-        "reason": record.reason,
-        "prev": prev,
-    }
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    r = record
+    return _body(
+        r.seq,
+        r.event,
+        r.source,
+        r.target,
+        r.actor,
+        r.role,
+        r.at,
+        r.payload,
+        r.evidence,
+        r.reason,
+        prev,
+    )
+
+
+def _body(  # noqa: PLR0917 - the fields of a record, in order
+    seq: int,
+    event: str,
+    source: str | None,
+    target: str,
+    actor: str,
+    role: str,
+    at: dt.datetime,
+    payload: Mapping[str, object],
+    evidence: tuple[Evidence, ...],
+    reason: str | None,
+    prev: str,
+) -> bytes:
+    # A JSON array of the fields in a fixed order: UTF-8, no spaces, mapping keys sorted.
+    body = [
+        seq,
+        event,
+        source,
+        target,
+        actor,
+        role,
+        at.isoformat(),
+        _plain(payload),
+        [[e.kind, e.name, e.sha256] for e in evidence],
+        reason,
+        prev,
+    ]
+    return _ENCODER.encode(body).encode()
 
 
 def seal(record: Record, previous: Record | None) -> Record:
     """Return ``record`` chained to ``previous``: its ``prev`` and ``digest`` filled in."""
     prev = previous.digest if previous else ""
     digest = hashlib.sha256(_encode(record, prev)).hexdigest()
-    return attrs.evolve(record, prev=prev, digest=digest)
+    r = record
+    return Record(
+        r.seq,
+        r.event,
+        r.source,
+        r.target,
+        r.actor,
+        r.role,
+        r.at,
+        r.payload,
+        r.evidence,
+        r.reason,
+        prev,
+        digest,
+    )
+
+
+def new_record(
+    previous: Record | None,
+    *,
+    seq: int,
+    event: str,
+    source: str | None,
+    target: str,
+    actor: Actor,
+    at: dt.datetime,
+    payload: Mapping[str, object],
+    evidence: tuple[Evidence, ...] = (),
+    reason: str | None = None,
+) -> Record:
+    """Return a new sealed record chained to ``previous`` (built once: the hot path)."""
+    prev = previous.digest if previous else ""
+    body = _body(
+        seq, event, source, target, actor.id, actor.role, at, payload, evidence, reason, prev
+    )
+    return Record(
+        seq,
+        event,
+        source,
+        target,
+        actor.id,
+        actor.role,
+        at,
+        payload,
+        evidence,
+        reason,
+        prev,
+        hashlib.sha256(body).hexdigest(),
+    )
 
 
 def chain(records: list[Record]) -> tuple[Record, ...]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import cast
 
-import attrs
 import transitions
 from transitions.core import EventData
 
@@ -90,13 +89,22 @@ class StateMachine:
         """Return whether ``event`` has a transition from ``state`` (guards aside)."""
         return state in self._sources.get(event, ())
 
-    def resolve(self, state: str, event: str, context: GuardContext) -> Resolution:
-        """Return the target of ``event`` from ``state``, or the first guard refusal."""
+    def resolve(self, state: str, event: str, context: Callable[[str], GuardContext]) -> Resolution:
+        """Return the target of ``event`` from ``state``, or the first guard refusal.
+
+        ``context`` makes what the guards of a transition to a given target see; it is
+        called only for guarded transitions.
+        """
         trigger = self._machine.events[event]
-        probe = _Probe(context)
+        branches = trigger.transitions.get(state, ())
+        if branches and not branches[0].conditions:
+            return branches[0].dest, None  # the common case: an unguarded transition
+        if not branches:
+            return None, None
+        probe = _Probe(context(branches[0].dest or state))
         data = EventData(self._machine.get_state(state), trigger, self._machine, probe, (), {})
-        for branch in trigger.transitions.get(state, ()):
-            probe.context = attrs.evolve(context, target=branch.dest or state)  # guards see it
+        for branch in branches:
+            probe.context = context(branch.dest or state)  # guards see the target
             if all(c.check(data) for c in branch.conditions):
                 return branch.dest, None
         return None, probe.refusal
