@@ -131,7 +131,7 @@ def _categories(reader: Reader, value: object) -> tuple[Category, ...]:
     out: list[Category] = []
     for code, item in value.items():
         path: Path = ("categories", code)
-        if not CATEGORY_CODE.match(code):
+        if not CATEGORY_CODE.fullmatch(code):
             reader.error(
                 "bad-name",
                 f"category code {code!r} must be capital letters in dotted parts, such as PAS.LANE",

@@ -42,7 +42,7 @@ from rectify._yamlsource import Path, Unreadable
 
 __all__ = ["CATEGORY_CODE", "parse_deadline", "parse_workflow_data"]
 
-CATEGORY_CODE: Final = re.compile(r"^[A-Z]+(\.[A-Z]+)*$")
+CATEGORY_CODE: Final = re.compile(r"[A-Z][A-Z0-9]*(\.[A-Z][A-Z0-9]*)*")
 
 _TOP_REQUIRED: Final = ("workflow", "version", "title", "roles", "initial", "states", "events")
 _TOP_OPTIONAL: Final = ("title_en", "description", "evidence", "escalation", "budget", "applies_to")
@@ -171,7 +171,7 @@ def _codes(reader: Reader, path: Path, value: object) -> tuple[str, ...]:
     out: list[str] = []
     for i, item in enumerate(items):
         where = (*path, i) if isinstance(value, list) else path
-        if isinstance(item, str) and CATEGORY_CODE.match(item):
+        if isinstance(item, str) and CATEGORY_CODE.fullmatch(item):
             out.append(item)
         else:
             reader.wrong_type(where, item, "a category code such as PAS.LANE")
@@ -536,6 +536,8 @@ def _budget(reader: Reader, path: Path, value: object) -> Budget | None:
     if table is None:
         return None
     states = reader.names((*path, "path"), table.get("path"), "state name")
+    if table.get("path") == []:
+        reader.wrong_type((*path, "path"), [], "a list of at least two state names")
     limit = reader.integer(
         (*path, "max_working_days"), table.get("max_working_days"), minimum=1, maximum=3650
     )

@@ -16,7 +16,7 @@ from rectify._yamlsource import Path, Unreadable, YamlDocument
 
 __all__ = ["IDENTIFIER", "Reader"]
 
-IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _T = TypeVar("_T")
 
 
@@ -111,7 +111,7 @@ class Reader:
 
         With ``at_key``, a bad name is reported at the key that spells it (a mapping entry).
         """
-        if isinstance(value, str) and IDENTIFIER.match(value):
+        if isinstance(value, str) and IDENTIFIER.fullmatch(value):
             return value
         if isinstance(value, str):
             self.error(
