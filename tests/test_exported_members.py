@@ -9,7 +9,7 @@ import pytest
 
 import rectify
 
-PUBLIC = ["rectify", "rectify.cli", "rectify.exceptions", "rectify.testing"]
+PUBLIC = ["rectify", "rectify.cli", "rectify.exceptions", "rectify.stores", "rectify.testing"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

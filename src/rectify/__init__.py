@@ -38,6 +38,7 @@ from rectify._escalation import Sweep, due_within, escalate, is_overdue, sweep
 from rectify._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
 from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify._history import verify_history
+from rectify._ledger import Clock, Ledger, SweepReport, SystemClock, VerifyReport
 from rectify._load import (
     ValidationReport,
     load_categories,
@@ -87,7 +88,10 @@ from rectify._spec import (
 )
 from rectify.exceptions import (
     CalendarError,
+    CaseExistsError,
     CaseFinalError,
+    CaseNotFoundError,
+    ConcurrencyError,
     DeadlineError,
     DefinitionError,
     EventNotAllowedError,
@@ -102,7 +106,9 @@ from rectify.exceptions import (
     RectifyError,
     ReplayError,
     RoleNotPermittedError,
+    SchemaError,
     SeparationOfDutiesError,
+    StoreError,
     UnknownEventError,
     WorkflowDefinitionError,
 )
@@ -128,10 +134,14 @@ __all__ = [
     "Campaign",
     "CampaignDate",
     "Case",
+    "CaseExistsError",
     "CaseFinalError",
+    "CaseNotFoundError",
     "Catalog",
     "Category",
     "CategoryTable",
+    "Clock",
+    "ConcurrencyError",
     "DeadlineCleared",
     "DeadlineError",
     "DeadlineRule",
@@ -160,6 +170,7 @@ __all__ = [
     "HolidayData",
     "Issuer",
     "Ladder",
+    "Ledger",
     "Level",
     "Location",
     "LookbackResult",
@@ -186,15 +197,20 @@ __all__ = [
     "ReportSpec",
     "Role",
     "RoleNotPermittedError",
+    "SchemaError",
     "SeparationOfDutiesError",
     "Severity",
     "SeverityLevel",
     "StateSpec",
+    "StoreError",
     "Sweep",
+    "SweepReport",
+    "SystemClock",
     "Transition",
     "Trigger",
     "UnknownEventError",
     "ValidationReport",
+    "VerifyReport",
     "WorkflowDefinitionError",
     "WorkflowSpec",
     "WorkingCalendar",

@@ -23,6 +23,11 @@ The hierarchy::
     │   ├── SeparationOfDutiesError   the same actor on both sides of a duty rule
     │   └── OutOfOrderError           dated before the last event of the case
     ├── NoticeError                   a notice template is missing, broken or lacks a variable
+    ├── StoreError                    a store cannot do what was asked
+    │   ├── ConcurrencyError          the case moved on since it was read: read again, retry
+    │   ├── CaseNotFoundError         no case with that id
+    │   ├── CaseExistsError           a case with that id is stored already
+    │   └── SchemaError               the database's schema is newer than this rectify
     ├── HistoryError                  a history fails hash-chain verification
     └── ReplayError                   a history does not replay against a workflow
 """
@@ -37,7 +42,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CalendarError",
+    "CaseExistsError",
     "CaseFinalError",
+    "CaseNotFoundError",
+    "ConcurrencyError",
     "DeadlineError",
     "DefinitionError",
     "EventNotAllowedError",
@@ -52,7 +60,9 @@ __all__ = [
     "RectifyError",
     "ReplayError",
     "RoleNotPermittedError",
+    "SchemaError",
     "SeparationOfDutiesError",
+    "StoreError",
     "UnknownEventError",
     "WorkflowDefinitionError",
 ]
@@ -248,6 +258,44 @@ class NoticeError(RectifyError):
         self.template = template
         self.line = line
         self.variable = variable
+
+
+class StoreError(RectifyError):
+    """A store cannot do what was asked (the database's own error is the cause)."""
+
+
+class ConcurrencyError(StoreError):
+    """The case moved on since it was read; read it again and retry.
+
+    Attributes:
+        case_id: The case.
+        expected: The sequence number the writer read.
+        found: The sequence number the store has.
+    """
+
+    def __init__(self, *, case_id: str, expected: int, found: int) -> None:
+        super().__init__(
+            f"case {case_id!r} was at record {expected} when read but is at "
+            f"{found} now; read it again and retry"
+        )
+        self.case_id = case_id
+        self.expected = expected
+        self.found = found
+
+
+class CaseNotFoundError(StoreError, KeyError):
+    """No case with that id is stored."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such case"
+
+
+class CaseExistsError(StoreError):
+    """A case with that id is stored already."""
+
+
+class SchemaError(StoreError):
+    """The database's schema is newer than this rectify knows (or is not rectify's)."""
 
 
 class HistoryError(RectifyError):
