@@ -1097,3 +1097,58 @@ def test_merge_dated_before_the_targets_last_event_is_out_of_order() -> None:
     with pytest.raises(OutOfOrderError) as caught:
         engine("hazard").merge(duplicate, into, COMMUNITY, at(4, 3, 9), reason="same")
     assert (caught.value.case_id, caught.value.event) == ("H-1", "@merge")
+
+
+# --- text, evidence and roles the engine refuses at the door ----------------------------
+
+
+def test_a_lone_surrogate_in_a_payload_is_a_payload_error_not_a_unicode_error() -> None:
+    case = hazard_at("assign")
+    with pytest.raises(rectify.PayloadError) as caught:
+        engine("hazard").fire(
+            case,
+            "assign",
+            COMMUNITY,
+            at(4, 3),
+            payload={"responsible_party": "物业\ud800", "measures": "m", "due": "2024-04-26"},
+        )
+    assert caught.value.field == "responsible_party"
+    assert "UTF-8" in caught.value.problem
+
+
+def test_a_lone_surrogate_in_a_reason_is_refused() -> None:
+    case = hazard_at("assign")
+    with pytest.raises(rectify.PayloadError) as caught:
+        engine("hazard").fire(
+            case,
+            "mark_duplicate",
+            COMMUNITY,
+            at(4, 3),
+            payload={"duplicate_of": "H-9"},
+            reason="重复\udfff",
+        )
+    assert caught.value.field == "reason"
+
+
+def test_evidence_of_a_kind_the_workflow_does_not_declare_is_refused() -> None:
+    case = hazard_at("assign")
+    selfie = rectify.Evidence.of("selfie", "me.jpg", b"me")
+    record = rectify.Evidence.of("inspection_record", "r.pdf", b"r")
+    with pytest.raises(rectify.PayloadError) as caught:
+        engine("hazard").fire(
+            case, "dismiss", COMMUNITY, at(4, 3), evidence=[record, selfie], reason="不构成"
+        )
+    assert caught.value.field == "evidence"
+    assert "selfie" in caught.value.problem
+
+
+def test_an_actor_in_a_role_the_workflow_does_not_declare_cannot_open_a_case() -> None:
+    with pytest.raises(rectify.RoleNotPermittedError) as caught:
+        engine("hazard").open("H-1", HOSE_DATA, rectify.Actor("x", "janitor"), at(4, 3))
+    assert caught.value.role == "janitor"
+
+
+def test_a_case_cannot_be_merged_into_itself() -> None:
+    case = hazard_at("assign")
+    with pytest.raises(rectify.RectifyError, match="cannot be merged into itself"):
+        engine("hazard").merge(case, case, COMMUNITY, at(4, 3), reason="同一处")

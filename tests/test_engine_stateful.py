@@ -149,6 +149,18 @@ class Attempt:
 Refusals = frozenset[type[RectifyError]]
 
 
+def _evidence_refusals(
+    spec: WorkflowSpec, event: EventSpec, attempt: Attempt
+) -> set[type[RectifyError]]:
+    given = {e.kind for e in attempt.evidence}
+    out: set[type[RectifyError]] = set()
+    if given - {kind for kind, _ in spec.evidence}:
+        out.add(rectify.PayloadError)  # a kind the workflow does not declare
+    if any(kind not in given for kind in event.evidence):
+        out.add(rectify.EvidenceMissingError)
+    return out
+
+
 def expected(spec: WorkflowSpec, case: Case, attempt: Attempt) -> tuple[Refusals, str | None]:
     """Return the refusals ``attempt`` deserves on ``case``, or none and the state it leads to.
 
@@ -176,9 +188,7 @@ def expected(spec: WorkflowSpec, case: Case, attempt: Attempt) -> tuple[Refusals
         broken.add(rectify.OutOfOrderError)
     if not attempt.payload_ok or (event.reason and not (attempt.reason and attempt.reason.strip())):
         broken.add(rectify.PayloadError)
-    given_kinds = {e.kind for e in attempt.evidence}
-    if any(kind not in given_kinds for kind in event.evidence):
-        broken.add(rectify.EvidenceMissingError)
+    broken |= _evidence_refusals(spec, event, attempt)
     target = None
     if attempt.payload_ok:
         target = next(
@@ -410,13 +420,19 @@ def _draw_time(draw: st.DrawFn, case: Case, flaws: frozenset[str]) -> dt.datetim
 def _draw_evidence(
     draw: st.DrawFn, spec: WorkflowSpec, known: EventSpec, flaws: frozenset[str]
 ) -> tuple[Evidence, ...]:
-    """Draw the evidence the event needs (one kind short if told), with extra kinds."""
+    """Draw the evidence the event needs, with extra kinds.
+
+    With the ``evidence`` flaw, one needed kind is left out (when there is one) and the
+    extras may include kinds the workflow does not declare.
+    """
     kinds = list(known.evidence)
     if "evidence" in flaws and kinds:
         dropped = _pick(draw, kinds)
         kinds = [k for k in kinds if k != dropped]
     declared = [k for k, _ in spec.evidence]
-    kinds += [_pick(draw, [*declared, *STRANGER_EVIDENCE]) for _ in range(draw(_between(0, 2)))]
+    strangers = list(STRANGER_EVIDENCE) if "evidence" in flaws else []  # undeclared kinds
+    extra = [*declared, *strangers]
+    kinds += [_pick(draw, extra) for _ in range(draw(_between(0, 2)))] if extra else []
     kinds = draw(_orders(tuple(kinds)))
     return tuple(Evidence.of(k, f"{k}-{i}.jpg", f"{k}{i}".encode()) for i, k in enumerate(kinds))
 
@@ -691,7 +707,8 @@ class CaseMachine(RuleBasedStateMachine):
         tails = RECTIFIED_TAILS[self.spec.id]
         for case in self.cases.values():
             if _is_rectified(self.spec, case.state):
-                events = tuple(r.event for r in case.history)
+                # The engine's own records (a merge into this case) are not steps of the path.
+                events = tuple(r.event for r in case.history if not r.event.startswith("@"))
                 assert any(events[-len(t) :] == t for t in tails), events
 
     @invariant()

@@ -32,7 +32,7 @@ from rectify._diagnostics import Diagnostic, Location, Severity
 from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify._history import new_record, seal
 from rectify._machine import StateMachine
-from rectify._payload import check_payload
+from rectify._payload import check_payload, encodable
 from rectify._spec import (
     CalendarDays,
     DeadlineRule,
@@ -121,6 +121,7 @@ class Engine:
         # Plain dicts for the hot path (the spec's own lookups are cached properties).
         self._state_specs = {state.name: state for state in spec.states}
         self._event_specs = {event.name: event for event in spec.events}
+        self._evidence_kinds = frozenset(name for name, _ in spec.evidence)
         self._calendar = calendar
         self._phases = dict(phases or {})
         self._severities = dict(severities or {})
@@ -162,6 +163,24 @@ class Engine:
             RectifyError: ``recurrence_of`` is a case of this workflow that is not closed.
         """
         day = local_date(at)
+        if actor.role not in self.spec.role_names:
+            raise RoleNotPermittedError(
+                case_id=case_id,
+                state=self.spec.initial,
+                event=OPEN,
+                role=actor.role,
+                roles=self.spec.role_names,
+            )
+        self._check_texts(
+            case_id,
+            self.spec.initial,
+            OPEN,
+            {
+                "case id": case_id,
+                "actor": actor.id,
+                **{f"data {k}": f"{k}{v if isinstance(v, str) else ''}" for k, v in data.items()},
+            },
+        )
         for key, value in data.items():
             if not isinstance(value, _SCALARS):
                 raise PayloadError(
@@ -222,10 +241,13 @@ class Engine:
         naming the duplicate, the digest of its last record and its data.
 
         Raises:
-            RectifyError: No event leads from the duplicate's state to a merged state, or
-                ``into`` is closed.
+            RectifyError: The two are one case; no event leads from the duplicate's state to
+                a merged state, or that event has no ``duplicate_of`` field.
+            CaseFinalError: ``into`` is closed.
             EventRefusedError: The merging event is refused for the duplicate.
         """
+        if duplicate.id == into.id:
+            raise RectifyError(f"case {into.id!r} cannot be merged into itself")
         if self.is_final(into):
             raise CaseFinalError(case_id=into.id, state=into.state, event=MERGE)
         if at < into.updated_at:
@@ -253,9 +275,15 @@ class Engine:
                 f"{duplicate.state!r} to a state with outcome 'merged'"
             )
         fields = {f.name for f in (*event.require, *event.optional)}
-        payload = {"duplicate_of": into.id} if "duplicate_of" in fields else {}
-        merged = self.fire(duplicate, event.name, actor, at, payload=payload, reason=reason)
-        merged = attrs.evolve(merged, case=attrs.evolve(merged.case, duplicate_of=into.id))
+        if "duplicate_of" not in fields:
+            # The link must be in the duplicate's own history, or replay could not restore it.
+            raise RectifyError(
+                f"event {event.name!r} of {self.spec.id} leads to a merged state "
+                "but has no 'duplicate_of' field to record the link"
+            )
+        merged = self.fire(
+            duplicate, event.name, actor, at, payload={"duplicate_of": into.id}, reason=reason
+        )
         record = seal(
             Record(
                 into.seq + 1,
@@ -318,7 +346,28 @@ class Engine:
                 field="reason",
                 problem="is required: this event must say why",
             )
+        self._check_texts(
+            case.id,
+            case.state,
+            event,
+            {
+                "reason": reason or "",
+                "actor": actor.id,
+                **{f"evidence {e.kind}": e.kind + e.name + e.sha256 for e in evidence},
+            },
+        )
         given = {e.kind for e in evidence}
+        unknown = sorted(given - self._evidence_kinds)
+        if unknown:
+            declared = ", ".join(sorted(self._evidence_kinds)) or "none"
+            raise PayloadError(
+                case_id=case.id,
+                state=case.state,
+                event=event,
+                field="evidence",
+                problem=f"kind {', '.join(unknown)} is not declared by the "
+                f"workflow; declared: {declared}",
+            )
         missing = [k for k in spec.evidence if k not in given]
         if missing:
             raise EvidenceMissingError(
@@ -466,6 +515,19 @@ class Engine:
             due = base + dt.timedelta(days=shift)
         effects.append(DeadlineSet(case_id, state.name, due))
         return due
+
+    @staticmethod
+    def _check_texts(case_id: str, state: str, event: str, texts: Mapping[str, str]) -> None:
+        """Refuse text that cannot be written as UTF-8 (it could never be stored or hashed)."""
+        for field, text in texts.items():
+            if not encodable(text):
+                raise PayloadError(
+                    case_id=repr(case_id),
+                    state=state,
+                    event=event,
+                    field=field,
+                    problem="holds a lone surrogate, which UTF-8 cannot encode",
+                )
 
     def _event(self, case: Case, event: str) -> EventSpec:
         if case.workflow != self.spec.id or case.version != self.spec.version:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from typing import Final
 
 from rectify._spec import EventSpec, PayloadField
 
-__all__ = ["check_payload"]
+__all__ = ["check_payload", "encodable"]
 
 _PHONE: Final = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 
@@ -17,6 +18,8 @@ _PHONE: Final = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 def _convert(spec: PayloadField, value: object) -> tuple[object, str | None]:
     """Return the normalised value, or a problem description."""
     kind = spec.type
+    if isinstance(value, str) and not _encodable(value):
+        return value, "must be text that UTF-8 can encode (it holds a lone surrogate)"
     if kind in ("str", "text", "phone"):
         if not isinstance(value, str) or not value.strip():
             return value, "must be non-empty text"
@@ -34,10 +37,24 @@ def _convert(spec: PayloadField, value: object) -> tuple[object, str | None]:
         return value, None if ok else f"must be a whole number, not {value!r}"
     if kind == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):  # type: ignore[arg-type]
+            return value, f"must be a finite number, not {value!r}"
         return value, None if ok else f"must be a number, not {value!r}"
     if kind == "date":
         return _date(value)
     return _datetime(value)
+
+
+def encodable(text: str) -> bool:
+    """Return whether ``text`` can be written as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_encodable = encodable
 
 
 def _date(value: object) -> tuple[object, str | None]:
