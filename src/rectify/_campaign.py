@@ -11,6 +11,7 @@ import attrs
 
 from rectify._diagnostics import sort_diagnostics
 from rectify._reader import Reader
+from rectify._resources import default_workflows
 from rectify._yamlsource import Path, Source, load_yaml, read_source
 from rectify.exceptions import WorkflowDefinitionError
 
@@ -134,14 +135,18 @@ def reports_due(
     return tuple(sorted(out, key=lambda r: (r.due, r.report)))
 
 
-def load_campaign(source: Source) -> Campaign:
-    """Load a campaign file.
+def load_campaign(source: Source | None = None) -> Campaign:
+    """Load a campaign file; by default the 2024 campaign shipped with rectify.
 
     Raises:
         WorkflowDefinitionError: The file has errors, each with its line and column.
         DefinitionError: The file cannot be read.
     """
-    text, name = read_source(source)
+    if source is None:
+        text: str | bytes = (default_workflows() / "campaign-2024.yaml").read_bytes()
+        name = "campaign-2024.yaml"
+    else:
+        text, name = read_source(source)
     reader = Reader(load_yaml(text, name))
     reader.diagnostics.extend(reader.doc.diagnostics)
     campaign = parse_campaign(reader) if reader.doc.data is not None else None
