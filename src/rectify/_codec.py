@@ -84,7 +84,7 @@ def decode(text: str) -> object:
 
 def record_to_json(record: Record) -> dict[str, object]:
     """Return a record as JSON-ready values (dates tagged)."""
-    out = _tag_map(attrs.asdict(record, recurse=False, retain_collection_types=True))
+    out = _tag_map(attrs.asdict(record, recurse=False))
     out["evidence"] = [[e.kind, e.name, e.sha256] for e in record.evidence]
     return out
 
@@ -99,7 +99,7 @@ def record_from_json(data: Mapping[str, object]) -> Record:
 
 def case_to_json(case: Case) -> dict[str, object]:
     """Return a case without its history as JSON-ready values (the projection)."""
-    fields = attrs.asdict(case, recurse=False, retain_collection_types=True)
+    fields = attrs.asdict(case, recurse=False)
     fields.pop("history")
     return _tag_map(fields)
 
