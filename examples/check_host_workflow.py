@@ -35,8 +35,10 @@ def main() -> None:
         print("  " + diagnostic.format())
     fixed = DRAFT.replace("to: fixd", "to: fixed").replace("[comunity]", "[community]")
     spec = rectify.load_workflow(fixed)
-    print(f"Fixed: {spec.id} v{spec.version}, {len(spec.states)} states, "
-          f"{len(spec.events)} events, final: {', '.join(spec.final_states)}")
+    print(
+        f"Fixed: {spec.id} v{spec.version}, {len(spec.states)} states, "
+        f"{len(spec.events)} events, final: {', '.join(spec.final_states)}"
+    )
     print(rectify.draw_workflow(spec, "mermaid"))
 
 
