@@ -844,3 +844,24 @@ def test_two_processes_sweep_each_case_once(sql_store: SQLStore) -> None:
         escalated, conflicts = outcome
         reports.append(SweepReport(len(ids), tuple(escalated), (), tuple(conflicts)))
     check_swept_once(sql_store, reports, ids)
+
+
+def test_heads_name_each_case_last_record(store: Store) -> None:
+    case = grow(grow(make_case("H-1")))
+    store.add(case, [])
+    assert list(store.heads()) == [("H-1", case.seq, case.history[-1].digest)]
+
+
+def test_verify_finds_records_cut_off_the_end_of_a_stored_history(sql_store: SQLStore) -> None:
+    from rectify import Ledger  # noqa: PLC0415 - the ledger over this very store
+
+    case = grow(grow(make_case("H-1")))
+    sql_store.add(case, [])
+    events = sql_store.metadata.tables[f"{sql_store.prefix}events"]
+    with sql_store.engine.begin() as conn:  # the last record goes, the chain still holds
+        conn.execute(events.delete().where(events.c.seq == case.seq))
+    report = Ledger(sql_store, []).verify()
+    assert not report.ok
+    (problem,) = report.problems
+    assert (problem.case_id, problem.seq) == ("H-1", case.seq)
+    assert "records are missing" in problem.reason

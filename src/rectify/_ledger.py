@@ -71,6 +71,21 @@ class VerifyReport:
         return not self.problems
 
 
+def _check_head(case: Case, head: tuple[int, str] | None) -> None:
+    if head is None:
+        return
+    seq, digest = head
+    last = case.history[-1] if case.history else None
+    if last is None or last.seq != seq or last.digest != digest:
+        found = -1 if last is None else last.seq
+        raise HistoryError(
+            case_id=case.id,
+            seq=min(found + 1, seq),
+            reason=f"the history ends at record {found} but the store's head "
+            f"is record {seq}: records are missing or replaced at the end",
+        )
+
+
 class Ledger:
     """A town's hazard ledger: cases on a store, moved by workflow engines.
 
@@ -304,13 +319,15 @@ class Ledger:
         return done
 
     def verify(self) -> VerifyReport:
-        """Check the hash chain of every stored case."""
+        """Check the hash chain of every stored case, and that each ends at its head."""
+        heads = {case_id: (seq, digest) for case_id, seq, digest in self.store.heads()}
         checked = 0
         problems: list[HistoryError] = []
         for case in self.store.cases():
             checked += 1
             try:
                 verify_history(case)
+                _check_head(case, heads.get(case.id))
             except HistoryError as exc:
                 problems.append(exc)
         return VerifyReport(checked, tuple(problems))

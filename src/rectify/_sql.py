@@ -691,6 +691,17 @@ class SQLStore:
         with self._failing(f"querying cases ({query})"), self._begin() as conn:
             return self._load(conn, conn.execute(statement).all())
 
+    def heads(self) -> Iterator[tuple[str, int, str]]:
+        """Yield each case's id, last sequence number and last digest, ordered by id."""
+        cases = self._tables.cases
+        statement = sa.select(cases.c.id, cases.c.head_seq, cases.c.head_digest).order_by(
+            cases.c.id
+        )
+        with self._failing("reading case heads"), self._begin() as conn:
+            rows = conn.execute(statement).all()
+        for row in rows:
+            yield str(row.id), int(row.head_seq), str(row.head_digest)
+
     def cases(self) -> Iterator[Case]:
         """Yield every stored case, ordered by id (read page by page)."""
         after: str | None = None

@@ -132,6 +132,14 @@ class Store(Protocol):
         """Yield every stored case (for verification), ordered by id."""
         ...
 
+    def heads(self) -> Iterator[tuple[str, int, str]]:
+        """Yield each case's id, last sequence number and last digest, as written.
+
+        Verification compares them with the histories: a history cut short at its end
+        still chains correctly, but no longer ends at its head.
+        """
+        ...
+
     def add_many(
         self,
         items: Iterable[tuple[Case, Sequence[Effect]]],
@@ -220,6 +228,11 @@ class MemoryStore:
             number = self._numbers.get((code, year), 0) + 1
             self._numbers[(code, year)] = number
             return number
+
+    def heads(self) -> Iterator[tuple[str, int, str]]:
+        """Yield each case's head (see :class:`Store`)."""
+        for case in self.cases():
+            yield case.id, case.seq, case.history[-1].digest if case.history else ""
 
     def cases(self) -> Iterator[Case]:
         """Yield every case (see :class:`Store`)."""
