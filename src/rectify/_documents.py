@@ -145,6 +145,7 @@ def case_notice_context(
     calendar: WorkingCalendar | None = None,
     reader_role: str | None = None,
     recheck_working_days: int = 3,
+    reply_working_days: int = 5,
 ) -> dict[str, object]:
     """Return the context of a case notice (the variables in :data:`CASE_NOTICE_VARIABLES`).
 
@@ -161,6 +162,9 @@ def case_notice_context(
         reader_role: Who reads it; phone numbers are masked unless the role may see them.
         recheck_working_days: Re-inspection falls within this many working days after the
             deadline (3 under 公安部令第120号).
+        reply_working_days: A supervision order asks for a written report within this many
+            working days of issue (``notice.reply_by``; a week of calendar days without a
+            calendar).
     """
     record = case.history[effect.seq] if 0 <= effect.seq < len(case.history) else case.history[-1]
     roles = {r.name: r.title or r.name for r in spec.roles}
@@ -168,15 +172,25 @@ def case_notice_context(
     if effect.level is not None and spec.escalation is not None:
         for ladder in spec.escalation.ladders:
             level = next((lv for lv in ladder.levels if lv.level == effect.level), level)
-    recheck = case.deadline
-    if case.deadline is not None and calendar is not None:
-        recheck = calendar.add_working_days(case.deadline, recheck_working_days)
+    # The re-check follows the rectification deadline (the ``due`` the party was given),
+    # not the deadline of the state the case is in: right after ``assign`` that one is
+    # the few working days the party has to submit a plan.
+    due = case.data.get("due")
+    rectify_by = due if isinstance(due, dt.date) else case.deadline
+    recheck = rectify_by
+    if rectify_by is not None and calendar is not None:
+        recheck = calendar.add_working_days(rectify_by, recheck_working_days)
+    if calendar is not None:
+        reply_by = calendar.add_working_days(issued_on, reply_working_days)
+    else:
+        reply_by = issued_on + dt.timedelta(days=7)
     return {
         "notice": {
             "name": effect.notice,
             "level": effect.level,
             "level_title": level.title if level else "",
             "recipients": [roles.get(r, r) for r in effect.to],
+            "reply_by": reply_by,
         },
         "number": issuer.number(issued_on.year, sequence),
         "issued_on": issued_on,

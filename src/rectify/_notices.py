@@ -9,6 +9,7 @@ override built-ins by name and run in Jinja2's sandbox. Undefined variables are 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -48,8 +49,10 @@ _UNDEFINED: Final = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+
 class Document:
     """A rendered notice or report.
 
-    ``template_sha256`` covers the template and every template it extends or includes;
-    ``context_sha256`` the context it was rendered with. Rendering the same template with
+    ``title`` is what the template sets (``{% set title = "..." %}``), else the context's
+    ``title`` (reports carry theirs), else the notice's name. ``template_sha256`` covers
+    the template and every template it extends or includes; ``context_sha256`` the
+    context it was rendered with. Rendering the same template with
     the same context again gives the same body, byte for byte (for an appeal).
     """
 
@@ -85,6 +88,24 @@ def context_digest(context: Mapping[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _strict(function: Callable[..., object]) -> Callable[..., object]:
+    """Make a filter or global fail on an undefined argument the way ``{{ x }}`` would.
+
+    A filter receives a ``StrictUndefined`` without complaint; ``zh_date`` would then fail
+    with "not a date", losing the variable's name. Touching it here raises the
+    ``UndefinedError`` that names it.
+    """
+
+    @functools.wraps(function)
+    def strict(*args: object, **kwargs: object) -> object:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()
+        return function(*args, **kwargs)
+
+    return strict
+
+
 def _phone(context: jinja2.runtime.Context, value: object) -> str:
     reader = context.get("reader")
     reveal = bool(getattr(reader, "get", lambda _k, _d=None: None)("may_see_phones", False))
@@ -92,18 +113,18 @@ def _phone(context: jinja2.runtime.Context, value: object) -> str:
 
 
 _FILTERS: Final[Mapping[str, Callable[..., object]]] = {
-    "zh_date": zh_date,
-    "en_date": en_date,
-    "zh_numeral": zh_numeral,
-    "zh_ordinal": zh_ordinal,
-    "percent": percent,
-    "phone": jinja2.pass_context(_phone),
-    "mask_phone": mask_phone,
+    "zh_date": _strict(zh_date),
+    "en_date": _strict(en_date),
+    "zh_numeral": _strict(zh_numeral),
+    "zh_ordinal": _strict(zh_ordinal),
+    "percent": _strict(percent),
+    "phone": jinja2.pass_context(_strict(_phone)),
+    "mask_phone": _strict(mask_phone),
 }
 _GLOBALS: Final[Mapping[str, object]] = {
-    "document_number": document_number,
-    "progress_chart": progress_chart,
-    "count_chart": count_chart,
+    "document_number": _strict(document_number),
+    "progress_chart": _strict(progress_chart),
+    "count_chart": _strict(count_chart),
 }
 
 
@@ -224,7 +245,8 @@ class NoticeRenderer:
     ) -> frozenset[str]:
         """Return the variables the template of ``notice`` (and its parents) needs from outside.
 
-        Names the templates set themselves (``{% set title = ... %}``) are not counted.
+        Names the templates set or import themselves (``{% set title = ... %}``,
+        ``{% from "_common.j2" import level_name %}``) are not counted.
         """
         name = self.template_name(notice, fmt, locale)
         env, _ = self._load(name)
@@ -239,6 +261,10 @@ class NoticeRenderer:
             for target in targets:
                 names = [target, *target.find_all(jinja2.nodes.Name)]
                 assigned |= {n.name for n in names if isinstance(n, jinja2.nodes.Name)}
+            # Macros a template imports are its own names, not the context's.
+            assigned |= {n.target for n in tree.find_all(jinja2.nodes.Import)}
+            for node in tree.find_all(jinja2.nodes.FromImport):
+                assigned |= {n if isinstance(n, str) else n[1] for n in node.names}
         return frozenset(used - assigned - set(env.globals))
 
     def _family(self, env: jinja2.Environment, name: str) -> list[str]:
@@ -295,8 +321,9 @@ class NoticeRenderer:
             env.loader.get_source(env, n)[0]  # type: ignore[union-attr]
             for n in family
         )
+        title = getattr(module, "title", None) or context.get("title") or notice
         return Document(
-            title=str(getattr(module, "title", notice)).strip(),
+            title=str(title).strip(),
             body=str(module),
             format=fmt,
             template=name,

@@ -1,7 +1,9 @@
 """Report contexts: progress reports, circulars, ledgers, look-backs and escalations.
 
 The community's monthly progress report, the town's circular (通报), the ledger in the
-Attachment 1 layout and its totals, the look-back (回头看) report and the escalation report.
+Attachment 1 layout and its totals, the look-back (回头看) report and the report of all
+escalated cases by level. :data:`REPORT_VARIABLES` is keyed by template name: the last one
+renders with ``escalation_levels`` (``escalation_report`` is the case notice to the district).
 
 Each function is pure: cases in, a context of plain values out.
 """
@@ -37,7 +39,7 @@ __all__ = [
 
 _TOWN: Final = 2  # the escalation level of town supervision (督办)
 _COMMON: Final = frozenset({"issuer", "number", "issued_on", "reader", "as_of", "title"})
-#: The variables each report template may use.
+#: The variables each report template may use, by template name.
 REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
     "monthly_report": _COMMON
     | {"community", "period", "totals", "month", "by_category", "overdue_cases", "escalated_cases"},
@@ -46,7 +48,7 @@ REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
     "ledger": _COMMON | {"rows", "community"},
     "ledger_totals": _COMMON | {"rows", "totals", "due_on"},
     "lookback_report": _COMMON | {"rows", "by_community", "totals"},
-    "escalation_report": _COMMON | {"levels", "totals"},
+    "escalation_levels": _COMMON | {"levels", "totals"},
 }
 
 
@@ -471,7 +473,11 @@ def escalation_report_context(
     categories: CategoryTable | None = None,
     reader_role: str | None = "town_office",
 ) -> dict[str, object]:
-    """Return the escalation report: open escalated cases grouped by level, highest first."""
+    """Return the report of escalated cases: open ones grouped by level, highest first.
+
+    Rendered with the ``escalation_levels`` template (``escalation_report`` is the case
+    notice that reports one case to the district).
+    """
     spec_list = list(specs)
     titles: dict[int, str] = {}
     for spec in spec_list:

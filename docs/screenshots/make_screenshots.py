@@ -1,0 +1,108 @@
+"""Render every HTML document type from real case data and take a screenshot of each.
+
+The town is the one ``tests/test_notices.py`` builds through the engine (the shipped
+workflows, the official calendar, the 2024 campaign). Each document is written to a
+temporary folder and photographed by headless Chromium; the PNGs land in ``--out``
+(this folder by default), one per document type: ``NAME.png`` for zh-CN and
+``en-NAME.png`` for the English templates.
+
+Usage, from the repository root::
+
+    .venv/bin/python docs/screenshots/make_screenshots.py [--out DIR] [--chromium PATH]
+
+Chromium and a CJK font are needed (Debian: ``apt-get install chromium fonts-noto-cjk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import rectify  # noqa: E402 - after the repository root is importable
+from tests.test_notices import CASE_SAMPLES, REPORTS, build_town, context_for  # noqa: E402
+
+#: Chromium's window: an A4 page at screen size; the landscape ledger gets a wide one.
+PORTRAIT: Final = (900, 1300)
+LANDSCAPE: Final = (1300, 900)
+WIDE: Final = frozenset({"ledger"})
+#: The English templates (``notices/en/``).
+ENGLISH: Final = ("rectification_slip", "monthly_report")
+_FLAGS: Final = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+
+def documents() -> list[tuple[str, str, str]]:
+    """Return (file stem, notice, locale) of every HTML document type."""
+    zh = [(name, name, "zh-CN") for name in (*CASE_SAMPLES, *REPORTS)]
+    return zh + [(f"en-{name}", name, "en") for name in ENGLISH]
+
+
+def render_all(folder: Path) -> list[tuple[str, Path]]:
+    """Write every HTML document into ``folder``; return (stem, path) of each."""
+    town = build_town()
+    renderer = rectify.NoticeRenderer()
+    written = []
+    for stem, notice, locale in documents():
+        document = renderer.render(notice, context_for(notice, town=town), locale=locale)
+        path = folder / f"{stem}.html"
+        path.write_text(document.body, encoding="utf-8")
+        written.append((stem, path))
+    return written
+
+
+def screenshot(chromium: Path, page: Path, png: Path, size: tuple[int, int]) -> None:
+    """Take a screenshot of ``page`` with headless Chromium into ``png``."""
+    with tempfile.TemporaryDirectory(prefix="rectify-chromium-") as profile:
+        command = [
+            str(chromium),
+            *_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={size[0]},{size[1]}",
+            page.as_uri(),
+        ]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)  # noqa: S603
+    if not png.is_file():
+        raise RuntimeError(f"Chromium wrote no screenshot of {page.name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Render the documents and photograph them; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--chromium", type=Path, default=Path("/usr/bin/chromium"))
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    chromium: Path = args.chromium
+    if not chromium.is_file():
+        sys.stderr.write(f"no Chromium at {chromium}: apt-get install chromium fonts-noto-cjk\n")
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rectify-documents-") as tmp:
+        for stem, page in render_all(Path(tmp)):
+            png = out / f"{stem}.png"
+            screenshot(chromium, page, png, LANDSCAPE if stem in WIDE else PORTRAIT)
+            sys.stdout.write(f"{png}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
