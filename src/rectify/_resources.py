@@ -6,7 +6,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-__all__ = ["default_notices", "default_workflows"]
+__all__ = ["default_notices", "default_workflows", "sample_ledger"]
 
 
 def _shipped(name: str) -> Traversable:
@@ -26,3 +26,11 @@ def default_workflows() -> Traversable:
 def default_notices() -> Traversable:
     """Return the folder of the notice templates shipped with rectify."""
     return _shipped("notices")
+
+
+def sample_ledger() -> Traversable:
+    """Return the sample ledger (CSV) the campaign demo imports."""
+    packaged = resources.files("rectify") / "_data" / "sample" / "ledger-2024.csv"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "examples" / "data" / "ledger-2024.csv"

@@ -1,21 +1,24 @@
 """The ``rectify`` command line (``rectify`` console script and ``python -m rectify``).
 
-Errors are one clear line on stderr and a non-zero exit code, never a traceback:
-1 when validation found problems, 2 for usage errors and unreadable input.
+Errors are one clear line on stderr and a non-zero exit code, never a traceback: 1 when an
+event was refused, a case conflicts or validation found problems; 2 for usage errors and
+unreadable or invalid definitions. ``RECTIFY_DEBUG=1`` shows the traceback of an
+unexpected error.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
+from rectify._commands import COMMANDS
 from rectify._diagram import FORMATS, draw_workflow
-from rectify._load import load_workflow, validate_paths, workflow_files
-from rectify._resources import default_workflows
-from rectify.exceptions import RectifyError
+from rectify._load import load_workflow, validate_paths
+from rectify.exceptions import DefinitionError, RectifyError
 
 __all__ = ["cli", "main"]
 
@@ -64,37 +67,12 @@ def diagram(file: Path, fmt: str, *, english: bool) -> None:
     click.echo(draw_workflow(load_workflow(file), fmt, english=english), nl=False)
 
 
-@cli.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("out"),
-    show_default=True,
-    help="Folder for the diagrams.",
-)
-def demo(out: Path) -> None:
-    """Validate the shipped workflows and draw each as Mermaid and DOT into --out."""
-    folder = Path(str(default_workflows()))
-    report = validate_paths([folder])
-    for diagnostic in report.diagnostics:
-        click.echo(diagnostic.format())
-    if not report.clean:
-        sys.exit(1)
-    out.mkdir(parents=True, exist_ok=True)
-    click.echo(f"{'workflow':<12} {'version':>7} {'states':>6} {'events':>6} {'final':>5}  title")
-    for file in workflow_files(folder):
-        spec = load_workflow(file)
-        for fmt, suffix in (("mermaid", "mmd"), ("dot", "dot")):
-            (out / f"{spec.id}.{suffix}").write_text(draw_workflow(spec, fmt), encoding="utf-8")
-        click.echo(
-            f"{spec.id:<12} {spec.version:>7} {len(spec.states):>6} "
-            f"{len(spec.events):>6} {len(spec.final_states):>5}  {spec.title}"
-        )
-    click.echo(f"{len(report.files)} files valid; diagrams written to {out}/")
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the command line, turning rectify errors into one line and exit code 2."""
+    """Run the command line, turning every error into one line and an exit code."""
     try:
         cli.main(
             args=list(argv) if argv is not None else None,
@@ -109,9 +87,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
+    except DefinitionError as exc:
+        _fail(exc, _USAGE_ERROR)
     except RectifyError as exc:
-        first = str(exc).splitlines()
-        click.echo(f"rectify: error: {first[0] if first else type(exc).__name__}", err=True)
-        for line in first[1:]:
-            click.echo(line, err=True)
-        sys.exit(_USAGE_ERROR)
+        _fail(exc, 1)
+    except Exception as exc:
+        if os.environ.get("RECTIFY_DEBUG"):
+            raise
+        click.echo(
+            f"rectify: internal error: {type(exc).__name__}: {exc} "
+            "(RECTIFY_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        sys.exit(70)
+
+
+def _fail(exc: RectifyError, code: int) -> None:
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    click.echo(f"rectify: error: {lines[0]}", err=True)
+    for line in lines[1:]:
+        click.echo(line, err=True)
+    sys.exit(code)

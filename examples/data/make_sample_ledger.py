@@ -1,0 +1,440 @@
+"""Write the sample ledger (台账) of 虎峰镇 for the demo: ledger-2024.xlsx and ledger-2024.csv.
+
+Everything in it is invented: the estates, the building heads and their phone numbers
+(170/171, virtual-operator ranges). The layout is Attachment 1 of the work plan, filled in as
+a community would: a title row, merged community and estate cells, several ways of writing
+floors, phones and dates, and the category column mostly left empty (the importer infers it
+from the hazard text). The run is seeded, so the files come out the same each time; it
+reads both back with ``rectify.read_ledger`` and checks them before it finishes.
+
+Run from the repository root::
+
+    .venv/bin/python examples/data/make_sample_ledger.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import re
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Final
+
+import attrs
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+import rectify
+
+Value = str | int | dt.date | None
+HERE: Final = Path(__file__).resolve().parent
+TOWN: Final = "虎峰镇"
+TITLE: Final = "铜梁区虎峰镇老旧小区台账"
+HEADERS: Final = (
+    *rectify.LEDGER_HEADERS,
+    "楼栋",
+    "隐患类别",
+    "整改责任人",
+    "整改措施",
+)
+FIXED_TIME: Final = (2024, 3, 11, 9, 0, 0)
+SEED: Final = 20240311
+EXTRA_HAZARDS: Final = 40
+
+#: community → estates (name, address, number of buildings, usual floors)
+ESTATES: Final = {
+    "虎峰社区": [
+        ("龙门小区", "虎峰镇龙门街12号", 4, (6, 7)),
+        ("虎峰花园", "虎峰镇虎峰大道88号", 3, (18, 26)),
+        ("粮站家属院", "虎峰镇粮站路3号", 2, (5, 6)),
+    ],
+    "正街社区": [
+        ("供销社宿舍", "虎峰镇正街45号", 3, (5, 7)),
+        ("盐市口小区", "虎峰镇盐市口路7号", 4, (6, 9)),
+        ("文化站宿舍", "虎峰镇正街102号", 2, (5, 6)),
+    ],
+    "巴岳社区": [
+        ("巴岳山庄", "虎峰镇巴岳路18号", 5, (11, 33)),
+        ("电力小区", "虎峰镇巴岳路66号", 3, (6, 8)),
+        ("农机厂宿舍", "虎峰镇农机路9号", 2, (5, 6)),
+    ],
+    "新桥社区": [
+        ("新桥苑", "虎峰镇新桥路21号", 4, (7, 18)),
+        ("滨河小区", "虎峰镇滨河路5号", 3, (6, 11)),
+        ("水泥厂家属区", "虎峰镇新桥路150号", 3, (5, 7)),
+    ],
+}
+
+#: category → hazard texts ({u} unit, {f} floor); each holds a keyword of its category.
+HAZARDS: Final = {
+    "FAC.HYD.IN": ["{u}单元室内消火栓无水，管网压力不足", "楼内室内消火栓缺失，未按原设计设置"],
+    "FAC.HYD.OUT": ["小区入口处室外消火栓损坏漏水", "小区内唯一的室外消火栓无法出水"],
+    "FAC.SPR": ["地下车库自动喷水灭火系统无水", "地下车库喷淋管道锈蚀，部分喷头缺失"],
+    "FAC.HOSE": ["{u}单元{f}楼消火栓箱内水带、水枪缺失", "{u}单元{f}楼消火栓箱内水带老化破损"],
+    "FAC.HYD.BLOCK": [
+        "{u}单元{f}楼消火栓箱堆放杂物，箱门无法打开",
+        "绿化带内消火栓被泥土埋压",
+        "{u}单元一楼住户搭建鞋柜遮挡消火栓",
+    ],
+    "FAC.LIGHT": ["{u}单元楼梯间应急照明灯损坏", "{u}单元楼梯间疏散指示标志缺失"],
+    "FAC.EXT": ["{u}单元公共区域灭火器过期未更换", "{u}单元{f}楼灭火器箱内灭火器缺失"],
+    "PAS.LANE": ["私家车长期停放，占用消防车通道", "小区出入口堆放建材，堵塞通道"],
+    "PAS.LANE.STRUCT": [
+        "小区入口设置固定地桩，消防车无法通行",
+        "主入口道闸宽度不足，消防车无法进入",
+        "违章构筑物占用小区内主干道",
+    ],
+    "PAS.EVAC": [
+        "{u}单元{f}楼楼道堆放杂物",
+        "{u}单元顶楼安全出口锁闭",
+        "{u}单元楼梯间堆物，影响疏散",
+    ],
+    "STR.CANOPY": ["{u}单元{f}楼住户窗外搭设可燃雨棚", "{u}单元一楼住户私搭彩钢棚"],
+    "STR.NET": ["{u}单元{f}楼住户防盗网突出外墙，未设逃生口", "{u}单元{f}楼阳台防护网突出外墙"],
+    "ELEC.WIRE": ["{u}单元{f}楼楼道私拉乱接电线", "{u}单元公共区域电线老化、裸露"],
+    "EBIKE.CHARGE": ["{u}单元{f}楼住户从窗口飞线充电", "{u}单元{f}楼住户将电池带回家入户充电"],
+    "EBIKE.PARK": ["{u}单元楼道停放电动车", "{u}单元一楼安全出口处电动车停放"],
+    "EBIKE.INFRA": ["小区无电动自行车集中充电设施", "小区无电动自行车停放棚，车辆随意停放"],
+    "PPL.SPECIAL": [
+        "{u}单元{f}楼独居老人家中未安装独立烟感",
+        "{u}单元{f}楼残疾人家庭未落实结对帮扶",
+    ],
+    "ORG.MFS": ["小区未建立微型消防站"],
+    "ORG.PROP": [
+        "小区无消防设施管理单位，消防设施长期无人维保",
+        "物业未履职，未开展防火巡查检查",
+    ],
+    "MIX.SHOP": ["一楼门面“三合一”，店内住人", "{u}单元一楼车库改作仓储使用"],
+}
+
+MEASURES: Final = {
+    "immediate": "当场督促清理改正，拒不改正的移交派出所",
+    "general_short": "限期补齐、更换或整改，整改后报社区复查",
+    "general": "制定整改方案，限期完成，社区复查销号",
+    "engineering": "纳入老旧小区改造项目，整改期间落实临时措施",
+    "phased": "动员住户自行拆改，更换为不燃材料或开设逃生口",
+}
+SURNAMES: Final = "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN: Final = "华芳伟敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英兰琴云辉建国红玉春梅德福海燕"
+ZH: Final = "零一二三四五六七八九"
+
+
+@attrs.frozen
+class Building:
+    community: str
+    estate: str
+    address: str
+    name: str
+    head: str
+    phone: str
+    floors: int
+    height_cell: str | int
+    head_cell: str
+
+
+@attrs.frozen
+class Hazard:
+    building: Building
+    category: str
+    description: str
+    due: dt.date | None
+    due_text: str
+    category_cell: str
+    party: str
+    measures: str
+
+
+def zh_floors(number: int) -> str:
+    tens, units = divmod(number, 10)
+    if not tens:
+        return ZH[units]
+    return ("" if tens == 1 else ZH[tens]) + "十" + (ZH[units] if units else "")
+
+
+def make_buildings(rng: random.Random) -> list[Building]:
+    out: list[Building] = []
+    used_phones: set[str] = set()
+    for community, estates in ESTATES.items():
+        for estate, address, count, (low, high) in estates:
+            for number in range(1, count + 1):
+                name = rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2))))
+                phone = ""
+                while not phone or phone in used_phones:
+                    phone = f"{rng.choice(('170', '171'))}{rng.randrange(10**8):08d}"
+                used_phones.add(phone)
+                floors = rng.randint(low, high)
+                head = head_cell(name, phone, rng.randrange(4))
+                out.append(
+                    Building(
+                        community,
+                        estate,
+                        address,
+                        f"{number}栋",
+                        name,
+                        phone,
+                        floors,
+                        height_cell(rng, floors),
+                        head,
+                    )
+                )
+    return out
+
+
+def height_cell(rng: random.Random, floors: int) -> str | int:
+    """Return the height cell as people write it: 6, 6F, 六层, 18米（6层）, 6层."""
+    styles: tuple[str | int, ...] = (
+        floors,
+        f"{floors}F",
+        f"{zh_floors(floors)}层",
+        f"{floors * 3}米（{floors}层）",
+        f"{floors}层",
+    )
+    return rng.choice(styles)
+
+
+def head_cell(name: str, phone: str, style: int) -> str:
+    """Return the building head's cell: 李华 170-1234-5678, 李华/…, 李华（…）, 李华 170…."""
+    dashed = f"{phone[:3]}-{phone[3:7]}-{phone[7:]}"
+    return (f"{name} {dashed}", f"{name}/{dashed}", f"{name}（{dashed}）", f"{name} {phone}")[style]
+
+
+def due_for(rng: random.Random, severity: str) -> tuple[dt.date | None, str]:
+    """Return the deadline and, for the immediate ones, what the cell says (立即整改)."""
+    if severity == "immediate":
+        return None, rng.choice(("", "", "立即整改"))
+    if severity == "general_short":
+        return dt.date(2024, 4, 1) + dt.timedelta(days=rng.randrange(10, 40)), ""
+    if severity == "general":
+        return dt.date(2024, 4, 20) + dt.timedelta(days=rng.randrange(10, 60)), ""
+    if severity == "engineering":
+        return rng.choice(
+            (dt.date(2024, 6, 30), dt.date(2024, 6, 30), None, dt.date(2024, 9, 30))
+        ), ""
+    return rng.choice((dt.date(2024, 12, 25), None)), ""
+
+
+def party_for(
+    rng: random.Random, table: rectify.CategoryTable, code: str, unit: int, floors: int
+) -> str:
+    party = table.category(code).party.split("；")[0]
+    if party in ("业主", "住户", "车主", "使用人", "造成问题的单位或个人"):
+        room = f"{rng.randint(1, min(floors, 7))}0{rng.randint(1, 4)}"
+        return f"{unit}单元{room}室{party.removesuffix('的单位或个人')}"
+    return party
+
+
+def make_hazards(
+    rng: random.Random, buildings: list[Building], table: rectify.CategoryTable
+) -> list[Hazard]:
+    codes = [c.code for c in table.categories]
+    if missing := set(codes) - set(HAZARDS):
+        raise SystemExit(f"no sample text for {sorted(missing)}")
+    common = [
+        "PAS.EVAC",
+        "EBIKE.CHARGE",
+        "ELEC.WIRE",
+        "STR.CANOPY",
+        "STR.NET",
+        "FAC.HOSE",
+        "FAC.EXT",
+        "EBIKE.PARK",
+    ]
+    plan = [code for code in codes for _ in range(3)] + [
+        rng.choice(common) for _ in range(EXTRA_HAZARDS)
+    ]
+    rng.shuffle(plan)
+    out: list[Hazard] = []
+    keys: set[tuple[str, str, str]] = set()
+    for index, code in enumerate(plan):
+        # every building first, then anywhere
+        building = buildings[index] if index < len(buildings) else rng.choice(buildings)
+        for _ in range(50):
+            unit, floor = rng.randint(1, 3), rng.randint(2, building.floors)
+            text = rng.choice(HAZARDS[code]).format(u=unit, f=floor)
+            if (building.estate, building.name, text) not in keys:
+                break
+            building = rng.choice(buildings)
+        keys.add((building.estate, building.name, text))
+        category = table.category(code)
+        due, due_text = due_for(rng, category.severity)
+        filled = rng.random() < 0.2  # noqa: PLR2004 - most rows leave the category to inference
+        cell = (code if rng.random() < 0.5 else category.title) if filled else ""  # noqa: PLR2004
+        detailed = rng.random() < 0.7  # noqa: PLR2004
+        out.append(
+            Hazard(
+                building,
+                code,
+                text,
+                due,
+                due_text,
+                cell,
+                party_for(rng, table, code, unit, building.floors) if detailed else "",
+                MEASURES[category.severity] if detailed else "",
+            )
+        )
+    order = {b: i for i, b in enumerate(buildings)}
+    out.sort(key=lambda h: order[h.building])
+    return out
+
+
+def date_text(rng: random.Random, day: dt.date) -> str:
+    return rng.choice(
+        (
+            day.isoformat(),
+            f"{day.year}/{day.month}/{day.day}",
+            f"{day.year}年{day.month}月{day.day}日",
+            f"{day.year}.{day.month}.{day.day}",
+        )
+    )
+
+
+def sheet_rows(rng: random.Random, hazards: list[Hazard]) -> list[tuple[list[Value], list[Value]]]:
+    """Return each hazard's row as written to the workbook and to the CSV file.
+
+    Community, estate and address cells are written once per block (merged in the workbook,
+    left blank in the CSV file, as Excel saves merged cells).
+    """
+    out: list[tuple[list[Value], list[Value]]] = []
+    previous: Hazard | None = None
+    for hazard in hazards:
+        b = hazard.building
+        same_community = previous is not None and previous.building.community == b.community
+        same_estate = (
+            same_community and previous is not None and previous.building.estate == b.estate
+        )
+        base: list[Value] = [
+            "" if same_community else f"{TOWN}/{b.community}",
+            "" if same_estate else b.estate,
+            "" if same_estate else b.address,
+            b.head_cell,
+            b.height_cell,
+            hazard.description,
+        ]
+        tail: list[Value] = [b.name, hazard.category_cell, hazard.party, hazard.measures]
+        xlsx_due: Value = hazard.due or hazard.due_text
+        csv_due = date_text(rng, hazard.due) if hazard.due else hazard.due_text
+        out.append(([*base, xlsx_due, *tail], [*base, csv_due, *tail]))
+        previous = hazard
+    return out
+
+
+def reproducible(path: Path) -> None:
+    """Rewrite an XLSX file with fixed timestamps, so that a rerun changes no byte."""
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    buffer = io.BytesIO()
+    stamp = "2024-03-11T09:00:00Z"
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = data.decode("utf-8")
+                text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rf"\g<1>{stamp}", text)
+                data = text.encode("utf-8")
+            target.writestr(
+                zipfile.ZipInfo(info.filename, date_time=FIXED_TIME), data, zipfile.ZIP_DEFLATED
+            )
+    path.write_bytes(buffer.getvalue())
+
+
+def blocks(hazards: list[Hazard], depth: int) -> list[tuple[int, int]]:
+    """Return the (first, last) indexes of runs of hazards in one community (1) or estate (2)."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(hazards) + 1):
+        here = (hazards[start].building.community, hazards[start].building.estate)[:depth]
+        if i == len(hazards) or (
+            (hazards[i].building.community, hazards[i].building.estate)[:depth] != here
+        ):
+            out.append((start, i - 1))
+            start = i
+    return out
+
+
+def write_xlsx(path: Path, rows: list[list[Value]], hazards: list[Hazard]) -> None:
+    book = Workbook()
+    sheet = book.worksheets[0]
+    sheet.title = "台账"
+    sheet.cell(1, 1, TITLE).font = Font(bold=True, size=14)
+    sheet.cell(1, 1).alignment = Alignment(horizontal="center")
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADERS))
+    for col, header in enumerate(HEADERS, start=1):
+        cell = sheet.cell(2, col, header)
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    for r, row in enumerate(rows, start=3):
+        for col, value in enumerate(row, start=1):
+            cell = sheet.cell(r, col, value if value != "" else None)
+            if isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+    # merge the community (A), estate (B) and address (C) cells of each block
+    for column, depth in ((1, 1), (2, 2), (3, 2)):
+        for first, last in blocks(hazards, depth):
+            if last > first:
+                sheet.merge_cells(
+                    start_row=first + 3, start_column=column, end_row=last + 3, end_column=column
+                )
+    widths = (16, 14, 22, 28, 14, 44, 14, 8, 16, 24, 40)
+    for col, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(col)].width = width
+    sheet.freeze_panes = "A3"
+    book.properties.creator = "rectify sample"
+    book.properties.created = dt.datetime(*FIXED_TIME)
+    book.save(path)
+    reproducible(path)
+
+
+def write_csv(path: Path, rows: list[list[Value]]) -> None:
+    import csv  # noqa: PLC0415 - only here
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([TITLE])
+    writer.writerow(HEADERS)
+    writer.writerows(["" if v is None else str(v) for v in row] for row in rows)
+    path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+
+
+def check(xlsx: Path, csv_path: Path, hazards: list[Hazard]) -> rectify.LedgerImport:
+    book, text = rectify.read_ledger(xlsx), rectify.read_ledger(csv_path)
+    for result in (book, text):
+        if not result.ok:
+            raise SystemExit(result.summary())
+    if book.rows != text.rows:
+        raise SystemExit("the workbook and the CSV file differ")
+    if [row.data["category"] for row in book.rows] != [h.category for h in hazards]:
+        raise SystemExit("a sample text infers the wrong category")
+    if [row.data.get("due") for row in book.rows] != [h.due for h in hazards]:
+        raise SystemExit("a deadline reads back wrong")
+    return book
+
+
+def main() -> None:
+    rng = random.Random(SEED)  # noqa: S311 - sample data, not a secret
+    table = rectify.load_categories()
+    buildings = make_buildings(rng)
+    hazards = make_hazards(rng, buildings, table)
+    rows = sheet_rows(rng, hazards)
+    xlsx, csv_path = HERE / "ledger-2024.xlsx", HERE / "ledger-2024.csv"
+    write_xlsx(xlsx, [r[0] for r in rows], hazards)
+    write_csv(csv_path, [r[1] for r in rows])
+    result = check(xlsx, csv_path, hazards)
+    categories = Counter(str(row.data["category"]) for row in result.rows)
+    estates = {(h.building.community, h.building.estate) for h in hazards}
+    print(f"wrote {xlsx.name} and {csv_path.name}: {len(result.rows)} hazards")
+    print(
+        f"  communities {len({h.building.community for h in hazards})}, estates {len(estates)}, "
+        f"buildings {len({h.building for h in hazards})}"
+    )
+    print(
+        f"  categories {len(categories)} of {len(table.categories)}; "
+        f"filled in {sum(bool(h.category_cell) for h in hazards)}, inferred {len(result.inferred)}"
+    )
+    print(f"  workflows {dict(Counter(row.workflow for row in result.rows))}")
+
+
+if __name__ == "__main__":
+    main()
