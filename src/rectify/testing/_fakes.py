@@ -1,17 +1,15 @@
-"""Tools for testing hosts' workflows and rectify itself.
-
-``FakeCalendar`` is a working-day calendar whose holidays and make-up workdays a test
-chooses, so deadline arithmetic can be tested without the official calendar.
-"""
+"""Fakes for tests: a calendar whose holidays a test chooses, and a clock it moves."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
-__all__ = ["FakeCalendar"]
+__all__ = ["FakeCalendar", "FakeClock"]
 
 _SATURDAY = 5
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class FakeCalendar:
@@ -44,3 +42,30 @@ class FakeCalendar:
             day += dt.timedelta(days=1)
             counted += self.is_working_day(day)
         return day
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it (a ``rectify.Clock``).
+
+    Args:
+        start: The first "now" (timezone-aware; naive times are taken in Asia/Shanghai).
+    """
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.current = start if start.tzinfo else start.replace(tzinfo=_SHANGHAI)
+
+    def now(self) -> dt.datetime:
+        """Return the current fake time."""
+        return self.current
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        """Move the clock forward by ``delta`` and return the new now."""
+        if delta < dt.timedelta(0):
+            raise ValueError("a clock does not go backwards")
+        self.current += delta
+        return self.current
+
+    def set(self, when: dt.datetime) -> dt.datetime:
+        """Move the clock to ``when`` (not before now) and return it."""
+        when = when if when.tzinfo else when.replace(tzinfo=_SHANGHAI)
+        return self.advance(when - self.current)
