@@ -1,16 +1,34 @@
-"""The command line: validate, diagram and demo, their output and exit codes."""
+"""The command line: a day's work on a SQLite store, reports, verify, validate, diagram, demo.
+
+Every command runs in-process with click's ``CliRunner``; error paths run through
+``rectify.cli.main``, which turns errors into one line and an exit code, and one test runs
+``python -m rectify`` in a real process. Events and sweeps are dated (``--at``, ``--now``), so
+the cases do not depend on the wall clock; only notices and reports are issued today.
+"""
 
 from __future__ import annotations
 
+import re
+import shutil
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from rectify.cli import cli, main
-from tests.conftest import WORKFLOWS
+from tests.conftest import EXAMPLES, WORKFLOWS
+from tests.test_notices import check_html
+
+LEDGER = EXAMPLES / "data" / "ledger-2024.csv"
+SURVEYED_AT = "2024-03-18T09:00"
+#: Case ids are stable hashes of the ledger rows: a hazard and an on-the-spot case.
+HAZARD = "HZ-0455b4c3b6"  # 虎峰社区, 3栋 3单元, extinguishers out of date (FAC.EXT)
+ON_THE_SPOT = "HZ-028f943af7"  # 新桥社区, flying-wire e-bike charging (EBIKE.CHARGE)
 
 BROKEN = """\
 workflow: broken
@@ -26,10 +44,398 @@ events:
 """
 
 
+# -- helpers ------------------------------------------------------------------------------
+
+
+def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
+    """Run the command line in-process; unexpected exceptions propagate to the test."""
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+def run(*args: str | Path) -> str:
+    """Run a command that must succeed and return its standard output."""
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """Run ``rectify.cli.main`` as the console script does: exit code, stdout, stderr."""
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    out, err = capsys.readouterr()
+    assert isinstance(code, int)
+    return code, out, err
+
+
+def copy_store(db: Path, folder: Path) -> Path:
+    """Copy a closed SQLite store into ``folder`` so a test can change it on its own."""
+    assert not db.with_name(f"{db.name}-wal").exists(), "closing the store checkpoints it"
+    copy = folder / db.name
+    shutil.copyfile(db, copy)
+    return copy
+
+
+def assign_and_plan(db: Path, plan_file: Path) -> None:
+    """Assign the hazard as the community, then plan it as the property company."""
+    run(
+        "fire", HAZARD, "assign", "--db", db, "--actor", "社区-李", "--role", "community",
+        "--set", "responsible_party=某物业", "--set", "measures=更换过期灭火器",
+        "--set", "due=2024-06-30", "--at", "2024-03-19T10:00",
+    )  # fmt: skip
+    plan_file.write_bytes(b"%PDF-1.4 plan")
+    run(
+        "fire", HAZARD, "plan", "--db", db, "--actor", "物业-张", "--role", "property",
+        "--set", "measures=采购并更换灭火器", "--set", "due=2024-06-30",
+        "--evidence", f"plan_document={plan_file}", "--at", "2024-03-20T10:00",
+    )  # fmt: skip
+
+
+def table_rows(stdout: str) -> list[list[str]]:
+    """Return the rows of a ``cases`` table (no header, no count line), split on spaces."""
+    lines = stdout.splitlines()
+    assert lines[0].split() == [
+        "case", "workflow", "state", "community", "category", "deadline", "level",
+    ]  # fmt: skip
+    return [line.split() for line in lines[1:-1]]
+
+
+@pytest.fixture(scope="module")
+def surveyed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a store with the sample ledger imported on the survey day (do not change it)."""
+    db = tmp_path_factory.mktemp("surveyed") / "rectify.db"
+    run("init", "--db", db)
+    run("import", LEDGER, "--db", db, "--at", SURVEYED_AT)
+    return db
+
+
+@pytest.fixture(scope="module")
+def worked(tmp_path_factory: pytest.TempPathFactory, surveyed: Path) -> Path:
+    """Return the surveyed store with the hazard assigned, planned and swept on Aug 1."""
+    folder = tmp_path_factory.mktemp("worked")
+    db = copy_store(surveyed, folder)
+    assign_and_plan(db, folder / "整改方案.pdf")
+    run("sweep", "--db", db, "--now", "2024-08-01T18:00")
+    return db
+
+
+@pytest.fixture
+def db(surveyed: Path, tmp_path: Path) -> Path:
+    """Return this test's own copy of the surveyed store."""
+    return copy_store(surveyed, tmp_path)
+
+
+# -- init and import ----------------------------------------------------------------------
+
+
+def test_init_creates_an_empty_store_and_says_where(tmp_path: Path) -> None:
+    db = tmp_path / "town" / "rectify.db"
+    assert run("init", "--db", db) == f"store ready at {db}: 0 cases, 3 workflows\n"
+    assert db.is_file()
+
+
+def test_import_counts_new_cases_and_importing_again_adds_none(tmp_path: Path) -> None:
+    db = tmp_path / "rectify.db"
+    run("init", "--db", db)
+    first = invoke("import", LEDGER, "--db", db, "--at", SURVEYED_AT)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines()[-1] == "100 new cases, 0 already stored, 0 rows with problems"
+    assert "按流程：hazard 70行，immediate 30行。" in first.stdout
+    assert "importing" in first.stderr  # the progress bar goes to stderr
+    again = run("import", LEDGER, "--db", db, "--at", SURVEYED_AT)
+    assert again.splitlines()[-1] == "0 new cases, 100 already stored, 0 rows with problems"
+    assert run("init", "--db", db) == f"store ready at {db}: 100 cases, 3 workflows\n"
+
+
+# -- cases and show -----------------------------------------------------------------------
+
+
+def test_cases_lists_the_open_cases_as_a_table(db: Path) -> None:
+    out = run("cases", "--db", db)
+    rows = table_rows(out)
+    assert out.splitlines()[-1] == "100 cases"
+    assert len(rows) == 100
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    hazard = next(r for r in rows if r[0] == HAZARD)
+    assert hazard[:6] == [HAZARD, "hazard", "discovered", "虎峰社区", "FAC.EXT", "2024-03-21"]
+
+
+def test_cases_filters_by_community_state_and_overdue_date(db: Path) -> None:
+    in_hufeng = table_rows(run("cases", "--db", db, "--community", "虎峰社区"))
+    assert len(in_hufeng) == 20
+    assert {r[3] for r in in_hufeng} == {"虎峰社区"}
+    found = table_rows(run("cases", "--db", db, "--state", "found"))
+    assert {(r[1], r[2]) for r in found} == {("immediate", "found")}
+    assert len(found) == 30
+    # On-the-spot cases are due the day they are found; triage has three working days.
+    next_day = table_rows(run("cases", "--db", db, "--overdue", "2024-03-19"))
+    assert sorted(r[0] for r in next_day) == sorted(r[0] for r in found)
+    assert {r[-1] for r in next_day} == {"overdue"}
+    assert run("cases", "--db", db, "--overdue", "2024-03-18").splitlines()[-1] == "0 cases"
+
+
+def test_cases_shows_closed_cases_only_with_all(db: Path) -> None:
+    grid = ("--db", db, "--actor", "新桥社区网格员", "--role", "grid_worker")
+    photos = (  # any file serves as a photo
+        "--evidence", f"photo_before={WORKFLOWS / 'immediate.yaml'}",
+        "--evidence", f"photo_after={WORKFLOWS / 'hazard.yaml'}",
+    )  # fmt: skip
+    run("fire", ON_THE_SPOT, "correct_on_spot", *grid, *photos, "--at", "2024-03-18T10:00")
+    run("fire", ON_THE_SPOT, "close", *grid, "--at", "2024-03-19T09:00")
+    assert run("cases", "--db", db).splitlines()[-1] == "99 cases"
+    every = table_rows(run("cases", "--db", db, "--all"))
+    assert len(every) == 100
+    assert next(r for r in every if r[0] == ON_THE_SPOT)[2] == "closed"
+
+
+def test_cases_reads_the_store_from_rectify_db(db: Path) -> None:
+    result = invoke("cases", "--community", "正街社区", env={"RECTIFY_DB": str(db)})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "29 cases"
+
+
+def test_show_prints_the_data_and_every_history_record(worked: Path) -> None:
+    lines = run("show", HAZARD, "--db", worked).splitlines()
+    assert lines[0] == f"{HAZARD}  hazard v1  state planned  deadline 2024-06-30  level 3"
+    assert "  community: 虎峰社区" in lines
+    assert "  responsible_party: 某物业" in lines  # the assign payload is merged into the data
+    history = [line for line in lines if line.startswith("  #")]
+    assert history[0].startswith("  #0 2024-03-18 09:00 @open →discovered by 摸排组 (community)")
+    assert history[1] == (
+        "  #1 2024-03-19 10:00 assign discovered→assigned by 社区-李 (community) "
+        "responsible_party=某物业, measures=更换过期灭火器, due=2024-06-30"
+    )
+    assert history[2].startswith("  #2 2024-03-20 10:00 plan assigned→planned by 物业-张")
+    assert [h.split()[3] for h in history[3:]] == ["@escalate"] * (len(history) - 3)
+
+
+# -- fire ---------------------------------------------------------------------------------
+
+
+def test_fire_assign_and_plan_move_the_case_and_queue_effects(db: Path, tmp_path: Path) -> None:
+    community = ("--actor", "社区-李", "--role", "community")
+    assigned = run(
+        "fire", HAZARD, "assign", "--db", db, *community, "--set", "responsible_party=某物业",
+        "--set", "measures=更换过期灭火器", "--set", "due=2024-06-30", "--at", "2024-03-19T10:00",
+    )  # fmt: skip
+    # The party has five working days to submit a plan; the notice and the deadline are queued.
+    assert assigned == (
+        f"{HAZARD}: assign → assigned (record 1), deadline 2024-03-26; 2 effects queued\n"
+    )
+    plan = tmp_path / "整改方案.pdf"
+    plan.write_bytes(b"%PDF-1.4 plan")
+    planned = run(
+        "fire", HAZARD, "plan", "--db", db, "--actor", "物业-张", "--role", "property",
+        "--set", "measures=采购并更换灭火器", "--set", "due=2024-06-30",
+        "--evidence", f"plan_document={plan}", "--at", "2024-03-20T10:00", "--expect-seq", "1",
+    )  # fmt: skip
+    assert planned.startswith(f"{HAZARD}: plan → planned (record 2), deadline 2024-06-30;")
+
+
+def test_a_refused_event_is_one_error_line_naming_the_roles_that_may(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(
+        capsys, "fire", HAZARD, "assign", "--db", db, "--actor", "网格员-王",
+        "--role", "grid_worker", "--set", "responsible_party=某物业", "--set", "measures=x",
+        "--set", "due=2024-06-30", "--at", "2024-03-19T10:00",
+    )  # fmt: skip
+    assert (code, out) == (1, "")
+    assert err == (
+        f"rectify: error: case '{HAZARD}' in state 'discovered': event 'assign' refused: "
+        "role 'grid_worker' may not fire it; roles that may: community, town_office\n"
+    )
+    assert "state discovered" in run("show", HAZARD, "--db", db)  # nothing was written
+
+
+def test_a_stale_expect_seq_is_a_concurrency_error_and_exit_1(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assign_and_plan(db, tmp_path / "plan.pdf")  # the case is now at record 2
+    photo = tmp_path / "after.jpg"
+    photo.write_bytes(b"jpeg")
+    code, out, err = run_main(
+        capsys, "fire", HAZARD, "report_fixed", "--db", db, "--actor", "物业-张",
+        "--role", "property", "--set", "summary=已更换", "--evidence", f"photo_after={photo}",
+        "--at", "2024-05-02T10:00", "--expect-seq", "1",
+    )  # fmt: skip
+    assert (code, out) == (1, "")
+    assert err == (
+        f"rectify: error: case '{HAZARD}' was at record 1 when read but is at 2 now; "
+        "read it again and retry\n"
+    )
+    assert "state planned" in run("show", HAZARD, "--db", db)
+
+
+# -- sweep and notices --------------------------------------------------------------------
+
+
+def test_sweep_records_the_escalations_due(db: Path, tmp_path: Path) -> None:
+    assign_and_plan(db, tmp_path / "plan.pdf")
+    out = run("sweep", "--db", db, "--now", "2024-08-01T18:00")
+    # The planned hazard is a month past its due date; the 30 on-the-spot cases are overdue.
+    assert re.fullmatch(r"100 open cases looked at, 31 escalated, \d+ effects queued\n", out)
+    assert run("sweep", "--db", db, "--now", "2024-08-01T18:00").startswith(
+        "100 open cases looked at, 0 escalated, 0 effects queued"
+    )
+
+
+def test_notices_writes_html_and_text_and_acknowledges_them(worked: Path, tmp_path: Path) -> None:
+    db = copy_store(worked, tmp_path)
+    out = tmp_path / "notices"
+    line = run("notices", "--db", db, "--out", out)
+    written = int(line.split()[0])
+    assert line == f"{written} notices written to {out}/\n"
+    html, text = sorted(out.glob("*.html")), sorted(out.glob("*.txt"))
+    assert written > 31  # the slip, and a notice for each of the 31 escalated cases at least
+    assert len(html) == len(text) == written
+    assert [p.stem for p in html] == [p.stem for p in text]
+    slip = out / f"{HAZARD}-1-1-rectification_slip.html"
+    body = slip.read_text(encoding="utf-8")
+    check_html(body)
+    assert "<title>消防安全隐患整改通知单</title>" in body
+    assert "某物业" in body
+    assert any(p.name.startswith(f"{HAZARD}-") and "supervision_order" in p.name for p in html)
+    assert run("notices", "--db", db, "--out", out) == f"0 notices written to {out}/\n"
+
+
+# -- reports ------------------------------------------------------------------------------
+
+REPORT_TITLES = {
+    "monthly": "虎峰社区老旧小区消防安全专项整治2024年8月工作进度",
+    "circular": "关于2024年8月老旧小区消防安全专项整治工作进展情况的通报",
+    "ledger": "虎峰镇老旧小区台账",
+    "totals": "老旧小区总数台账统计表",
+    "escalation": "消防安全隐患逾期升级督办情况报告",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REPORT_TITLES))
+def test_report_renders_html_with_its_title(worked: Path, kind: str) -> None:
+    body = run("report", kind, "--db", worked, "--month", "2024-08", "--community", "虎峰社区")
+    check_html(body)
+    assert f"<title>{REPORT_TITLES[kind]}</title>" in body
+
+
+@pytest.mark.parametrize("kind", sorted(REPORT_TITLES))
+def test_report_renders_text_with_its_title(worked: Path, kind: str) -> None:
+    body = run(
+        "report", kind, "--db", worked, "--month", "2024-08", "--community", "虎峰社区",
+        "--format", "text",
+    )  # fmt: skip
+    assert body.startswith(f"**{REPORT_TITLES[kind]}**")
+    assert "<" not in body.splitlines()[0]
+
+
+def test_report_totals_is_due_when_the_campaign_says(worked: Path) -> None:
+    body = run("report", "totals", "--db", worked, "--format", "text")
+    assert "2024年4月5日前报送" in body.splitlines()[0]
+
+
+def test_report_writes_to_a_file_with_out(worked: Path, tmp_path: Path) -> None:
+    target = tmp_path / "circular.html"
+    result = invoke("report", "circular", "--db", worked, "--month", "2024-08", "--out", target)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"{REPORT_TITLES['circular']} written to {target}\n"
+    check_html(target.read_text(encoding="utf-8"))
+
+
+def test_a_monthly_report_without_community_is_a_usage_error(
+    worked: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run_main(capsys, "report", "monthly", "--db", worked, "--month", "2024-08")
+    assert code == 2
+    assert err.splitlines()[-1] == "Error: the monthly report needs --community"
+
+
+# -- verify -------------------------------------------------------------------------------
+
+
+def test_verify_passes_then_names_the_case_whose_history_was_edited(
+    worked: Path, tmp_path: Path
+) -> None:
+    db = copy_store(worked, tmp_path)
+    clean = invoke("verify", "--db", db)
+    assert (clean.exit_code, clean.stdout) == (0, "100 cases checked, 0 broken\n")
+    with sqlite3.connect(db) as connection:
+        changed = connection.execute(
+            "UPDATE rectify_events SET payload = replace(payload, '某物业', '别家物业') "
+            "WHERE case_id = ? AND seq = 1",
+            (HAZARD,),
+        ).rowcount
+    connection.close()
+    assert changed == 1
+    broken = invoke("verify", "--db", db)
+    assert broken.exit_code == 1
+    assert broken.stdout.splitlines() == [
+        f"case '{HAZARD}': history does not verify at record 1: content does not match "
+        "its digest (edited)",
+        "100 cases checked, 1 broken",
+    ]
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def test_a_missing_ledger_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-ledger.csv"
+    code, out, err = run_main(capsys, "import", missing, "--db", tmp_path / "rectify.db")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "Usage: rectify import [OPTIONS] LEDGER_FILE",
+        "Try 'rectify import --help' for help.",
+        "",
+        f"Error: Invalid value for 'LEDGER_FILE': File '{missing}' does not exist.",
+    ]
+    assert not (tmp_path / "rectify.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("sqlite:///{tmp}/no-such-folder/rectify.db", "unable to open database file"),
+        ("{tmp}/a-file/rectify.db", "cannot open a store at"),
+        ("nosuchdialect://host/db", "Can't load plugin"),
+    ],
+    ids=["sqlite-url-in-a-missing-folder", "path-under-a-file", "unknown-dialect"],
+)
+def test_a_store_that_cannot_be_opened_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, reason: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    code, out, err = run_main(capsys, "cases", "--db", target.format(tmp=tmp_path))
+    assert (code, out) == (1, "")
+    assert len(err.splitlines()) == 1
+    assert err.startswith("rectify: error: ")
+    assert reason in err
+
+
+def test_python_dash_m_rectify_exits_1_with_one_error_line(surveyed: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rectify", "show", "HZ-nope", "--db", str(surveyed)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "rectify: error: no case 'HZ-nope'\n"
+
+
+# -- validate and diagram -----------------------------------------------------------------
+
+
 def test_validate_shipped_folder_exits_zero_and_prints_nothing_on_stdout() -> None:
     result = CliRunner().invoke(cli, ["validate", str(WORKFLOWS)])
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
+    assert result.stderr.endswith(" files checked: 0 errors, 0 warnings\n")
 
 
 def test_validate_broken_file_prints_file_line_col_and_exits_one(tmp_path: Path) -> None:
@@ -70,30 +476,118 @@ def test_diagram_of_invalid_workflow_is_one_error_line_not_a_traceback(
 ) -> None:
     bad = tmp_path / "broken.yaml"
     bad.write_text(BROKEN, encoding="utf-8")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["diagram", str(bad)])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    code, _out, err = run_main(capsys, "diagram", bad)
+    assert code == 2
     assert err.startswith("rectify: error: ")
     assert "Traceback" not in err
 
 
-def test_demo_validates_and_draws_every_shipped_workflow(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
+# -- demo ---------------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [value for name, value in attrs if tag == "a" and name == "href" and value]
+
+
+def documents(out: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield every file the demo wrote except its database, by relative path."""
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and not path.name.startswith("rectify.db"):
+            yield path.relative_to(out).as_posix(), path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
+    """Run the campaign demo once at the default scale and seed."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = invoke("demo", "--out", out)
     assert result.exit_code == 0, result.output
-    drawn = sorted(p.name for p in tmp_path.iterdir())
-    assert drawn == sorted(
-        f"{w}.{s}" for w in ("hazard", "immediate", "major") for s in ("mmd", "dot")
-    )
-    assert "5 files valid" in result.stdout
+    return result, out
 
 
-def test_python_dash_m_rectify_runs_the_same_command() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "rectify", "validate", str(WORKFLOWS)],
-        capture_output=True,
-        text=True,
-        check=False,
+def test_demo_prints_the_campaign_summary(demo: tuple[Result, Path]) -> None:
+    result, out = demo
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[0] == "社区"
+    assert [line.split()[0] for line in lines[1:5]] == [
+        "巴岳社区",
+        "新桥社区",
+        "正街社区",
+        "虎峰社区",
+    ]
+    assert re.fullmatch(
+        r"cases 102; overdue on 2024-12-25: \d+; escalated to town supervision or above: \d+; "
+        r"relapses: 1; histories verify: yes",
+        lines[5],
     )
-    assert done.returncode == 0, done.stderr
-    assert "0 errors, 0 warnings" in done.stderr
+    assert re.fullmatch(
+        rf"102 cases, \d+ events, \d+ documents; open {re.escape(str(out / 'index.html'))}",
+        lines[6],
+    )
+    assert len(lines) == 7, "no stage timings at the default scale"
+    assert "2024-08-22: monthly reports and circular" in result.stderr
+
+
+def test_demo_index_links_to_every_document_and_each_exists(demo: tuple[Result, Path]) -> None:
+    result, out = demo
+    body = (out / "index.html").read_text(encoding="utf-8")
+    check_html(body)
+    links = _Links()
+    links.feed(body)
+    count = int(re.search(r"(\d+) documents;", result.stdout).group(1))  # type: ignore[union-attr]
+    assert len(links.hrefs) == len(set(links.hrefs)) == count
+    assert [h for h in links.hrefs if not (out / h).is_file()] == []
+
+
+def test_demo_writes_slips_monthly_reports_on_the_22nd_and_circulars(
+    demo: tuple[Result, Path],
+) -> None:
+    _result, out = demo
+    slips = sorted(out.glob("notices/2024-*/*-rectification_slip-*.html"))
+    assert slips
+    assert "<title>消防安全隐患整改通知单</title>" in slips[0].read_text(encoding="utf-8")
+    for month in range(3, 13):
+        folder = out / "reports" / f"2024-{month:02d}"
+        monthly = sorted(p.name for p in folder.glob("monthly-*.txt"))
+        assert monthly == [
+            f"monthly-{c}.txt" for c in ("巴岳社区", "新桥社区", "正街社区", "虎峰社区")
+        ]
+        text = (folder / "monthly-虎峰社区.txt").read_text(encoding="utf-8")
+        assert f"截至2024年{month}月22日" in text
+        circular = (folder / "circular.html").read_text(encoding="utf-8")
+        assert (
+            f"<title>关于2024年{month}月老旧小区消防安全专项整治工作进展情况的通报</title>"
+            in circular
+        )
+    assert (out / "reports/2024-04/ledger-totals.html").is_file()
+    assert (out / "reports/2024-11/lookback.html").is_file()
+    assert (out / "reports/2024-12/escalation-levels.html").is_file()
+
+
+def test_demo_with_the_same_seed_writes_the_same_documents(
+    demo: tuple[Result, Path], tmp_path: Path
+) -> None:
+    _result, first = demo
+    again = invoke("demo", "--out", tmp_path / "again", "--seed", "2024")
+    assert again.exit_code == 0, again.output
+    theirs, ours = dict(documents(first)), dict(documents(tmp_path / "again"))
+    assert sorted(theirs) == sorted(ours)
+    assert [name for name in theirs if theirs[name] != ours[name]] == []
+
+
+def test_demo_at_a_larger_scale_prints_stage_timings(tmp_path: Path) -> None:
+    small = tmp_path / "ledger.csv"  # the title, the header and 20 rows keep the test quick
+    lines = LEDGER.read_text(encoding="utf-8-sig").splitlines()[:22]
+    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke("demo", "--out", tmp_path / "out", "--ledger", small, "--scale", "2")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    # 40 hazards, the major case one of them was referred to, and a look-back relapse.
+    assert re.search(r"^cases 42; .*histories verify: yes$", out, re.MULTILINE), out
+    stages = re.findall(r"^  (\w+) +\d+\.\d\d s$", out, re.MULTILINE)
+    assert stages == ["fires", "import", "notices", "reports", "sweeps", "total"]

@@ -46,6 +46,7 @@ from rectify._load import (
     validate_paths,
     validate_workflow,
 )
+from rectify._lookback import ALWAYS_SAMPLED, sample_lookback
 from rectify._notices import Document, NoticeRenderer
 from rectify._publishing import MemoryNumberBook, Notices, NumberBook
 from rectify._replay import MigrationCheck, migrate, plan_migration, replay
@@ -132,6 +133,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare
     __version__ = "0+unknown"
 
 __all__ = [
+    "ALWAYS_SAMPLED",
     "BUILTIN_GUARDS",
     "CASE_NOTICE_VARIABLES",
     "LEDGER_HEADERS",
@@ -264,6 +266,7 @@ __all__ = [
     "read_ledger",
     "replay",
     "reports_due",
+    "sample_lookback",
     "sweep",
     "validate_paths",
     "validate_workflow",

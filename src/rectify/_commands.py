@@ -34,7 +34,7 @@ from rectify._reports import (
 from rectify._resources import sample_ledger
 from rectify._sql import open_store
 from rectify._store import CaseQuery
-from rectify.exceptions import RectifyError
+from rectify.exceptions import RectifyError, StoreError
 
 __all__ = ["COMMANDS"]
 
@@ -51,7 +51,11 @@ db_option = click.option(
 
 @contextmanager
 def _ledger(db: str) -> Iterator[Ledger]:
-    store = open_store(db)
+    try:
+        store = open_store(db)
+    except OSError as exc:  # the folder of a SQLite path cannot be made (a file is in the way)
+        reason = f"{exc.strerror} ({exc.filename})" if exc.filename else str(exc)
+        raise StoreError(f"cannot open a store at {db}: {reason}") from exc
     try:
         yield Ledger.with_workflows(store, campaign=load_campaign())
     finally:
@@ -68,6 +72,22 @@ def _when(text: str | None) -> dt.datetime:
             f"{text!r} is not a date and time such as 2024-06-30T09:00"
         ) from exc
     return value if value.tzinfo else value.replace(tzinfo=TIMEZONE)
+
+
+as_of_option = click.option(
+    "--as-of", help="The date of issue and of the figures (YYYY-MM-DD; today by default)."
+)
+
+
+def _day(text: str | None) -> dt.date:
+    if not text:
+        return dt.datetime.now(TIMEZONE).date()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not a date such as 2024-08-22", param_hint="--as-of"
+        ) from exc
 
 
 def _parse_value(text: str) -> object:
@@ -290,9 +310,10 @@ def sweep(*, db: str, now_text: str | None) -> None:
     show_default=True,
     help="The reader's role (phone numbers are masked for roles that may not see).",
 )
-def notices(*, db: str, out: Path, reader: str) -> None:
+@as_of_option
+def notices(*, db: str, out: Path, reader: str, as_of: str | None) -> None:
     """Render the pending notices into --out and acknowledge every pending effect."""
-    today = dt.datetime.now(TIMEZONE).date()
+    today = _day(as_of)
     written = 0
     with _ledger(db) as ledger:
         publisher = Notices(
@@ -333,11 +354,19 @@ def notices(*, db: str, out: Path, reader: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to a file instead of standard output.",
 )
+@as_of_option
 def report(
-    *, kind: str, db: str, month: str | None, community: str | None, fmt: str, out: Path | None
+    *,
+    kind: str,
+    db: str,
+    month: str | None,
+    community: str | None,
+    fmt: str,
+    out: Path | None,
+    as_of: str | None,
 ) -> None:
     """Render a report from the store: monthly, circular, ledger, totals or escalation."""
-    today = dt.datetime.now(TIMEZONE).date()
+    today = _day(as_of)
     year, number = (int(p) for p in (month or f"{today:%Y-%m}").split("-"))
     with _ledger(db) as ledger:
         stored, specs = list(ledger.cases()), [e.spec for e in ledger.engines]
@@ -383,7 +412,7 @@ def report(
                 stored,
                 specs,
                 as_of=today,
-                due_on=dt.date(today.year, 4, 5),
+                due_on=_totals_due(today),
                 issuer=ISSUER,
                 sequence=sequence,
             )
@@ -402,6 +431,12 @@ def report(
     else:
         out.write_text(document.body, encoding="utf-8")
         click.echo(f"{document.title} written to {out}", err=True)
+
+
+def _totals_due(today: dt.date) -> dt.date:
+    """Return when the campaign wants the ledger totals (April 5 of this year if it says not)."""
+    dues = [r.due for r in load_campaign().reports if r.notice == "ledger_totals" and r.due]
+    return dues[0] if dues else dt.date(today.year, 4, 5)
 
 
 @click.command()

@@ -163,11 +163,14 @@ class _Simulation:
         actor: Actor | None = None,
     ) -> Case:
         started = time.perf_counter()
+        # Minutes spread the day's events; a case's second event that day (a refusal then
+        # its referral) must not fall before its first when the minute wraps round.
+        at = max(_at(day, 10, self.fires % 60), case.updated_at.astimezone(TIMEZONE))
         outcome = self.ledger.fire(
             case.id,
             event,
             actor or self.actor(role, case),
-            at=_at(day, 10, self.fires % 60),
+            at=at,
             payload=payload,
             evidence=[_evidence(k, case.id, day) for k in evidence],
             reason=reason,
@@ -394,6 +397,10 @@ class _Simulation:
     def write(self, folder: str, stem: str, html: Document, text: Document) -> None:
         where = self.out / folder
         where.mkdir(parents=True, exist_ok=True)
+        base, copy = stem, 1
+        while (where / f"{stem}.html").exists():  # a second notice of a kind that day
+            copy += 1
+            stem = f"{base}-{copy}"
         (where / f"{stem}.html").write_text(html.body, encoding="utf-8")
         (where / f"{stem}.txt").write_text(text.body, encoding="utf-8")
         self.documents.append((folder, html.title, where / f"{stem}.html"))

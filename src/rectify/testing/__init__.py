@@ -14,12 +14,45 @@ from __future__ import annotations
 
 from rectify.testing._fakes import FakeCalendar, FakeClock
 from rectify.testing._ledgers import BrokenLedger, LedgerSheet, broken_ledgers, ledger_sheets
+from rectify.testing._machine import Invariant, entered_only_from, separated, workflow_machine
+from rectify.testing._scenarios import (
+    ScenarioError,
+    ScenarioFailedError,
+    ScenarioResult,
+    run_scenario,
+)
+from rectify.testing._strategies import (
+    GuardPayloads,
+    Step,
+    actors,
+    event_sequences,
+    field_values,
+    next_steps,
+    payloads,
+    timelines,
+)
 
 __all__ = [
     "BrokenLedger",
     "FakeCalendar",
     "FakeClock",
+    "GuardPayloads",
+    "Invariant",
     "LedgerSheet",
+    "ScenarioError",
+    "ScenarioFailedError",
+    "ScenarioResult",
+    "Step",
+    "actors",
     "broken_ledgers",
+    "entered_only_from",
+    "event_sequences",
+    "field_values",
     "ledger_sheets",
+    "next_steps",
+    "payloads",
+    "run_scenario",
+    "separated",
+    "timelines",
+    "workflow_machine",
 ]
