@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,7 @@ def test_quick_table_of_all_suites_says_lower_is_better() -> None:
     assert "suite workflow" in done.stdout
     assert "suite engine" in done.stdout
     assert "suite sweep" in done.stdout
+    assert "suite store" in done.stdout
     assert "lower is better" in done.stdout
     assert "rectify.load_workflow" in done.stdout
 
@@ -182,3 +184,67 @@ def test_sweep_suite_has_each_size_against_its_loop_and_the_growth(
         assert (figure["name"], smallest["name"]) in ratios
     quiet = _one(figures, "rectify.sweep, none due [")
     assert figures[quiet["floor"]]["name"].startswith("due-date loop, none due [")
+
+
+def test_store_suite_compares_each_figure_with_raw_sql_in_the_same_run() -> None:
+    done = run("store", "--quick", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert list(report["suites"]) == ["store"]
+    store = report["suites"]["store"]
+    figures: dict[str, dict[str, Any]] = {f["name"]: f for f in store["figures"]}
+    ratios: dict[tuple[str, str], dict[str, Any]] = {
+        (r["figure"], r["floor"]): r for r in store["ratios"]
+    }
+    for figure in figures.values():
+        assert figure["unit"] == "s"
+        assert figure["value"] > 0
+        assert figure["ops_per_second"] > 0
+        assert figure["number"] > 0
+        assert figure["repeats"] >= 1
+        assert figure["description"]
+        for floor in [figure["floor"], *figure["extra_floors"]]:
+            assert floor is None or floor in figures
+            if floor is not None:
+                assert ratios[figure["name"], floor]["ratio"] > 0
+    assert all(r["ratio"] > 0 for r in ratios.values())
+
+    def rectify_against(prefix: str, floor_prefix: str) -> dict[str, Any]:
+        figure = _one(figures, prefix)
+        floor = figures[figure["floor"]]
+        assert floor["name"].startswith(floor_prefix)
+        assert floor["floor"] is None
+        assert floor["number"] == figure["number"]
+        return ratios[figure["name"], floor["name"]]
+
+    # The targets of the issue: half of raw's rate, at most twice the raw query's time.
+    assert (
+        rectify_against("Ledger.fire on SQLStore [", "raw sqlite3, durable fires [")["target"]
+        == 2.0
+    )
+    assert rectify_against("SQLStore.add_many [", "raw executemany import [")["target"] == 2.0
+    assert rectify_against("Ledger.import_cases [", "raw executemany import [")["target"] == 2.0
+    query = rectify_against("SQLStore.query overdue_on [", "raw indexed SELECT overdue [")
+    assert query["target"] == 2.0
+    assert "with records" in _one(figures, "SQLStore.query overdue_on [")["extra_floors"][0]
+    assert "[20,000]" in query["figure"]  # --quick: 20,000 stored cases
+    rectify_against("Ledger.sweep [", "raw sweep [")
+
+    postgres = sorted(
+        (f for name, f in figures.items() if name.startswith("Ledger.fire on PostgreSQL")),
+        key=lambda f: f["number"],
+    )
+    if os.environ.get("RECTIFY_BENCH_POSTGRES_URL") or os.environ.get("RECTIFY_TEST_POSTGRES_URL"):
+        assert [f["name"].split(", ")[1].split(" [")[0] for f in postgres] == [
+            "1 process",
+            "2 processes",
+            "4 processes",
+        ]
+        for figure in postgres:
+            assert figures[figure["floor"]]["name"].startswith("raw psycopg, ")
+        one = postgres[0]["name"]
+        assert all(one in f["extra_floors"] for f in postgres[1:])
+    else:
+        assert postgres == []
+        assert "PostgreSQL figures were skipped" in done.stderr
+        assert "RECTIFY_BENCH_POSTGRES_URL" in done.stderr

@@ -1,0 +1,1021 @@
+"""The store suite: rectify's SQL store against raw SQL doing the same writes and reads.
+
+Every floor works on the store's own tables (created by ``SQLStore``, so the same columns
+and indexes) and writes or reads the very rows rectify does: they are computed with the
+same engine before the timing (``_projection``, ``_event_row`` and the effects' JSON, the
+functions ``SQLStore`` itself writes with). A floor does no checks and builds no values; the
+ratio is what the store, the ledger and the engine add on top of the database's own work.
+
+- **durable fires** on SQLite: ``Ledger.fire`` on a ``SQLStore`` (WAL, ``synchronous=FULL``,
+  one transaction per fire: it reads the case, runs the engine and appends), against raw
+  ``sqlite3`` doing the same writes (insert the record, update the projection where the head
+  is the one read, insert the outbox rows; one ``BEGIN IMMEDIATE`` transaction each, WAL and
+  ``synchronous=FULL``). Target: at least half of raw's fires per second (ratio <= 2).
+- **bulk import**: ``Ledger.import_cases`` (the engine opens each case) and
+  ``SQLStore.add_many`` (cases opened before the timing), against raw ``executemany`` of
+  the same rows, 500 cases a transaction. Target: at least half of raw's rate.
+- **the overdue query** over many stored cases (1,000,000; 20,000 with ``--quick``):
+  ``SQLStore.query(CaseQuery(overdue_on=day))``, which returns the cases with their
+  histories, against the raw indexed ``SELECT`` of the same projections (target: at most
+  2x) and against raw ``SELECT``s of the projections and their records (what the store
+  reads). The store is filled by raw ``executemany`` into its own tables, with exactly the
+  rows ``add_many`` would write (checked on a sample: the cases read back equal the
+  engine's, their histories verify): opening a million cases through the engine would take
+  minutes.
+- **Ledger.sweep** per stored case (on a smaller store of planned cases, 1 in 20 with its
+  reminder due: the sweep reads every open case, escalates the due ones, one transaction
+  each), against a raw sweep: the indexed ``SELECT`` of the due cases and the same writes.
+- **PostgreSQL fires** with 1, 2 and 4 processes, each on its own cases, against raw
+  ``psycopg`` doing the same writes; only when ``RECTIFY_BENCH_POSTGRES_URL`` or
+  ``RECTIFY_TEST_POSTGRES_URL`` is set (tables with a prefix of their own, dropped after).
+
+SQLite files go to a temporary folder (``RECTIFY_BENCH_DIR`` chooses where): the durable
+figures depend on how fast that disk makes an ``fsync``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+import rectify
+from rectify._codec import effect_to_json
+from rectify._history import canonical
+from rectify._sql import _event_row, _projection
+from rectify._store import effect_ids
+from rectify.stores import CaseQuery, SQLStore
+from suites.base import Measurement, Settings
+from suites.engine import EVENTS, Lifecycle, lifecycle
+from suites.sweep import reminder_days
+
+TZ: Final = ZoneInfo("Asia/Shanghai")
+PREFIX: Final = "rectify_"
+#: Fires per case in the fire figures: assign, plan, report_fixed, verify and close.
+FIRES: Final = len(EVENTS)
+#: Cases a raw import writes per transaction, as ``add_many`` does by default.
+BATCH: Final = 500
+#: The overdue store: cases opened on one of these days after ``OPENED``; one case in
+#: ``OVERDUE_EVERY`` on an early day (overdue on ``OVERDUE_ON``), the others later.
+OPENED: Final = dt.datetime(2024, 3, 4, 9, 0, tzinfo=TZ)
+EARLY_DAYS: Final = tuple(range(10))
+LATE_DAYS: Final = tuple(range(40, 100))
+OVERDUE_EVERY: Final = 20
+OVERDUE_ON: Final = (OPENED + dt.timedelta(days=30)).date()
+#: The sweep store: planned cases, one in ``OVERDUE_EVERY`` with its reminder due at ``NOW``.
+NOW: Final = dt.datetime(2024, 3, 18, 7, 0, tzinfo=TZ)
+SPREAD: Final = 60
+PLACEHOLDER: Final = "H-@@@@@@@"
+POSTGRES_VARIABLES: Final = ("RECTIFY_BENCH_POSTGRES_URL", "RECTIFY_TEST_POSTGRES_URL")
+PROCESSES: Final = (1, 2, 4)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each figure does.
+
+    Attributes:
+        fire_cases: Cases per timed pass of durable fires (five fires each).
+        import_cases: Cases per timed import.
+        query_cases: Cases in the overdue store.
+        sweep_cases: Cases in the sweep store.
+        postgres_cases: Cases per process per timed pass on PostgreSQL (five fires each).
+        repeats: Timed passes per figure; the figure is the best.
+        query_repeats: Timed queries per query figure.
+    """
+
+    fire_cases: int
+    import_cases: int
+    query_cases: int
+    sweep_cases: int
+    postgres_cases: int
+    repeats: int
+    query_repeats: int
+
+
+FULL_SIZES: Final = Sizes(
+    fire_cases=200,
+    import_cases=20_000,
+    query_cases=1_000_000,
+    sweep_cases=20_000,
+    postgres_cases=60,
+    repeats=3,
+    query_repeats=3,
+)
+QUICK_SIZES: Final = Sizes(
+    fire_cases=6,
+    import_cases=500,
+    query_cases=20_000,
+    sweep_cases=600,
+    postgres_cases=4,
+    repeats=2,
+    query_repeats=2,
+)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- raw SQL on the store's own tables ----------------------------------------------------------
+
+
+def _sqlite_value(value: object) -> object:
+    """A value as SQLAlchemy stores it in SQLite (dates as ISO text)."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _same(value: object) -> object:
+    return value
+
+
+class RawSQL:
+    """Plain statements on the store's tables, for a DB-API driver (``?`` or ``%s``)."""
+
+    def __init__(self, metadata: sa.MetaData, prefix: str, mark: str) -> None:
+        tables = metadata.tables
+        self.case_columns = [c.name for c in tables[f"{prefix}cases"].columns]
+        self.event_columns = [c.name for c in tables[f"{prefix}events"].columns]
+        updated = [c for c in self.case_columns if c != "id"]
+        self.updated_columns = updated
+
+        # The names come from the store's own metadata, the values go as parameters.
+        def insert(table: str, columns: Sequence[str]) -> str:
+            names, marks = ", ".join(columns), ", ".join([mark] * len(columns))
+            return f"INSERT INTO {prefix}{table} ({names}) VALUES ({marks})"  # noqa: S608
+
+        self.insert_case = insert("cases", self.case_columns)
+        self.insert_event = insert("events", self.event_columns)
+        self.insert_outbox = insert("outbox", ["id", "case_id", "effect", "created", "attempts"])
+        sets = ", ".join(f"{c} = {mark}" for c in updated)
+        where = f"id = {mark} AND head_seq = {mark}"
+        self.update_case = f"UPDATE {prefix}cases SET {sets} WHERE {where}"  # noqa: S608
+        overdue = (
+            f"is_final = {mark} AND is_paused = {mark} AND deadline IS NOT NULL "
+            f"AND deadline < {mark}"
+        )
+        self.overdue = (
+            f"SELECT id, head_seq, case_json FROM {prefix}cases WHERE {overdue} ORDER BY id"  # noqa: S608
+        )
+        self.events_of = f"SELECT * FROM {prefix}events WHERE case_id IN ({{}}) ORDER BY seq"  # noqa: S608
+        due = (
+            "is_final = 0 AND deadline IS NOT NULL AND deadline <= ? AND escalation IS NULL "
+            "AND state = 'planned'"
+        )
+        self.due = f"SELECT id FROM {prefix}cases WHERE {due} ORDER BY id"  # noqa: S608
+        self.mark = mark
+
+
+@dataclass(frozen=True)
+class Write:
+    """The rows one append writes: new records, the projection, the outbox rows."""
+
+    events: list[tuple[object, ...]]
+    update: tuple[object, ...]  # the projection's columns, then the id and the head read
+    outbox: list[tuple[str, str, str]]  # id, case id, effect JSON
+
+
+def write_of(
+    sql: RawSQL, before: int, outcome: rectify.Outcome, convert: Callable[[object], object]
+) -> Write:
+    """Return the rows ``SQLStore.append`` writes for ``outcome`` (the case was at ``before``)."""
+    case = outcome.case
+    projection = _projection(case)
+    events = [
+        tuple(convert(row[c]) for c in sql.event_columns)
+        for row in (_event_row(case.id, r) for r in case.history if r.seq > before)
+    ]
+    update = (*(convert(projection[c]) for c in sql.updated_columns), case.id, before)
+    ids = effect_ids(case, outcome.effects)
+    outbox = [
+        (i, case.id, _json(effect_to_json(e))) for i, e in zip(ids, outcome.effects, strict=True)
+    ]
+    return Write(events, update, outbox)
+
+
+def new_rows(
+    sql: RawSQL, items: Sequence[tuple[rectify.Case, Sequence[rectify.Effect]]]
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[str, str, str]]]:
+    """Return the cases, events and outbox rows ``add_many`` writes for ``items`` (SQLite)."""
+    cases = [tuple(_sqlite_value(_projection(c)[k]) for k in sql.case_columns) for c, _ in items]
+    events = [
+        tuple(_sqlite_value(row[k]) for k in sql.event_columns)
+        for c, _ in items
+        for row in (_event_row(c.id, r) for r in c.history)
+    ]
+    outbox = [
+        (i, c.id, _json(effect_to_json(e)))
+        for c, effects in items
+        for i, e in zip(effect_ids(c, effects), effects, strict=True)
+    ]
+    return cases, events, outbox
+
+
+def sqlite_connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
+    """A raw connection as the store sets its own up: WAL, ``synchronous``, no implicit BEGIN."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def raw_sqlite_fires(conn: sqlite3.Connection, sql: RawSQL, writes: Sequence[Write]) -> None:
+    """The floor of durable fires: one transaction per write, as the store does."""
+    for w in writes:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql.insert_event, w.events)
+        if conn.execute(sql.update_case, w.update).rowcount != 1:
+            raise RuntimeError("the raw update missed its case")
+        base = time.time_ns()
+        conn.executemany(sql.insert_outbox, [(*o, base + n, 0) for n, o in enumerate(w.outbox)])
+        conn.execute("COMMIT")
+
+
+def raw_sqlite_import(
+    conn: sqlite3.Connection,
+    sql: RawSQL,
+    rows: tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[str, str, str]]],
+) -> None:
+    """The floor of bulk import: batched ``executemany``, one transaction per batch."""
+    cases, events, outbox = rows
+    per_case_events = len(events) // len(cases)
+    per_case_effects = len(outbox) // len(cases)
+    base = time.time_ns()
+    for start in range(0, len(cases), BATCH):
+        stop = start + BATCH
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql.insert_case, cases[start:stop])
+        conn.executemany(sql.insert_event, events[start * per_case_events : stop * per_case_events])
+        conn.executemany(
+            sql.insert_outbox,
+            [
+                (*o, base + start * per_case_effects + n, 0)
+                for n, o in enumerate(outbox[start * per_case_effects : stop * per_case_effects])
+            ],
+        )
+        conn.execute("COMMIT")
+
+
+def ledger_fires(ledger: rectify.Ledger, lifecycles: Sequence[Lifecycle]) -> None:
+    """Fire every event of every case through the ledger (each a durable transaction)."""
+    for lc in lifecycles:
+        for step in lc.steps:
+            ledger.fire(
+                lc.case_id,
+                step.event,
+                step.actor,
+                payload=step.payload,
+                evidence=step.evidence,
+                at=step.at,
+            )
+
+
+def opened(
+    engine: rectify.Engine, lifecycles: Sequence[Lifecycle]
+) -> list[tuple[rectify.Case, tuple[rectify.Effect, ...]]]:
+    out = []
+    for lc in lifecycles:
+        outcome = engine.open(lc.case_id, lc.data, lc.opener, lc.opened_at)
+        out.append((outcome.case, outcome.effects))
+    return out
+
+
+def lifecycle_writes(
+    engine: rectify.Engine,
+    sql: RawSQL,
+    items: Sequence[tuple[rectify.Case, Sequence[rectify.Effect]]],
+    lifecycles: Sequence[Lifecycle],
+    convert: Callable[[object], object],
+) -> list[Write]:
+    """Return the writes of every fire of ``lifecycles``, from their opened cases."""
+    writes: list[Write] = []
+    for (first, _), lc in zip(items, lifecycles, strict=True):
+        case = first
+        for step in lc.steps:
+            outcome = engine.fire(
+                case, step.event, step.actor, step.at, payload=step.payload, evidence=step.evidence
+            )
+            writes.append(write_of(sql, case.seq, outcome, convert))
+            case = outcome.case
+    return writes
+
+
+class Folder:
+    """Where the suite's SQLite files go; removed at the end."""
+
+    def __init__(self) -> None:
+        self._temporary = tempfile.TemporaryDirectory(
+            prefix="rectify-bench-", dir=os.environ.get("RECTIFY_BENCH_DIR")
+        )
+        self.path = Path(self._temporary.name)
+        self._count = 0
+
+    def new(self, name: str) -> Path:
+        """Return a new file's path, its store's tables made."""
+        self._count += 1
+        path = self.path / f"{self._count:03d}-{name}.db"
+        with SQLStore.open(path, prefix=PREFIX):
+            pass
+        return path
+
+    def close(self) -> None:
+        self._temporary.cleanup()
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A figure to time: ``run()`` times one pass and returns its time per operation."""
+
+    name: str
+    run: Callable[[], float]
+    count: int
+    floor: str | None = None
+    extra_floors: tuple[str, ...] = ()
+    targets: tuple[tuple[str, float], ...] = ()
+    description: str = ""
+
+
+def per_op(operation: Callable[[], object], count: int) -> Callable[[], float]:
+    """Return a timer of one call of ``operation``, which does ``count`` operations."""
+
+    def run() -> float:
+        gc.collect()  # before, not during: the collector stays on, as in real use
+        start = time.perf_counter()
+        operation()
+        return (time.perf_counter() - start) / count
+
+    return run
+
+
+def in_turns(figures: Sequence[Timed], repeats: int) -> list[Measurement]:
+    """Time every figure ``repeats`` times, taking turns; each figure is its best pass.
+
+    A figure and its floor run one after the other in every round, so a slow spell of the
+    disk (an ``fsync`` that takes ten times as long for a while) falls on both, not on all
+    the repeats of one of them.
+    """
+    times: dict[str, list[float]] = {f.name: [] for f in figures}
+    for _ in range(repeats):
+        for figure in figures:
+            times[figure.name].append(figure.run())
+    return [
+        Measurement(
+            name=f.name,
+            value=min(times[f.name]),
+            unit="s",
+            floor=f.floor,
+            extra_floors=f.extra_floors,
+            targets=f.targets,
+            description=f.description,
+            median=statistics.median(times[f.name]),
+            repeats=repeats,
+            number=f.count,
+        )
+        for f in figures
+    ]
+
+
+def _fresh(values: Sequence[Any]) -> Callable[[], Any]:
+    """Return a function giving the next of ``values`` per call (a fresh input per pass)."""
+    left: Iterator[Any] = iter(values)
+    return lambda: next(left)
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+def fire_figures(folder: Folder, sizes: Sizes, metadata: sa.MetaData) -> list[Measurement]:
+    """Durable fires on SQLite: Ledger.fire against raw sqlite3 doing the same writes."""
+    n = sizes.fire_cases
+    sql = RawSQL(metadata, PREFIX, "?")
+    store = SQLStore.open(folder.new("fires-rectify"), prefix=PREFIX)
+    raw_path = folder.new("fires-raw")
+    raw = sqlite_connect(raw_path)
+    ledger = rectify.Ledger.with_workflows(store)
+    engine = ledger.engine("hazard")
+    passes = [[lifecycle(p * n + i) for i in range(n)] for p in range(sizes.repeats + 1)]
+    rectify_passes, raw_passes = [], []
+    with SQLStore.open(raw_path, prefix=PREFIX) as raw_store:
+        for lifecycles in passes:
+            items = opened(engine, lifecycles)
+            store.add_many(items)
+            raw_store.add_many(items)
+            rectify_passes.append(lifecycles)
+            raw_passes.append(lifecycle_writes(engine, sql, items, lifecycles, _sqlite_value))
+    try:
+        # Warm up (the first pass), and check that both did every write.
+        ledger_fires(ledger, rectify_passes[0])
+        raw_sqlite_fires(raw, sql, raw_passes[0])
+        _check_same_tables(store, raw_path)
+        fires = n * FIRES
+        floor = f"raw sqlite3, durable fires [{fires:,}]"
+        work = (
+            f"per fire: a pass of {n:,} stored cases through {', '.join(EVENTS)} ({fires:,} "
+            "fires), one durable transaction per fire on SQLite (WAL, synchronous=FULL)"
+        )
+        next_raw, next_rectify = _fresh(raw_passes[1:]), _fresh(rectify_passes[1:])
+        return in_turns(
+            [
+                Timed(
+                    floor,
+                    per_op(lambda: raw_sqlite_fires(raw, sql, next_raw()), fires),
+                    fires,
+                    description=f"{work}: raw sqlite3, BEGIN IMMEDIATE, insert the record, update "
+                    "the projection where the head is the one read, insert the outbox rows, "
+                    "COMMIT; the same rows as rectify's, computed before the timing",
+                ),
+                Timed(
+                    f"Ledger.fire on SQLStore [{fires:,}]",
+                    per_op(lambda: ledger_fires(ledger, next_rectify()), fires),
+                    fires,
+                    floor=floor,
+                    targets=((floor, 2.0),),
+                    description=f"{work}: Ledger.fire reads the case and its history, runs the "
+                    "engine (checks, deadlines, the sealed record) and appends; target: at least "
+                    "half of raw's fires per second",
+                ),
+            ],
+            sizes.repeats,
+        )
+    finally:
+        raw.close()
+        store.close()
+
+
+def _check_same_tables(store: SQLStore, raw_path: Path) -> None:
+    """Raise unless the raw file holds the same rows as the store (times aside)."""
+    with SQLStore.open(raw_path, prefix=PREFIX) as raw_store:
+        mine = {c.id: c for c in store.cases()}
+        theirs = {c.id: c for c in raw_store.cases()}
+        if mine != theirs:
+            raise RuntimeError("the raw floor did not write what rectify wrote")
+        if sorted(d.id for d in store.pending(10**9)) != sorted(
+            d.id for d in raw_store.pending(10**9)
+        ):
+            raise RuntimeError("the raw floor did not write the outbox rectify wrote")
+
+
+def import_figures(folder: Folder, sizes: Sizes, metadata: sa.MetaData) -> list[Measurement]:
+    """Bulk import: Ledger.import_cases and SQLStore.add_many against raw executemany."""
+    n = sizes.import_cases
+    sql = RawSQL(metadata, PREFIX, "?")
+    lifecycles = [lifecycle(i) for i in range(n)]
+    actor, at = lifecycles[0].opener, lifecycles[0].opened_at
+    entries = [(lc.case_id, "hazard", lc.data) for lc in lifecycles]
+    runs = sizes.repeats + 1  # the first warms up
+    stores = [
+        (SQLStore.open(folder.new("import-ledger"), prefix=PREFIX), folder.new("import-many"))
+        for _ in range(runs)
+    ]
+    ledgers = [rectify.Ledger.with_workflows(s) for s, _ in stores]
+    many = [SQLStore.open(path, prefix=PREFIX) for _, path in stores]
+    raws = [sqlite_connect(folder.new("import-raw")) for _ in range(runs)]
+    engine = ledgers[0].engine("hazard")
+    items = [(o.case, o.effects) for o in (engine.open(i, d, actor, at) for i, _, d in entries)]
+    rows = new_rows(sql, items)
+    try:
+        ledgers[0].import_cases(entries, actor, at=at)
+        many[0].add_many(items)
+        raw_sqlite_import(raws[0], sql, rows)
+        if ledgers[0].query(CaseQuery(limit=3)) != many[0].query(CaseQuery(limit=3)):
+            raise RuntimeError("import_cases and add_many stored different cases")
+        floor = f"raw executemany import [{n:,}]"
+        work = (
+            f"per case: {n:,} new cases into an empty SQLite store, {BATCH} a transaction "
+            "(WAL, synchronous=FULL); each case a projection row, its @open record and its "
+            "outbox row"
+        )
+        next_ledger, next_many, next_raw = _fresh(ledgers[1:]), _fresh(many[1:]), _fresh(raws[1:])
+        return in_turns(
+            [
+                Timed(
+                    floor,
+                    per_op(lambda: raw_sqlite_import(next_raw(), sql, rows), n),
+                    n,
+                    description=f"{work}: raw sqlite3 executemany of the rows add_many writes, "
+                    "computed before the timing",
+                ),
+                Timed(
+                    f"SQLStore.add_many [{n:,}]",
+                    per_op(lambda: next_many().add_many(items), n),
+                    n,
+                    floor=floor,
+                    targets=((floor, 2.0),),
+                    description=f"{work}: SQLStore.add_many of cases the engine opened before the "
+                    "timing (it skips ids already stored: one SELECT per batch); target: at least "
+                    "half of raw's rate",
+                ),
+                Timed(
+                    f"Ledger.import_cases [{n:,}]",
+                    per_op(lambda: next_ledger().import_cases(entries, actor, at=at), n),
+                    n,
+                    floor=floor,
+                    targets=((floor, 2.0),),
+                    description=f"{work}: Ledger.import_cases from (id, workflow, data): the "
+                    "engine opens each case (checks, deadline, sealed record), then add_many; "
+                    "target: at least half of raw's rate",
+                ),
+            ],
+            sizes.repeats,
+        )
+    finally:
+        for conn in raws:
+            conn.close()
+        for store in [*many, *(s for s, _ in stores)]:
+            store.close()
+
+
+def build_overdue_store(path: Path, count: int, engine: rectify.Engine) -> list[str]:
+    """Fill the store at ``path`` with ``count`` open cases; return the overdue ones' ids.
+
+    The rows are those ``add_many`` writes for cases the engine opens: one template case
+    per opening day, opened with a placeholder id, and each case's rows that template's
+    with its own id, its record's digest computed afresh. Written by raw ``executemany``.
+    """
+    with SQLStore.open(path, prefix=PREFIX) as store:
+        sql = RawSQL(store.metadata, PREFIX, "?")
+    actor = rectify.Actor("grid_worker-001", "grid_worker")
+    data = {"address": "幸福里小区1号楼", "category": "evacuation_blocked", "severity": "general"}
+    templates = []
+    for day in (*EARLY_DAYS, *LATE_DAYS):
+        outcome = engine.open(PLACEHOLDER, data, actor, OPENED + dt.timedelta(days=day))
+        cases, events, outbox = new_rows(sql, [(outcome.case, outcome.effects)])
+        if len(events) != 1 or len(outbox) != 1:
+            raise RuntimeError("an opened case should have one record and one effect")
+        templates.append((cases[0], events[0], outbox[0], canonical(outcome.case.history[0])))
+    case_digest = sql.case_columns.index("head_digest")
+    event_digest = sql.event_columns.index("digest")
+    early = len(EARLY_DAYS)
+    placeholder = PLACEHOLDER.encode()
+
+    def text(value: object, case_id: str) -> object:
+        return value.replace(PLACEHOLDER, case_id) if isinstance(value, str) else value
+
+    def rows(start: int, stop: int) -> Iterator[tuple[tuple[object, ...], ...]]:
+        for i in range(start, stop):
+            case_id = f"H-{i:07d}"
+            pick = (
+                (i // OVERDUE_EVERY) % early
+                if i % OVERDUE_EVERY == 0
+                else early + i % len(LATE_DAYS)
+            )
+            case, event, effect, body = templates[pick]
+            digest = hashlib.sha256(body.replace(placeholder, case_id.encode())).hexdigest()
+            case_row = [text(v, case_id) for v in case]
+            case_row[case_digest] = digest
+            event_row = [text(v, case_id) for v in event]
+            event_row[event_digest] = digest
+            yield tuple(case_row), tuple(event_row), tuple(text(v, case_id) for v in effect)
+
+    conn = sqlite_connect(path, synchronous="OFF")  # a build, not a measurement
+    try:
+        base = time.time_ns()
+        chunk = 50_000
+        for start in range(0, count, chunk):
+            built = list(rows(start, min(count, start + chunk)))
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql.insert_case, [b[0] for b in built])
+            conn.executemany(sql.insert_event, [b[1] for b in built])
+            conn.executemany(
+                sql.insert_outbox,
+                [(*b[2], base + start + n, 0) for n, b in enumerate(built)],
+            )
+            conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    overdue = [f"H-{i:07d}" for i in range(0, count, OVERDUE_EVERY)]
+    with SQLStore.open(path, prefix=PREFIX) as store:  # the rows are add_many's
+        step = max(1, count // 40)
+        for i in [*range(0, count, step), count - 1]:
+            case_id = f"H-{i:07d}"
+            got = store.get(case_id)
+            day = (
+                EARLY_DAYS[(i // OVERDUE_EVERY) % early]
+                if i % OVERDUE_EVERY == 0
+                else LATE_DAYS[i % len(LATE_DAYS)]
+            )
+            want = engine.open(case_id, data, actor, OPENED + dt.timedelta(days=day)).case
+            if got != want:
+                raise RuntimeError(f"the built store's {case_id} is not the engine's")
+            rectify.verify_history(got)
+    return overdue
+
+
+def raw_overdue(conn: sqlite3.Connection, sql: RawSQL) -> list[tuple[Any, ...]]:
+    """The floor: the indexed SELECT of the overdue cases' projections, ordered by id."""
+    return conn.execute(sql.overdue, (0, 0, OVERDUE_ON.isoformat())).fetchall()
+
+
+def raw_overdue_with_records(
+    conn: sqlite3.Connection, sql: RawSQL
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The floor of what the store reads: the projections, then their records by 500 ids."""
+    found = raw_overdue(conn, sql)
+    records: list[tuple[Any, ...]] = []
+    for start in range(0, len(found), 500):
+        ids = [row[0] for row in found[start : start + 500]]
+        statement = sql.events_of.format(", ".join("?" * len(ids)))
+        records.extend(conn.execute(statement, ids).fetchall())
+    return found, records
+
+
+def query_figures(folder: Folder, sizes: Sizes, engine: rectify.Engine) -> list[Measurement]:
+    """The overdue query over many stored cases against the raw indexed SELECT."""
+    n = sizes.query_cases
+    path = folder.new("overdue")
+    started = time.perf_counter()
+    overdue = build_overdue_store(path, n, engine)
+    built = time.perf_counter() - started
+    store = SQLStore.open(path, prefix=PREFIX)
+    sql = RawSQL(store.metadata, PREFIX, "?")
+    conn = sqlite_connect(path)
+    query = CaseQuery(overdue_on=OVERDUE_ON)
+    try:
+        # Warm up (the file into the page cache), and check all three find the same cases.
+        found = store.query(query)
+        rows, records = raw_overdue_with_records(conn, sql)
+        if [c.id for c in found] != overdue or [r[0] for r in rows] != overdue:
+            raise RuntimeError("the query and the raw SELECT disagree on what is overdue")
+        if len(records) != len(overdue):
+            raise RuntimeError("the raw SELECT found other records")
+        each = (
+            f"per query: the {len(overdue):,} overdue cases (1 in {OVERDUE_EVERY}) among "
+            f"{n:,} open cases on SQLite, found through the (is_final, deadline) index and "
+            f"ordered by id; the store was filled by raw executemany in {built:.0f} s with "
+            "the rows add_many writes (checked on a sample)"
+        )
+        floor, records_floor = (
+            f"raw indexed SELECT overdue [{n:,}]",
+            f"raw SELECT overdue with records [{n:,}]",
+        )
+        return in_turns(
+            [
+                Timed(
+                    floor,
+                    per_op(lambda: raw_overdue(conn, sql), 1),
+                    1,
+                    description=f"{each}: raw sqlite3 SELECT id, head_seq, case_json of open, "
+                    "unpaused cases with deadline < the day",
+                ),
+                Timed(
+                    records_floor,
+                    per_op(lambda: raw_overdue_with_records(conn, sql), 1),
+                    1,
+                    description=f"{each}: the same SELECT, then the cases' records by 500 ids "
+                    "(the rows the store reads), as tuples",
+                ),
+                Timed(
+                    f"SQLStore.query overdue_on [{n:,}]",
+                    per_op(lambda: store.query(query), 1),
+                    1,
+                    floor=floor,
+                    extra_floors=(records_floor,),
+                    targets=((floor, 2.0),),
+                    description=f"{each}: SQLStore.query(CaseQuery(overdue_on=day)), the same "
+                    "SQL, then every case decoded with its history into Case values; target: at "
+                    "most 2x the raw indexed SELECT",
+                ),
+            ],
+            sizes.query_repeats,
+        )
+    finally:
+        conn.close()
+        store.close()
+
+
+def sweep_cases(engine: rectify.Engine, count: int) -> tuple[list[Any], int]:
+    """Return ``count`` planned cases, one in ``OVERDUE_EVERY`` with its reminder due."""
+    reach = reminder_days(engine.spec)
+    today = NOW.date()
+    community = rectify.Actor("community-001", "community")
+    party = rectify.Actor("party-001", "responsible_party")
+    plan = (rectify.Evidence.of("plan_document", "plan.pdf", b"plan"),)
+    opener = rectify.Actor("grid-001", "grid_worker")
+    data = {"address": "幸福里小区1号楼", "category": "evacuation_blocked", "severity": "general"}
+    items = []
+    for i in range(count):
+        due = (
+            today + dt.timedelta(days=(i // OVERDUE_EVERY) % (reach + 1))
+            if i % OVERDUE_EVERY == 0
+            else today + dt.timedelta(days=reach + 1 + i % SPREAD)
+        )
+        opened_at = NOW - dt.timedelta(days=14)
+        case = engine.open(f"S-{i:07d}", data, opener, opened_at).case
+        case = engine.fire(
+            case,
+            "assign",
+            community,
+            opened_at + dt.timedelta(hours=2),
+            payload={"responsible_party": party.id, "measures": "清理楼道堆物", "due": due},
+        ).case
+        outcome = engine.fire(
+            case,
+            "plan",
+            party,
+            opened_at + dt.timedelta(days=1),
+            payload={"measures": "清理楼道堆物，物业协助清运", "due": due},
+            evidence=plan,
+        )
+        items.append((outcome.case, outcome.effects))
+    return items, reach
+
+
+def raw_sweep(
+    conn: sqlite3.Connection, sql: RawSQL, horizon: str, writes: Mapping[str, Write]
+) -> int:
+    """The floor of a sweep: the indexed SELECT of the due cases, then their writes."""
+    due = conn.execute(sql.due, (horizon,)).fetchall()
+    raw_sqlite_fires(conn, sql, [writes[row[0]] for row in due])
+    return len(due)
+
+
+def sweep_figures(folder: Folder, sizes: Sizes, engine: rectify.Engine) -> list[Measurement]:
+    """Ledger.sweep per stored case against the raw indexed SELECT and the same writes."""
+    n = sizes.sweep_cases
+    master = folder.new("sweep")
+    items, reach = sweep_cases(engine, n)
+    with SQLStore.open(master, prefix=PREFIX) as store:
+        store.add_many(items)
+        sql = RawSQL(store.metadata, PREFIX, "?")
+    writes = {}
+    for case, _ in items:
+        outcome = rectify.escalate(engine, case, NOW)
+        if outcome.effects:
+            writes[case.id] = write_of(sql, case.seq, outcome, _sqlite_value)
+    horizon = (NOW.date() + dt.timedelta(days=reach)).isoformat()
+    copies = []
+    for n_copy in range(2 * sizes.repeats):
+        copy = folder.path / f"sweep-copy-{n_copy}.db"
+        shutil.copyfile(master, copy)
+        copies.append(copy)
+    ledgers = [
+        rectify.Ledger.with_workflows(SQLStore.open(path, prefix=PREFIX))
+        for path in copies[: sizes.repeats]
+    ]
+    raws = [sqlite_connect(path) for path in copies[sizes.repeats :]]
+    reports: list[rectify.SweepReport] = []
+    counts: list[int] = []
+    next_ledger, next_raw = _fresh(ledgers), _fresh(raws)
+    try:
+        each = (
+            f"per stored case: {n:,} planned cases on SQLite (WAL, synchronous=FULL), 1 in "
+            f"{OVERDUE_EVERY} with its reminder due ({len(writes):,}): one @escalate record "
+            "and two outbox rows each, one transaction per case"
+        )
+        floor = f"raw sweep [{n:,}]"
+        out = in_turns(
+            [
+                Timed(
+                    floor,
+                    per_op(lambda: counts.append(raw_sweep(next_raw(), sql, horizon, writes)), n),
+                    n,
+                    description=f"{each}: raw sqlite3, the indexed SELECT of the planned cases due "
+                    f"within {reach} days without a level yet, then the same writes as rectify's "
+                    "(computed before the timing)",
+                ),
+                Timed(
+                    f"Ledger.sweep [{n:,}]",
+                    per_op(lambda: reports.append(next_ledger().sweep(NOW)), n),
+                    n,
+                    floor=floor,
+                    description=f"{each}: Ledger.sweep(now) reads every open case with its history "
+                    "(pages of 1,000), works out the due levels with the engine and appends; on a "
+                    f"store of {n:,} cases, not the query figure's: a sweep writes",
+                ),
+            ],
+            sizes.repeats,
+        )
+        if any(sorted(r.escalated) != sorted(writes) for r in reports) or any(
+            c != len(writes) for c in counts
+        ):
+            raise RuntimeError("the sweep and the raw sweep escalated different cases")
+        return out
+    finally:
+        for conn in raws:
+            conn.close()
+        for ledger in ledgers:
+            ledger.store.close()
+
+
+# --- PostgreSQL, several processes ----------------------------------------------------------
+
+
+def postgres_url() -> str | None:
+    for variable in POSTGRES_VARIABLES:
+        if url := os.environ.get(variable):
+            return url
+    return None
+
+
+def raw_postgres_fires(
+    conn: Any,  # noqa: ANN401 - a psycopg connection (an optional dependency)
+    sql: RawSQL,
+    writes: Sequence[Write],
+) -> None:
+    """The floor of fires on PostgreSQL: one transaction per write, as the store does."""
+    for w in writes:
+        with conn.transaction():
+            conn.cursor().executemany(sql.insert_event, w.events)
+            if conn.execute(sql.update_case, w.update).rowcount != 1:
+                raise RuntimeError("the raw update missed its case")
+            base = time.time_ns()
+            conn.cursor().executemany(
+                sql.insert_outbox, [(*o, base + n, 0) for n, o in enumerate(w.outbox)]
+            )
+
+
+def _postgres_child(
+    url: str, prefix: str, index: int, pipe: Connection, barriers: dict[int, Any]
+) -> None:
+    """Serve fire passes for the parent: prepare cases, wait at the barrier, fire, report."""
+    import psycopg  # noqa: PLC0415 - optional: only this part needs it
+
+    try:
+        store = SQLStore.open(url, prefix=prefix)
+        ledger = rectify.Ledger.with_workflows(store)
+        engine = ledger.engine("hazard")
+        sql = RawSQL(store.metadata, prefix, "%s")
+        plain = sa.make_url(url).set(drivername="postgresql")
+        raw = psycopg.connect(plain.render_as_string(hide_password=False), autocommit=True)
+        pipe.send("ready")
+        while (command := pipe.recv()) is not None:
+            kind, processes, first, count = command
+            lifecycles = [lifecycle(first + index * count + i) for i in range(count)]
+            items = opened(engine, lifecycles)
+            store.add_many(items)
+            writes = lifecycle_writes(engine, sql, items, lifecycles, _same)
+            barriers[processes].wait(120)
+            start = time.perf_counter()  # system-wide: comparable between processes
+            if kind == "rectify":
+                ledger_fires(ledger, lifecycles)
+            else:
+                raw_postgres_fires(raw, sql, writes)
+            pipe.send((start, time.perf_counter(), count * FIRES))
+        raw.close()
+        store.close()
+    except BaseException as exc:  # the parent reports it
+        pipe.send(f"error: {exc!r}")
+
+
+class PostgresPool:
+    """Four processes with a store and a raw connection each, run 1, 2 or 4 at a time."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.barriers = {p: context.Barrier(p) for p in PROCESSES}
+        self.pipes: list[Connection] = []
+        self.processes: list[Any] = []
+        for index in range(max(PROCESSES)):
+            mine, theirs = context.Pipe()
+            process = context.Process(
+                target=_postgres_child,
+                args=(url, prefix, index, theirs, self.barriers),
+                daemon=True,
+            )
+            process.start()
+            self.pipes.append(mine)
+            self.processes.append(process)
+        self.first = 0
+        try:
+            for pipe in self.pipes:
+                self._answer(pipe)
+        except BaseException:
+            self.close()
+            raise
+
+    def _answer(self, pipe: Connection) -> Any:  # noqa: ANN401 - what the child sent
+        if not pipe.poll(300):
+            raise RuntimeError("a PostgreSQL benchmark process did not answer")
+        answer = pipe.recv()
+        if isinstance(answer, str) and answer.startswith("error"):
+            raise RuntimeError(f"a PostgreSQL benchmark process failed: {answer}")
+        return answer
+
+    def run(self, kind: str, processes: int, count: int) -> float:
+        """Run one pass; return the wall time per fire over all ``processes``."""
+        for pipe in self.pipes[:processes]:
+            pipe.send((kind, processes, self.first, count))
+        self.first += max(PROCESSES) * count
+        spans: list[tuple[float, float, int]] = [
+            self._answer(pipe) for pipe in self.pipes[:processes]
+        ]
+        fires = sum(s[2] for s in spans)
+        return (max(s[1] for s in spans) - min(s[0] for s in spans)) / fires
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in self.processes:
+            process.join(60)
+            if process.is_alive():
+                process.terminate()
+
+
+def _processes(count: int) -> str:
+    return f"{count} process{'es' if count > 1 else ''}"
+
+
+def postgres_figures(url: str, sizes: Sizes) -> list[Measurement]:
+    """Fires per second on PostgreSQL with 1, 2 and 4 processes, rectify against raw."""
+    prefix = f"bench_{uuid.uuid4().hex[:8]}_"
+    SQLStore.open(url, prefix=prefix).close()  # the tables, made once
+    n = sizes.postgres_cases
+    out: list[Measurement] = []
+    pool: PostgresPool | None = None
+    try:
+        pool = PostgresPool(url, prefix)
+        pool.run("rectify", max(PROCESSES), 1)  # warm up every process
+        pool.run("raw", max(PROCESSES), 1)
+        single = f"Ledger.fire on PostgreSQL, 1 process [{n * FIRES:,} fires]"
+        figures: list[Timed] = []
+        for processes in PROCESSES:
+            fires = n * FIRES * processes
+            what = (
+                f"per fire, the wall time of {_processes(processes)} firing at once ({n:,} "
+                f"cases each through {', '.join(EVENTS)}: {fires:,} fires in all, each process "
+                "on its own cases), one transaction per fire"
+            )
+            floor = f"raw psycopg, {_processes(processes)} [{fires:,} fires]"
+            scaling = (
+                f"; the ratio to {single} is how the time per fire scales with processes"
+                if processes > 1
+                else ""
+            )
+            figures += [
+                Timed(
+                    floor,
+                    partial(pool.run, "raw", processes, n),
+                    fires,
+                    description=f"{what}: raw psycopg, the same writes as rectify's",
+                ),
+                Timed(
+                    f"Ledger.fire on PostgreSQL, {_processes(processes)} [{fires:,} fires]",
+                    partial(pool.run, "rectify", processes, n),
+                    fires,
+                    floor=floor,
+                    extra_floors=(single,) if processes > 1 else (),
+                    description=f"{what}: Ledger.fire on a SQLStore (psycopg through "
+                    f"SQLAlchemy){scaling}",
+                ),
+            ]
+        out = in_turns(figures, sizes.repeats)
+    finally:
+        if pool is not None:
+            pool.close()
+        with SQLStore.open(url, prefix=prefix) as store:
+            store.metadata.drop_all(store.engine)
+    return out
+
+
+# --- the suite ------------------------------------------------------------------------------
+
+
+def suite(settings: Settings) -> list[Measurement]:
+    """Durable fires, bulk import, the overdue query, the sweep and PostgreSQL processes."""
+    sizes = QUICK_SIZES if settings.quick else FULL_SIZES
+    folder = Folder()
+    try:
+        with SQLStore.open(folder.new("schema"), prefix=PREFIX) as store:
+            metadata = store.metadata
+            engine = rectify.Ledger.with_workflows(store).engine("hazard")
+        out = fire_figures(folder, sizes, metadata)
+        out += import_figures(folder, sizes, metadata)
+        out += query_figures(folder, sizes, engine)
+        out += sweep_figures(folder, sizes, engine)
+    finally:
+        folder.close()
+    url = postgres_url()
+    if url is None:
+        print(
+            "store: the PostgreSQL figures were skipped; to run them, set "
+            f"{POSTGRES_VARIABLES[0]} (or {POSTGRES_VARIABLES[1]}) to a database URL, e.g. "
+            f"{POSTGRES_VARIABLES[0]}=postgresql+psycopg://postgres@127.0.0.1:5432/test "
+            ".venv/bin/python benchmarks/run.py store",
+            file=sys.stderr,
+        )
+    else:
+        out += postgres_figures(url, sizes)
+    return out
