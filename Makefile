@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## The main job: validate the shipped workflows and draw them.
+## The main job: simulate the 2024 campaign on a fresh SQLite file in out/.
 demo: $(STAMP)
 	$(BIN)/rectify demo
 

@@ -8,6 +8,7 @@ the cases do not depend on the wall clock; only notices and reports are issued t
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import sqlite3
@@ -591,3 +592,59 @@ def test_demo_at_a_larger_scale_prints_stage_timings(tmp_path: Path) -> None:
     assert re.search(r"^cases 42; .*histories verify: yes$", out, re.MULTILINE), out
     stages = re.findall(r"^  (\w+) +\d+\.\d\d s$", out, re.MULTILINE)
     assert stages == ["fires", "import", "notices", "reports", "sweeps", "total"]
+
+
+# -- values, dates and calendars from the command line -------------------------------------
+
+
+def test_set_values_take_the_declared_field_types() -> None:
+    from rectify._commands import _typed  # noqa: PLC0415 - the conversion itself
+
+    assert _typed("7", "int") == 7
+    assert _typed("2024-06-30", "date") == dt.date(2024, 6, 30)
+    assert _typed("true", "bool") is True
+    assert _typed("0123456789", "str") == "0123456789"  # text stays text, digits or not
+    assert _typed("seven", "int") == "seven"  # left for the engine to refuse, precisely
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("cases", "--overdue", "2024-13-01"), ("report", "circular", "--month", "2024-5x")],
+)
+def test_a_bad_date_is_a_usage_error_not_an_internal_one(
+    capsys: pytest.CaptureFixture[str], db: Path, args: tuple[str, ...]
+) -> None:
+    code, _, err = run_main(capsys, *args, "--db", db)
+    assert code == 2
+    assert "Traceback" not in err
+    assert "internal error" not in err
+
+
+def test_holiday_data_for_a_year_the_package_lacks_comes_from_rectify_holidays(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holidays = tmp_path / "holidays.yaml"
+    holidays.write_text("years:\n  2031:\n    holidays: [2031-01-01]\n", encoding="utf-8")
+    rows = table_rows(run("cases", "--db", db, "--state", "discovered", "--limit", "2"))
+    assign = (
+        "--db",
+        db,
+        "--actor",
+        "社区-李",
+        "--role",
+        "community",
+        "--set",
+        "responsible_party=物业",
+        "--set",
+        "measures=补齐",
+        "--set",
+        "due=2031-01-20",
+        "--at",
+        "2031-01-05T09:00",
+    )
+    done = invoke("fire", rows[0][0], "assign", *assign, env={"RECTIFY_HOLIDAYS": str(holidays)})
+    assert done.exit_code == 0, done.output
+    assert "deadline 2031-01-10" in done.stdout  # five working days on the host's calendar
+    code, _, err = run_main(capsys, "fire", rows[1][0], "assign", *assign)
+    assert code == 1  # without the holiday file: a clear error naming the year, not a guess
+    assert "no holiday data for 2031" in err

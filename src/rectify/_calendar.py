@@ -51,7 +51,7 @@ class HolidayData:
 
 
 def load_holidays(source: Source) -> HolidayData:
-    """Load a host holiday file (see docs/calendar.md for the format).
+    """Load a host holiday file (the format: docs/workflow-format.md, "The holiday file").
 
     Raises:
         WorkflowDefinitionError: The file has errors, each with its line and column.

@@ -134,7 +134,8 @@ def _categories(reader: Reader, value: object) -> tuple[Category, ...]:
         if not CATEGORY_CODE.fullmatch(code):
             reader.error(
                 "bad-name",
-                f"category code {code!r} must be capital letters in dotted parts, such as PAS.LANE",
+                f"category code {code!r} must be capital letters and digits in dotted parts, "
+                "such as PAS.LANE",
                 path,
                 key=True,
             )

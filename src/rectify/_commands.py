@@ -9,6 +9,7 @@ default ``./rectify.db``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from rectify._calendar import OfficialCalendar, load_holidays
 from rectify._campaign import load_campaign
 from rectify._case import Actor, Evidence, NoticeDue
 from rectify._demo import ISSUER, run_demo
@@ -56,8 +58,13 @@ def _ledger(db: str) -> Iterator[Ledger]:
     except OSError as exc:  # the folder of a SQLite path cannot be made (a file is in the way)
         reason = f"{exc.strerror} ({exc.filename})" if exc.filename else str(exc)
         raise StoreError(f"cannot open a store at {db}: {reason}") from exc
+    holidays = os.environ.get("RECTIFY_HOLIDAYS")
+    calendar = OfficialCalendar(
+        load_holidays(holidays) if holidays else None,
+        weekends_fallback=os.environ.get("RECTIFY_WEEKENDS_FALLBACK", "") == "1",
+    )
     try:
-        yield Ledger.with_workflows(store, campaign=load_campaign())
+        yield Ledger.with_workflows(store, campaign=load_campaign(), calendar=calendar)
     finally:
         store.close()
 
@@ -79,22 +86,37 @@ as_of_option = click.option(
 )
 
 
-def _day(text: str | None) -> dt.date:
+def _day(text: str | None, option: str = "--as-of") -> dt.date:
     if not text:
         return dt.datetime.now(TIMEZONE).date()
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise click.BadParameter(
-            f"{text!r} is not a date such as 2024-08-22", param_hint="--as-of"
+            f"{text!r} is not a date such as 2024-08-22", param_hint=option
         ) from exc
 
 
-def _parse_value(text: str) -> object:
+def _typed(text: str, kind: str | None) -> object:
+    """Turn a ``--set`` value into the field's declared type (text when it is unknown).
+
+    A value that does not convert stays text, so the engine refuses it with its own,
+    precise message.
+    """
+    converters: dict[str, object] = {
+        "int": int,
+        "float": float,
+        "date": dt.date.fromisoformat,
+        "datetime": dt.datetime.fromisoformat,
+        "bool": lambda v: {"true": True, "false": False}[v.lower()],
+    }
+    convert = converters.get(kind or "")
+    if convert is None:
+        return text
     try:
-        return dt.date.fromisoformat(text) if len(text) == 10 else text  # noqa: PLR2004
-    except ValueError:
-        return int(text) if text.isdigit() else text
+        return convert(text)  # type: ignore[operator]
+    except (ValueError, KeyError):
+        return text
 
 
 @click.command()
@@ -162,7 +184,7 @@ def cases(
     limit: int,
 ) -> None:
     """List cases as a table, filtered."""
-    on = dt.date.fromisoformat(overdue_on) if overdue_on else None
+    on = _day(overdue_on, "--overdue") if overdue_on else None
     query = CaseQuery(
         community=community,
         state=state,
@@ -248,12 +270,12 @@ def fire(
     expect_seq: int | None,
 ) -> None:
     """Fire EVENT on CASE."""
-    payload: dict[str, object] = {}
+    raw: dict[str, str] = {}
     for item in fields:
         key, sep, value = item.partition("=")
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        payload[key] = _parse_value(value)
+        raw[key] = value
     refs = []
     for item in evidence:
         kind, sep, name = item.partition("=")
@@ -266,6 +288,15 @@ def fire(
                 f"cannot read {name!r}: {exc.strerror}", param_hint="--evidence"
             ) from exc
     with _ledger(db) as ledger:
+        case = ledger.get(case_id)
+        spec = ledger.engine(case.workflow, case.version).spec
+        types = {
+            f.name: f.type
+            for e in spec.events
+            if e.name == event
+            for f in (*e.require, *e.optional)
+        }
+        payload = {key: _typed(value, types.get(key)) for key, value in raw.items()}
         outcome = ledger.fire(
             case_id,
             event,
@@ -301,7 +332,7 @@ def sweep(*, db: str, now_text: str | None) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("notices"),
+    default=Path("out/notices"),
     show_default=True,
 )
 @click.option(
@@ -367,14 +398,20 @@ def report(
 ) -> None:
     """Render a report from the store: monthly, circular, ledger, totals or escalation."""
     today = _day(as_of)
-    year, number = (int(p) for p in (month or f"{today:%Y-%m}").split("-"))
+    try:
+        first = dt.date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{month!r} is not a month such as 2024-06", param_hint="--month"
+        ) from exc
+    year, number = first.year, first.month
+    if kind == "monthly" and not community:
+        raise click.UsageError("the monthly report needs --community")
     with _ledger(db) as ledger:
         stored, specs = list(ledger.cases()), [e.spec for e in ledger.engines]
         table = load_categories()
         sequence = ledger.store.next_number(ISSUER.code, today.year)
-        if kind == "monthly":
-            if not community:
-                raise click.UsageError("the monthly report needs --community")
+        if kind == "monthly" and community:
             context = monthly_report_context(
                 stored,
                 specs,

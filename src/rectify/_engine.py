@@ -8,6 +8,7 @@ per-case state, so one engine serves every case from any number of threads.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -182,6 +183,14 @@ class Engine:
             },
         )
         for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise PayloadError(
+                    case_id=case_id,
+                    state=self.spec.initial,
+                    event=OPEN,
+                    field=key,
+                    problem=f"must be a finite number, not {value!r}",
+                )
             if not isinstance(value, _SCALARS):
                 raise PayloadError(
                     case_id=case_id,
@@ -198,7 +207,7 @@ class Engine:
             "data": dict(data),
         }
         if recurrence_of is not None:
-            if recurrence_of.workflow == self.spec.id and not self.is_final(recurrence_of):
+            if not recurrence_of.final:
                 raise RectifyError(
                     f"case {recurrence_of.id!r} is still open; only a closed "
                     "case can recur (closed cases are never reopened)"

@@ -6,6 +6,10 @@ rises, so sweeping twice at the same moment, or hourly instead of daily, yields 
 exactly once; after a long gap one sweep catches up in the order the levels came due,
 recording what sweeps at every instant would have (a level that came due only after a higher
 one was reached is passed over).
+
+A sweep judges each case as it is now: deadline triggers count only while the case is in one
+of its ladder's states, so a level that came due while the case sat in such a state is not
+recorded if the case moved on before any sweep ran. Sweep at least daily.
 """
 
 from __future__ import annotations

@@ -37,7 +37,10 @@ _MONTHS: Final = (
     "November",
     "December",
 )
-_PHONE_RUN: Final = re.compile(r"\d{7,}")
+# A phone number as people write it: digits, maybe a +country code, spaces or hyphens
+# between groups (152 0000 3801, +86 152-0000-3801, 023-4567 0119).
+_PHONE_RUN: Final = re.compile(r"\+?\d(?:[ \-]?\d){6,}")
+_DATE: Final = re.compile(r"(19|20)\d\d-\d{1,2}-\d{1,2}")
 _MAX_NUMERAL: Final = 9999
 _MOBILE: Final = 11
 
@@ -96,19 +99,26 @@ def document_number(organ: str, year: int, sequence: int) -> str:
 def mask_phone(phone: object, *, reveal: bool = False) -> str:
     """Mask the phone numbers in ``phone`` as 152****3801 unless ``reveal``.
 
-    Each run of 7 or more digits is masked: a mobile number (11 digits or more) keeps its
-    first three and last four digits, a shorter one its last two. Other text (a name in the
-    same cell) is kept.
+    Each run of 7 or more digits, spaces and hyphens between them allowed, is masked: a
+    mobile number (11 digits or more) keeps its first three and last four digits, a shorter
+    one its last two; a +86 country code is kept. Other text (a name in the same cell) is
+    kept.
     """
     text = "" if phone is None else str(phone)
     return text if reveal else _PHONE_RUN.sub(_mask_run, text)
 
 
 def _mask_run(match: re.Match[str]) -> str:
-    digits = match.group()
+    text = match.group()
+    if _DATE.fullmatch(text):
+        return text  # 2024-06-30 is a date, not a phone number
+    digits = "".join(ch for ch in text if ch.isdigit())
+    prefix = ""
+    if text.startswith("+86") or (digits.startswith("86") and len(digits) == _MOBILE + 2):
+        prefix, digits = "+86 ", digits[2:]
     if len(digits) >= _MOBILE:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    return "*" * (len(digits) - 2) + digits[-2:]
+        return prefix + digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return prefix + "*" * (len(digits) - 2) + digits[-2:]
 
 
 def percent(value: float, digits: int = 1) -> str:

@@ -15,7 +15,6 @@ from rectify._diagnostics import Diagnostic, Location, Severity, sort_diagnostic
 from rectify._notices import FORMATS, NoticeRenderer
 from rectify._parse import parse_workflow_data
 from rectify._reader import Reader
-from rectify._reports import REPORT_VARIABLES
 from rectify._resources import default_workflows
 from rectify._spec import WorkflowSpec
 from rectify._yamlsource import Source, YamlDocument, load_yaml, read_source
@@ -174,7 +173,6 @@ def _with_templates(catalog: Catalog, renderer: NoticeRenderer) -> Catalog:
         uses = frozenset(
             f"{name}.{variable}"
             for name in names
-            if name not in REPORT_VARIABLES
             for fmt in FORMATS
             if renderer.has(name, fmt)
             for variable in renderer.variables(name, fmt)
