@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping
 import attrs
 import chinese_calendar
 
-from rectify._diagnostics import sort_diagnostics
-from rectify._reader import Reader
-from rectify._yamlsource import Path, Source, load_yaml, read_source
-from rectify.exceptions import CalendarError, WorkflowDefinitionError
+from rectify._deadlines import count_working_days
+from rectify._reader import Reader, read_definition
+from rectify._yamlsource import Path, Source
+from rectify.exceptions import CalendarError
 
 __all__ = [
     "CalendarFallbackWarning",
@@ -57,15 +57,7 @@ def load_holidays(source: Source) -> HolidayData:
         WorkflowDefinitionError: The file has errors, each with its line and column.
         DefinitionError: The file cannot be read.
     """
-    text, name = read_source(source)
-    reader = Reader(load_yaml(text, name))
-    reader.diagnostics.extend(reader.doc.diagnostics)
-    data = HolidayData()
-    if reader.doc.data is not None:
-        data = parse_holidays(reader)
-    if any(d.is_error for d in reader.diagnostics):
-        raise WorkflowDefinitionError(name, sort_diagnostics(reader.diagnostics))
-    return data
+    return read_definition(source, parse_holidays)
 
 
 def parse_holidays(reader: Reader) -> HolidayData:
@@ -183,16 +175,7 @@ class OfficialCalendar:
 
         With 0: ``start`` when it is a working day, else the next working day.
         """
-        day = start
-        if days == 0:
-            while not self.is_working_day(day):
-                day += dt.timedelta(days=1)
-            return day
-        counted = 0
-        while counted < days:
-            day += dt.timedelta(days=1)
-            counted += self.is_working_day(day)
-        return day
+        return count_working_days(self.is_working_day, start, days)
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
         """Return the number of working days after ``start`` up to and including ``end``."""

@@ -9,11 +9,8 @@ from typing import Final
 
 import attrs
 
-from rectify._diagnostics import sort_diagnostics
-from rectify._reader import Reader
-from rectify._resources import default_workflows
-from rectify._yamlsource import Path, Source, load_yaml, read_source
-from rectify.exceptions import WorkflowDefinitionError
+from rectify._reader import Reader, read_definition
+from rectify._yamlsource import Path, Source
 
 __all__ = [
     "Campaign",
@@ -142,17 +139,7 @@ def load_campaign(source: Source | None = None) -> Campaign:
         WorkflowDefinitionError: The file has errors, each with its line and column.
         DefinitionError: The file cannot be read.
     """
-    if source is None:
-        text: str | bytes = (default_workflows() / "campaign-2024.yaml").read_bytes()
-        name = "campaign-2024.yaml"
-    else:
-        text, name = read_source(source)
-    reader = Reader(load_yaml(text, name))
-    reader.diagnostics.extend(reader.doc.diagnostics)
-    campaign = parse_campaign(reader) if reader.doc.data is not None else None
-    if campaign is None or any(d.is_error for d in reader.diagnostics):
-        raise WorkflowDefinitionError(name, sort_diagnostics(reader.diagnostics))
-    return campaign
+    return read_definition(source, parse_campaign, default="campaign-2024.yaml")
 
 
 def parse_campaign(reader: Reader) -> Campaign | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from rectify._spec import (
@@ -18,7 +18,27 @@ from rectify._spec import (
 )
 from rectify.exceptions import DeadlineError
 
-__all__ = ["WorkingCalendar", "due_date"]
+__all__ = ["WorkingCalendar", "count_working_days", "due_date"]
+
+
+def count_working_days(
+    is_working_day: Callable[[dt.date], bool], start: dt.date, days: int
+) -> dt.date:
+    """Return the ``days``-th working day after ``start`` by ``is_working_day``.
+
+    With 0: ``start`` when it is a working day, else the next working day. Calendars build
+    their ``add_working_days`` on this.
+    """
+    day = start
+    if days == 0:
+        while not is_working_day(day):
+            day += dt.timedelta(days=1)
+        return day
+    counted = 0
+    while counted < days:
+        day += dt.timedelta(days=1)
+        counted += is_working_day(day)
+    return day
 
 
 class WorkingCalendar(Protocol):

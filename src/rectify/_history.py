@@ -86,22 +86,18 @@ def _body(  # noqa: PLR0917 - the fields of a record, in order
 
 def seal(record: Record, previous: Record | None) -> Record:
     """Return ``record`` chained to ``previous``: its ``prev`` and ``digest`` filled in."""
-    prev = previous.digest if previous else ""
-    digest = hashlib.sha256(_encode(record, prev)).hexdigest()
     r = record
-    return Record(
-        r.seq,
-        r.event,
-        r.source,
-        r.target,
-        r.actor,
-        r.role,
-        r.at,
-        r.payload,
-        r.evidence,
-        r.reason,
-        prev,
-        digest,
+    return new_record(
+        previous,
+        seq=r.seq,
+        event=r.event,
+        source=r.source,
+        target=r.target,
+        actor=Actor(r.actor, r.role),
+        at=r.at,
+        payload=r.payload,
+        evidence=r.evidence,
+        reason=r.reason,
     )
 
 

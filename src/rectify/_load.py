@@ -14,8 +14,7 @@ from rectify._checks import Catalog, check_workflow
 from rectify._diagnostics import Diagnostic, Location, Severity, sort_diagnostics
 from rectify._notices import FORMATS, NoticeRenderer
 from rectify._parse import parse_workflow_data
-from rectify._reader import Reader
-from rectify._resources import default_workflows
+from rectify._reader import Reader, read_definition
 from rectify._spec import WorkflowSpec
 from rectify._yamlsource import Source, YamlDocument, load_yaml, read_source
 from rectify.exceptions import DefinitionError, WorkflowDefinitionError
@@ -78,19 +77,14 @@ def load_categories(source: Source | None = None) -> CategoryTable:
         WorkflowDefinitionError: The table has errors.
         DefinitionError: The file cannot be read.
     """
-    if source is None:
-        text: str | bytes = (default_workflows() / "categories.yaml").read_bytes()
-        name = "categories.yaml"
-    else:
-        text, name = read_source(source)
-    reader = Reader(load_yaml(text, name))
-    reader.diagnostics.extend(reader.doc.diagnostics)
-    table = parse_categories(reader) if reader.doc.data is not None else None
-    if table is not None:
-        check_categories(table, reader)
-    if table is None or any(d.is_error for d in reader.diagnostics):
-        raise WorkflowDefinitionError(name, sort_diagnostics(reader.diagnostics))
-    return table
+
+    def parse(reader: Reader) -> CategoryTable | None:
+        table = parse_categories(reader)
+        if table is not None:
+            check_categories(table, reader)
+        return table
+
+    return read_definition(source, parse, default="categories.yaml")
 
 
 @attrs.frozen

@@ -11,10 +11,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
-from rectify._diagnostics import Diagnostic, Location, Severity
-from rectify._yamlsource import Path, Unreadable, YamlDocument
+from rectify._diagnostics import Diagnostic, Location, Severity, sort_diagnostics
+from rectify._resources import default_workflows
+from rectify._yamlsource import Path, Source, Unreadable, YamlDocument, load_yaml, read_source
+from rectify.exceptions import WorkflowDefinitionError
 
-__all__ = ["IDENTIFIER", "Reader"]
+__all__ = ["IDENTIFIER", "Reader", "read_definition"]
 
 IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _T = TypeVar("_T")
@@ -195,3 +197,30 @@ class Reader:
         if key not in table or table[key] is None:
             return None
         return self.string((*path, key), table[key])
+
+
+def read_definition(
+    source: Source | None, parse: Callable[[Reader], _T | None], *, default: str = ""
+) -> _T:
+    """Read one definition document and build it with ``parse``, or raise with every problem.
+
+    Args:
+        source: A path or YAML text; ``None`` reads the shipped file named ``default``.
+        parse: Builds the value from a reader, recording diagnostics.
+        default: The shipped file (in ``workflows/``) to read when ``source`` is ``None``.
+
+    Raises:
+        WorkflowDefinitionError: The document has errors, each with its line and column.
+        DefinitionError: The file cannot be read.
+    """
+    if source is None:
+        text: str | bytes = (default_workflows() / default).read_bytes()
+        name = default
+    else:
+        text, name = read_source(source)
+    reader = Reader(load_yaml(text, name))
+    reader.diagnostics.extend(reader.doc.diagnostics)
+    built = parse(reader) if reader.doc.data is not None else None
+    if built is None or any(d.is_error for d in reader.diagnostics):
+        raise WorkflowDefinitionError(name, sort_diagnostics(reader.diagnostics))
+    return built

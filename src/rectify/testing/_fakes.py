@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
+from rectify._deadlines import count_working_days
+
 __all__ = ["FakeCalendar", "FakeClock"]
 
 _SATURDAY = 5
@@ -31,17 +33,11 @@ class FakeCalendar:
         return day.weekday() < _SATURDAY and day not in self.holidays
 
     def add_working_days(self, start: dt.date, days: int) -> dt.date:
-        """Return the ``days``-th working day after ``start`` (0: the first from ``start``)."""
-        day = start
-        if days == 0:
-            while not self.is_working_day(day):
-                day += dt.timedelta(days=1)
-            return day
-        counted = 0
-        while counted < days:
-            day += dt.timedelta(days=1)
-            counted += self.is_working_day(day)
-        return day
+        """Return the ``days``-th working day after ``start``.
+
+        With 0: ``start`` when it is a working day, else the next working day.
+        """
+        return count_working_days(self.is_working_day, start, days)
 
 
 class FakeClock:
