@@ -30,7 +30,7 @@ from importlib import metadata
 from typing import Final
 
 import yaml
-from suites import engine, store, sweep, workflow
+from suites import engine, notices, store, sweep, workflow
 from suites.base import (
     C_SAFE_LOADER,
     FULL,
@@ -79,6 +79,7 @@ SUITES: Final[dict[str, Suite]] = {
     "workflow": workflow.suite,
     "engine": engine.suite,
     "sweep": sweep.suite,
+    "notices": notices.suite,
     "store": store.suite,
 }
 

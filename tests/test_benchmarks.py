@@ -68,6 +68,7 @@ def test_quick_table_of_all_suites_says_lower_is_better() -> None:
     assert "suite engine" in done.stdout
     assert "suite sweep" in done.stdout
     assert "suite store" in done.stdout
+    assert "suite notices" in done.stdout
     assert "lower is better" in done.stdout
     assert "rectify.load_workflow" in done.stdout
 
@@ -248,3 +249,16 @@ def test_store_suite_compares_each_figure_with_raw_sql_in_the_same_run() -> None
         assert postgres == []
         assert "PostgreSQL figures were skipped" in done.stderr
         assert "RECTIFY_BENCH_POSTGRES_URL" in done.stderr
+
+
+def test_notices_suite_renders_the_slip_against_raw_jinja2() -> None:
+    done = run("notices", "--quick", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    notices = report["suites"]["notices"]
+    figures = {f["name"]: f for f in notices["figures"]}
+    assert set(figures) == {"jinja2 render [compiled]", "rectify render [slip]"}
+    assert all(f["value"] > 0 for f in figures.values())
+    (ratio,) = notices["ratios"]
+    assert ratio["floor"] == "jinja2 render [compiled]"
+    assert ratio["ratio"] > 0

@@ -65,7 +65,12 @@ class Document:
     context_sha256: str
 
 
+_SCALAR: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: object) -> object:
+    if type(value) in _SCALAR:
+        return value  # most of a context: text and numbers
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):
@@ -189,6 +194,7 @@ class NoticeRenderer:
         self._builtin = _environment(jinja2.Environment, builtin_loader)
         self._host: jinja2.Environment | None = None
         self._host_names: frozenset[str] = frozenset()
+        self._fingerprints: dict[str, tuple[list[str], str]] = {}
         if host_folder is not None:
             host_loader = jinja2.FileSystemLoader(str(host_folder))
             self._host = _environment(
@@ -267,6 +273,25 @@ class NoticeRenderer:
                 assigned |= {n if isinstance(n, str) else n[1] for n in node.names}
         return frozenset(used - assigned - set(env.globals))
 
+    def _fingerprint(self, env: jinja2.Environment, name: str) -> tuple[list[str], str]:
+        """Return the template family of ``name`` and the SHA-256 of its sources.
+
+        Worked out once per template: templates are read when the renderer first uses them
+        (a host that edits its templates while running makes a new renderer).
+        """
+        known = self._fingerprints.get(name)
+        if known is None:
+            family = self._family(env, name)
+            sources = "\0".join(
+                env.loader.get_source(env, n)[0]  # type: ignore[union-attr]
+                for n in family
+            )
+            known = self._fingerprints[name] = (
+                family,
+                hashlib.sha256(sources.encode()).hexdigest(),
+            )
+        return known
+
     def _family(self, env: jinja2.Environment, name: str) -> list[str]:
         """Return ``name`` and every template it extends, includes or imports, in order."""
         seen: list[str] = []
@@ -301,7 +326,7 @@ class NoticeRenderer:
         """
         name = self.template_name(notice, fmt, locale)
         env, template = self._load(name)
-        family = self._family(env, name)
+        family, template_sha = self._fingerprint(env, name)
         try:
             module = template.make_module(dict(context))
         except jinja2.UndefinedError as exc:
@@ -317,10 +342,6 @@ class NoticeRenderer:
         except (jinja2.TemplateError, TypeError, ValueError) as exc:
             where, line = _where(env, family)
             raise NoticeError(f"cannot render: {exc}", template=where, line=line) from exc
-        sources = "\0".join(
-            env.loader.get_source(env, n)[0]  # type: ignore[union-attr]
-            for n in family
-        )
         title = getattr(module, "title", None) or context.get("title") or notice
         return Document(
             title=str(title).strip(),
@@ -328,7 +349,7 @@ class NoticeRenderer:
             format=fmt,
             template=name,
             locale=locale,
-            template_sha256=hashlib.sha256(sources.encode()).hexdigest(),
+            template_sha256=template_sha,
             context_sha256=context_digest(context),
         )
 
