@@ -76,3 +76,10 @@ def test_lookback_example_links_relapses_and_counts_them() -> None:
     assert "IM-001-R2: recurrence of IM-001-R1, count 2" in out
     assert "截至2024年11月15日，抽查已销号隐患4处，反弹1处，反弹率25.0%。" in out
     assert "已重新立案IM-001-R1" in out
+
+
+def test_property_testing_example_passes_the_flow_and_finds_the_planted_bug() -> None:
+    out = output_of("property_test_workflow.py")
+    assert "every generated history kept both rules" in out
+    assert "planted bug found: " in out
+    assert "fired 'check' after firing 'clear'" in out
