@@ -1152,3 +1152,8 @@ def test_a_case_cannot_be_merged_into_itself() -> None:
     case = hazard_at("assign")
     with pytest.raises(rectify.RectifyError, match="cannot be merged into itself"):
         engine("hazard").merge(case, case, COMMUNITY, at(4, 3), reason="同一处")
+
+
+def test_case_data_must_hold_finite_numbers() -> None:
+    with pytest.raises(rectify.PayloadError, match="finite number"):
+        engine("hazard").open("H-1", {**HOSE_DATA, "height": float("inf")}, GRID, at(4, 2))
