@@ -23,6 +23,7 @@ from rectify._case import Actor, Evidence, NoticeDue
 from rectify._demo import ISSUER, run_demo
 from rectify._engine import TIMEZONE
 from rectify._escalation import is_overdue
+from rectify._formatting import display_width, pad
 from rectify._ledger import Ledger
 from rectify._load import load_categories
 from rectify._publishing import Notices
@@ -215,11 +216,11 @@ def cases(
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    from rectify._demo import _pad, _width  # noqa: PLC0415 - shared column arithmetic
-
-    widths = [max([_width(h), *(_width(r[i]) for r in rows)]) for i, h in enumerate(head)]
+    widths = [
+        max([display_width(h), *(display_width(r[i]) for r in rows)]) for i, h in enumerate(head)
+    ]
     for row in (head, *rows):
-        click.echo("  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        click.echo("  ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @click.command()

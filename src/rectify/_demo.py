@@ -13,7 +13,6 @@ import datetime as dt
 import random
 import shutil
 import time
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from rectify._categories import CategoryTable
 from rectify._deadlines import due_date
 from rectify._documents import Issuer
 from rectify._engine import TIMEZONE
+from rectify._formatting import display_width, pad
 from rectify._ledger import Ledger
 from rectify._load import load_categories
 from rectify._lookback import sample_lookback
@@ -654,14 +654,14 @@ def _summary(
     for case in cases:
         by_community[str(case.data.get("community", ""))][titles[(case.workflow, case.state)]] += 1
     states = sorted({t for counter in by_community.values() for t in counter})
-    widths = [max(_width(s), 4) + 2 for s in states]
-    head = "".join(_pad(s, w, right=True) for s, w in zip(states, widths, strict=True))
-    lines = [_pad("社区", 12) + head + _pad("合计", 8, right=True)]
+    widths = [max(display_width(s), 4) + 2 for s in states]
+    head = "".join(pad(s, w, right=True) for s, w in zip(states, widths, strict=True))
+    lines = [pad("社区", 12) + head + pad("合计", 8, right=True)]
     for community in sorted(by_community):
         counter = by_community[community]
-        cells = [_pad(str(counter[s]), w, right=True) for s, w in zip(states, widths, strict=True)]
-        total = _pad(str(sum(counter.values())), 8, right=True)
-        lines.append(_pad(community, 12) + "".join(cells) + total)
+        cells = [pad(str(counter[s]), w, right=True) for s, w in zip(states, widths, strict=True)]
+        total = pad(str(sum(counter.values())), 8, right=True)
+        lines.append(pad(community, 12) + "".join(cells) + total)
     overdue = sum(1 for c in cases if c.deadline and not c.final and day > c.deadline)
     escalated = sum(1 for c in cases if (c.escalation or -1) >= 2)  # noqa: PLR2004 - 督办
     relapses = sum(1 for c in cases if c.recurrence_of)
@@ -671,16 +671,6 @@ def _summary(
         f"histories verify: {'yes' if verified else 'NO'}"
     )
     return lines
-
-
-def _width(text: str) -> int:
-    """Return how many terminal columns ``text`` takes (CJK characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, *, right: bool = False) -> str:
-    gap = " " * max(width - _width(text), 0)
-    return gap + text if right else text + gap
 
 
 def _index(out: Path, documents: list[tuple[str, str, Path]], summary: list[str]) -> None:

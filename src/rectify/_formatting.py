@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Final
 from zoneinfo import ZoneInfo
 
 __all__ = [
+    "display_width",
     "document_number",
     "en_date",
     "mask_phone",
+    "pad",
     "percent",
     "zh_date",
     "zh_numeral",
@@ -124,3 +127,14 @@ def _mask_run(match: re.Match[str]) -> str:
 def percent(value: float, digits: int = 1) -> str:
     """Return a fraction (0.853) as a percentage (85.3%)."""
     return f"{value * 100:.{digits}f}%"
+
+
+def display_width(text: str) -> int:
+    """Return how many terminal columns ``text`` takes (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """Pad ``text`` with spaces to ``width`` terminal columns (on the left when ``right``)."""
+    gap = " " * max(width - display_width(text), 0)
+    return gap + text if right else text + gap
