@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path as FsPath
 
@@ -122,7 +123,7 @@ def validate_paths(
     kinds = {id(d): _kind(d) for d in docs}
     flows = [d for d in docs if kinds[id(d)] == "workflow"]
     diagnostics: list[Diagnostic] = [x for d in docs for x in d.diagnostics]
-    base = _with_templates(catalog or Catalog(), notices or NoticeRenderer())
+    base = _with_templates(catalog or Catalog(), notices)
     phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics, base)
     if phases and base.phases is None:
         base = attrs.evolve(base, phases=frozenset(phases))
@@ -157,21 +158,32 @@ def validate_paths(
     return ValidationReport(tuple(str(f) for f in files), tuple(sort_diagnostics(diagnostics)))
 
 
-def _with_templates(catalog: Catalog, renderer: NoticeRenderer) -> Catalog:
+def _with_templates(catalog: Catalog, renderer: NoticeRenderer | None) -> Catalog:
     """Fill in the notices that have templates and the variables those templates use."""
     if catalog.notices is not None:
         return catalog
-    names = renderer.available()
-    uses = catalog.template_variables
-    if uses is None:
-        uses = frozenset(
-            f"{name}.{variable}"
-            for name in names
-            for fmt in FORMATS
-            if renderer.has(name, fmt)
-            for variable in renderer.variables(name, fmt)
-        )
+    names, found = _template_catalog(renderer) if renderer else _shipped_templates()
+    uses = catalog.template_variables if catalog.template_variables is not None else found
     return attrs.evolve(catalog, notices=names, template_variables=uses)
+
+
+def _template_catalog(renderer: NoticeRenderer) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the notice names that have templates and what those templates use."""
+    names = renderer.available()
+    uses = frozenset(
+        f"{name}.{variable}"
+        for name in names
+        for fmt in FORMATS
+        if renderer.has(name, fmt)
+        for variable in renderer.variables(name, fmt)
+    )
+    return names, uses
+
+
+@functools.cache
+def _shipped_templates() -> tuple[frozenset[str], frozenset[str]]:
+    # The shipped templates are files of the installed package: read and parsed once.
+    return _template_catalog(NoticeRenderer())
 
 
 def _campaigns(
