@@ -513,7 +513,12 @@ def _fingerprint(case: Case) -> tuple[object, ...]:
 
 _OPEN_DATA: Final = st.dictionaries(
     st.sampled_from(("category", "address", "description", "floors", "found_on", "due")),
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _TEXT | _DATES,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT
+    | _DATES,
     max_size=4,
 )
 
