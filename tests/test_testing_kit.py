@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -77,15 +77,18 @@ def test_fake_clock_moves_forward_only() -> None:
 
 def falsify(engine: rectify.Engine, rule: rectify.testing.Invariant) -> list[str]:
     """Run the kit until it fails; return the steps of the shrunk counterexample."""
-    machine = workflow_machine(engine, invariants=(rule,), max_cases=1)
+    machine = workflow_machine(engine, invariants=(rule,), max_cases=1, refusals=False)
     with pytest.raises(AssertionError) as failure:
         run_state_machine_as_test(
             machine,
             settings=settings(
                 max_examples=300,
                 stateful_step_count=20,
+                derandomize=True,  # the same search every run: no flaky CI
                 database=None,
                 deadline=None,
+                phases=[Phase.generate, Phase.shrink],
+                report_multiple_bugs=False,
                 suppress_health_check=list(HealthCheck),
             ),
         )
@@ -104,7 +107,7 @@ def test_the_kit_finds_a_close_that_skips_verification() -> None:
     )
     assert planted != HAZARD_TEXT
     steps = falsify(engine_of(planted), entered_only_from("closed", "verified"))
-    assert 1 < len(steps) <= 12, steps
+    assert 5 <= len(steps) <= 10, steps  # the shortest failing history has 5 steps
 
 
 def test_the_kit_finds_a_fixer_who_verifies_their_own_fix() -> None:
@@ -114,7 +117,7 @@ def test_the_kit_finds_a_fixer_who_verifies_their_own_fix() -> None:
     )
     assert planted != HAZARD_TEXT
     steps = falsify(engine_of(planted), separated("report_fixed", "verify"))
-    assert 1 < len(steps) <= 12, steps
+    assert 5 <= len(steps) <= 10, steps  # the shortest failing history has 5 steps
 
 
 # --- scenario files ---------------------------------------------------------------------

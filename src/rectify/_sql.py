@@ -57,6 +57,7 @@ _INDEXED_DATA: Final = ("community", "category", "severity")
 _CHUNK = 500  # ids in one IN (...) list (and cases read per page)
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,31}")
 _RETRIES: Final = 5
+_LOCKED_RETRIES: Final = 40  # about 40 s at most, waiting longer each time
 
 
 def _json(value: object) -> str:
@@ -761,7 +762,16 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> No
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA busy_timeout = 10000")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # Switching to WAL (or recovering the WAL a killed writer left) can report "locked"
+        # without waiting for the busy timeout; it passes once the other process is done.
+        for attempt in range(_LOCKED_RETRIES):
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _LOCKED_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         cursor.execute("PRAGMA synchronous = FULL")
     finally:
         cursor.close()
