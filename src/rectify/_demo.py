@@ -685,7 +685,8 @@ def _index(out: Path, documents: list[tuple[str, str, Path]], summary: list[str]
         "<h1>虎峰镇老旧小区消防安全专项整治 2024（演示）</h1>",
         f"<pre>{escape(chr(10).join(summary))}</pre>",
     ]
-    for folder in sorted(groups):
+    # Reports (monthly, circulars, ledger) first: they are what a reader looks for.
+    for folder in sorted(groups, key=lambda f: (not f.startswith("reports"), f)):
         parts.append(f"<h2>{escape(folder)}</h2><ul>")
         for title, path in groups[folder]:
             link = path.relative_to(out).as_posix()
