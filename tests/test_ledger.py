@@ -200,6 +200,41 @@ def test_merge_closes_the_duplicate_and_records_it_on_the_kept_case(ledger: Ledg
     assert ledger.verify().ok
 
 
+class _StaleReads(MemoryStore):
+    """A store whose next read of one case returns the case as it was before a change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stale: Case | None = None
+
+    def get(self, case_id: str) -> Case:
+        if self.stale is not None and self.stale.id == case_id:
+            stale, self.stale = self.stale, None
+            return stale
+        return super().get(case_id)
+
+
+def test_a_merge_that_loses_a_race_stores_nothing_of_either_case() -> None:
+    store = _StaleReads()
+    ledger = make_ledger(store)
+    ledger.open("H-1", "hazard", hazard_data(), COMMUNITY, at=T0)
+    ledger.open("H-2", "hazard", hazard_data(), COMMUNITY, at=T0)
+    read = ledger.get("H-1")
+    ledger.fire(
+        "H-1",
+        "assign",
+        COMMUNITY,
+        at=T0 + HOUR,
+        payload={"responsible_party": "物业", "measures": "补齐", "due": DUE},
+    )
+    store.stale = read  # the merge reads H-1 as it was before the assignment
+    with pytest.raises(ConcurrencyError):
+        ledger.merge("H-2", "H-1", TOWN, reason="重复上报", at=T0 + 2 * HOUR)
+    assert ledger.get("H-2").state == "discovered"  # the duplicate was not merged alone
+    assert ledger.get("H-1").history[-1].event == "assign"
+    assert ledger.verify().ok
+
+
 def test_query_filters_and_pages(ledger: Ledger) -> None:
     for i in range(5):
         open_planned(ledger, f"H-{i}", community="东区" if i % 2 else "西区")

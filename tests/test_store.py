@@ -865,3 +865,17 @@ def test_verify_finds_records_cut_off_the_end_of_a_stored_history(sql_store: SQL
     (problem,) = report.problems
     assert (problem.case_id, problem.seq) == ("H-1", case.seq)
     assert "records are missing" in problem.reason
+
+
+def test_append_all_stores_every_case_or_none(store: Store) -> None:
+    first, second = make_case("H-1"), make_case("H-2")
+    store.add(first, [])
+    store.add(second, [])
+    stale = second.seq - 1  # the second writer read an older head: the whole write fails
+    with pytest.raises(ConcurrencyError):
+        store.append_all([(grow(first), first.seq, [notice(first)]), (grow(second), stale, [])])
+    assert store.get("H-1") == first
+    assert store.get("H-2") == second
+    assert store.pending() == []
+    store.append_all([(grow(first), first.seq, []), (grow(second), second.seq, [])])
+    assert (store.get("H-1").seq, store.get("H-2").seq) == (first.seq + 1, second.seq + 1)

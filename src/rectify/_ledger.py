@@ -243,8 +243,10 @@ class Ledger:
         duplicate, into = self.store.get(duplicate_id), self.store.get(into_id)
         engine = self.engine(duplicate.workflow, duplicate.version)
         merged, kept = engine.merge(duplicate, into, actor, at or self.clock.now(), reason=reason)
-        self.store.append(merged.case, duplicate.seq, merged.effects)
-        self.store.append(kept.case, into.seq, kept.effects)
+        # One transaction: a duplicate merged without its @merge record would be lost.
+        self.store.append_all(
+            [(merged.case, duplicate.seq, merged.effects), (kept.case, into.seq, kept.effects)]
+        )
         return merged, kept
 
     # -- reading ----------------------------------------------------------------------

@@ -514,36 +514,58 @@ class SQLStore:
             CaseNotFoundError: No such case.
             StoreError: The database failed; nothing was stored.
         """
-        _check(case)
-        cases = self._tables.cases
-        what = f"appending to case {case.id!r}"
-        values = _projection(case)
-        del values["id"]
+        self.append_all([(case, expected_seq, effects)])
+
+    def append_all(self, items: Sequence[tuple[Case, int, Sequence[Effect]]]) -> None:
+        """Append to several cases in one transaction: all of it is stored, or none.
+
+        Raises:
+            ConcurrencyError: One of the cases is no longer at its expected sequence number.
+            CaseNotFoundError: One of the cases does not exist.
+            StoreError: The database failed; nothing was stored.
+        """
+        for case, _, _ in items:
+            _check(case)
+        names = ", ".join(repr(case.id) for case, _, _ in items)
+        current = items[0] if items else None
         try:
             with self._begin(write=True) as conn:
-                updated = conn.execute(
-                    cases.update()
-                    .where(cases.c.id == case.id, cases.c.head_seq == expected_seq)
-                    .values(values)
-                )
-                if updated.rowcount != 1:
-                    found = conn.execute(
-                        sa.select(cases.c.head_seq).where(cases.c.id == case.id)
-                    ).scalar_one_or_none()
-                    if found is None:
-                        raise CaseNotFoundError(f"no case {case.id!r}")
-                    raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=int(found))
-                new = [_event_row(case.id, r) for r in case.history if r.seq > expected_seq]
-                if new:
-                    conn.execute(self._tables.events.insert(), new)
-                self._put_effects(conn, [(case, effects)])
+                for item in items:
+                    current = item
+                    self._append_in(conn, *item)
         except sa_exc.IntegrityError as exc:
-            head = self._head(case.id)
-            if head is not None and head != expected_seq:
-                raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=head) from exc
-            raise StoreError(f"{what} failed: {_reason(exc)}") from exc
+            if current is not None:
+                head = self._head(current[0].id)
+                if head is not None and head != current[1]:
+                    raise ConcurrencyError(
+                        case_id=current[0].id, expected=current[1], found=head
+                    ) from exc
+            raise StoreError(f"appending to case {names} failed: {_reason(exc)}") from exc
         except sa_exc.SQLAlchemyError as exc:
-            raise StoreError(f"{what} failed: {_reason(exc)}") from exc
+            raise StoreError(f"appending to case {names} failed: {_reason(exc)}") from exc
+
+    def _append_in(
+        self, conn: sa.Connection, case: Case, expected_seq: int, effects: Sequence[Effect]
+    ) -> None:
+        cases = self._tables.cases
+        values = _projection(case)
+        del values["id"]
+        updated = conn.execute(
+            cases.update()
+            .where(cases.c.id == case.id, cases.c.head_seq == expected_seq)
+            .values(values)
+        )
+        if updated.rowcount != 1:
+            found = conn.execute(
+                sa.select(cases.c.head_seq).where(cases.c.id == case.id)
+            ).scalar_one_or_none()
+            if found is None:
+                raise CaseNotFoundError(f"no case {case.id!r}")
+            raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=int(found))
+        new = [_event_row(case.id, r) for r in case.history if r.seq > expected_seq]
+        if new:
+            conn.execute(self._tables.events.insert(), new)
+        self._put_effects(conn, [(case, effects)])
 
     def add_many(
         self,

@@ -104,6 +104,16 @@ class Store(Protocol):
         """
         ...
 
+    def append_all(self, items: Sequence[tuple[Case, int, Sequence[Effect]]]) -> None:
+        """Append to several cases (``(case, expected_seq, effects)``) in one transaction.
+
+        Raises:
+            ConcurrencyError: One of the cases is no longer at its expected sequence number;
+                nothing was stored.
+            CaseNotFoundError: One of the cases does not exist; nothing was stored.
+        """
+        ...
+
     def get(self, case_id: str) -> Case:
         """Return the case with its history.
 
@@ -182,13 +192,19 @@ class MemoryStore:
 
     def append(self, case: Case, expected_seq: int, effects: Sequence[Effect]) -> None:
         """Store a case's new records (see :class:`Store`)."""
+        self.append_all([(case, expected_seq, effects)])
+
+    def append_all(self, items: Sequence[tuple[Case, int, Sequence[Effect]]]) -> None:
+        """Append to several cases at once, all or nothing (see :class:`Store`)."""
         with self._lock:
-            stored = self._cases.get(case.id)
-            if stored is None:
-                raise CaseNotFoundError(f"no case {case.id!r}")
-            if stored.seq != expected_seq:
-                raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=stored.seq)
-            self._put(case, effects)
+            for case, expected_seq, _ in items:  # check every case before writing any
+                stored = self._cases.get(case.id)
+                if stored is None:
+                    raise CaseNotFoundError(f"no case {case.id!r}")
+                if stored.seq != expected_seq:
+                    raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=stored.seq)
+            for case, _, effects in items:
+                self._put(case, effects)
 
     def get(self, case_id: str) -> Case:
         """Return a case (see :class:`Store`)."""
