@@ -59,6 +59,7 @@ from rectify._reports import (
     ledger_totals_context,
     lookback_context,
     monthly_report_context,
+    report_context,
 )
 from rectify._resources import default_notices, default_workflows
 from rectify._severity import change_severity
@@ -265,6 +266,7 @@ __all__ = [
     "plan_migration",
     "read_ledger",
     "replay",
+    "report_context",
     "reports_due",
     "sample_lookback",
     "sweep",

@@ -27,13 +27,7 @@ from rectify._formatting import display_width, pad
 from rectify._ledger import Ledger
 from rectify._load import load_categories
 from rectify._publishing import Notices
-from rectify._reports import (
-    circular_context,
-    escalation_report_context,
-    ledger_context,
-    ledger_totals_context,
-    monthly_report_context,
-)
+from rectify._reports import report_context
 from rectify._resources import sample_ledger
 from rectify._sql import open_store
 from rectify._store import CaseQuery
@@ -408,61 +402,27 @@ def report(
     year, number = first.year, first.month
     if kind == "monthly" and not community:
         raise click.UsageError("the monthly report needs --community")
-    with _ledger(db) as ledger:
-        stored, specs = list(ledger.cases()), [e.spec for e in ledger.engines]
-        table = load_categories()
-        sequence = ledger.store.next_number(ISSUER.code, today.year)
-        if kind == "monthly" and community:
-            context = monthly_report_context(
-                stored,
-                specs,
-                community=community,
-                year=year,
-                month=number,
-                as_of=today,
-                categories=table,
-                issuer=ISSUER,
-                sequence=sequence,
-            )
-        elif kind == "circular":
-            context = circular_context(
-                stored,
-                specs,
-                year=year,
-                month=number,
-                as_of=today,
-                categories=table,
-                issuer=ISSUER,
-                sequence=sequence,
-            )
-        elif kind == "ledger":
-            context = ledger_context(
-                stored,
-                specs,
-                as_of=today,
-                community=community,
-                categories=table,
-                issuer=ISSUER,
-                sequence=sequence,
-            )
-        elif kind == "totals":
-            context = ledger_totals_context(
-                stored,
-                specs,
-                as_of=today,
-                due_on=_totals_due(today),
-                issuer=ISSUER,
-                sequence=sequence,
-            )
-        else:
-            context = escalation_report_context(
-                stored, specs, as_of=today, categories=table, issuer=ISSUER, sequence=sequence
-            )
     name = {
         "monthly": "monthly_report",
         "totals": "ledger_totals",
         "escalation": "escalation_levels",
     }.get(kind, kind)
+    with _ledger(db) as ledger:
+        stored, specs = list(ledger.cases()), [e.spec for e in ledger.engines]
+        table = load_categories()
+        sequence = ledger.store.next_number(ISSUER.code, today.year)
+        context = report_context(
+            name,
+            stored,
+            specs,
+            as_of=today,
+            issuer=ISSUER,
+            sequence=sequence,
+            categories=table,
+            community=community,
+            due_on=_totals_due(today),
+            period=(year, number),
+        )
     document = Notices(ISSUER).render(name, context, fmt=fmt)
     if out is None:
         click.echo(document.body, nl=False)

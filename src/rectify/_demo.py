@@ -33,15 +33,7 @@ from rectify._load import load_categories
 from rectify._lookback import sample_lookback
 from rectify._notices import Document
 from rectify._publishing import Notices
-from rectify._reports import (
-    LookbackResult,
-    circular_context,
-    escalation_report_context,
-    ledger_context,
-    ledger_totals_context,
-    lookback_context,
-    monthly_report_context,
-)
+from rectify._reports import LookbackResult, lookback_context, report_context
 from rectify._spec import WorkflowSpec
 from rectify._sql import SQLStore
 
@@ -415,56 +407,31 @@ class _Simulation:
     def number(self, day: dt.date) -> int:
         return self.notices.numbers.next_number(ISSUER.code, day.year)
 
+    def standard(
+        self, name: str, stem: str, day: dt.date, cases: list[Case], community: str | None = None
+    ) -> None:
+        """Render one of the standard reports of ``day`` into that month's folder."""
+        context = report_context(
+            name,
+            cases,
+            self.specs,
+            as_of=day,
+            issuer=ISSUER,
+            sequence=self.number(day),
+            categories=self.categories,
+            community=community,
+            due_on=_TOTALS_DAY,
+        )
+        self.report(name, f"reports/{day:%Y-%m}", stem, context)
+
     def monthly(self, day: dt.date) -> None:
         cases = list(self.ledger.cases())
-        folder = f"reports/{day:%Y-%m}"
         for community in sorted({str(c.data.get("community", "")) for c in cases}):
-            self.report(
-                "monthly_report",
-                folder,
-                f"monthly-{community}",
-                monthly_report_context(
-                    cases,
-                    self.specs,
-                    community=community,
-                    year=day.year,
-                    month=day.month,
-                    as_of=day,
-                    issuer=ISSUER,
-                    sequence=self.number(day),
-                    categories=self.categories,
-                ),
-            )
-        self.report(
-            "circular",
-            folder,
-            "circular",
-            circular_context(
-                cases,
-                self.specs,
-                year=day.year,
-                month=day.month,
-                as_of=day,
-                issuer=ISSUER,
-                sequence=self.number(day),
-                categories=self.categories,
-            ),
-        )
+            self.standard("monthly_report", f"monthly-{community}", day, cases, community)
+        self.standard("circular", "circular", day, cases)
 
     def totals(self, day: dt.date) -> None:
-        self.report(
-            "ledger_totals",
-            f"reports/{day:%Y-%m}",
-            "ledger-totals",
-            ledger_totals_context(
-                list(self.ledger.cases()),
-                self.specs,
-                as_of=day,
-                due_on=_TOTALS_DAY,
-                issuer=ISSUER,
-                sequence=self.number(day),
-            ),
-        )
+        self.standard("ledger_totals", "ledger-totals", day, list(self.ledger.cases()))
 
     def lookback(self, day: dt.date) -> None:
         cases = list(self.ledger.cases())
@@ -506,33 +473,8 @@ class _Simulation:
 
     def closing(self, day: dt.date) -> None:
         cases = list(self.ledger.cases())
-        folder = f"reports/{day:%Y-%m}"
-        self.report(
-            "ledger",
-            folder,
-            "ledger",
-            ledger_context(
-                cases,
-                self.specs,
-                as_of=day,
-                issuer=ISSUER,
-                sequence=self.number(day),
-                categories=self.categories,
-            ),
-        )
-        self.report(
-            "escalation_levels",
-            folder,
-            "escalation-levels",
-            escalation_report_context(
-                cases,
-                self.specs,
-                as_of=day,
-                issuer=ISSUER,
-                sequence=self.number(day),
-                categories=self.categories,
-            ),
-        )
+        self.standard("ledger", "ledger", day, cases)
+        self.standard("escalation_levels", "escalation-levels", day, cases)
 
 
 def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:

@@ -35,6 +35,7 @@ __all__ = [
     "ledger_totals_context",
     "lookback_context",
     "monthly_report_context",
+    "report_context",
 ]
 
 _TOWN: Final = 2  # the escalation level of town supervision (督办)
@@ -508,3 +509,81 @@ def escalation_report_context(
         "levels": levels,
         "totals": {"escalated": len(rows), "open": sum(f.open for f in everything)},
     }
+
+
+def report_context(
+    name: str,
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    categories: CategoryTable | None = None,
+    community: str | None = None,
+    due_on: dt.date | None = None,
+    period: tuple[int, int] | None = None,
+) -> dict[str, object]:
+    """Return the context of the report template ``name`` on ``as_of``.
+
+    Monthly reports and circulars cover ``period`` (year, month), by default the month of
+    ``as_of``.
+
+    ``name`` is a key of :data:`REPORT_VARIABLES` other than ``lookback_report`` (which is
+    built from look-back results): ``monthly_report`` needs ``community``; ``ledger_totals``
+    takes ``due_on`` (April 5 of the year by default).
+
+    Raises:
+        ValueError: ``name`` is not such a report, or ``monthly_report`` lacks a community.
+    """
+    year, month = period or (as_of.year, as_of.month)
+    if name == "monthly_report":
+        if not community:
+            raise ValueError("the monthly report needs a community")
+        return monthly_report_context(
+            cases,
+            specs,
+            community=community,
+            year=year,
+            month=month,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            categories=categories,
+        )
+    if name == "circular":
+        return circular_context(
+            cases,
+            specs,
+            year=year,
+            month=month,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            categories=categories,
+        )
+    if name == "ledger":
+        return ledger_context(
+            cases,
+            specs,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            community=community,
+            categories=categories,
+        )
+    if name == "ledger_totals":
+        return ledger_totals_context(
+            cases,
+            specs,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            due_on=due_on or dt.date(as_of.year, 4, 5),
+        )
+    if name == "escalation_levels":
+        return escalation_report_context(
+            cases, specs, as_of=as_of, issuer=issuer, sequence=sequence, categories=categories
+        )
+    choices = ", ".join(sorted(set(REPORT_VARIABLES) - {"lookback_report"}))
+    raise ValueError(f"no report {name!r}; reports: {choices}")
