@@ -67,7 +67,7 @@ from rectify._store import effect_ids
 from rectify.stores import CaseQuery, SQLStore
 from suites.base import Measurement, Settings
 from suites.engine import EVENTS, Lifecycle, lifecycle
-from suites.sweep import reminder_days
+from suites.sweep import planned_case, reminder_days
 
 TZ: Final = ZoneInfo("Asia/Shanghai")
 PREFIX: Final = "rectify_"
@@ -709,11 +709,6 @@ def sweep_cases(engine: rectify.Engine, count: int) -> tuple[list[Any], int]:
     """Return ``count`` planned cases, one in ``OVERDUE_EVERY`` with its reminder due."""
     reach = reminder_days(engine.spec)
     today = NOW.date()
-    community = rectify.Actor("community-001", "community")
-    party = rectify.Actor("party-001", "responsible_party")
-    plan = (rectify.Evidence.of("plan_document", "plan.pdf", b"plan"),)
-    opener = rectify.Actor("grid-001", "grid_worker")
-    data = {"address": "幸福里小区1号楼", "category": "evacuation_blocked", "severity": "general"}
     items = []
     for i in range(count):
         due = (
@@ -721,23 +716,7 @@ def sweep_cases(engine: rectify.Engine, count: int) -> tuple[list[Any], int]:
             if i % OVERDUE_EVERY == 0
             else today + dt.timedelta(days=reach + 1 + i % SPREAD)
         )
-        opened_at = NOW - dt.timedelta(days=14)
-        case = engine.open(f"S-{i:07d}", data, opener, opened_at).case
-        case = engine.fire(
-            case,
-            "assign",
-            community,
-            opened_at + dt.timedelta(hours=2),
-            payload={"responsible_party": party.id, "measures": "清理楼道堆物", "due": due},
-        ).case
-        outcome = engine.fire(
-            case,
-            "plan",
-            party,
-            opened_at + dt.timedelta(days=1),
-            payload={"measures": "清理楼道堆物，物业协助清运", "due": due},
-            evidence=plan,
-        )
+        outcome = planned_case(engine, f"S-{i:07d}", due, NOW - dt.timedelta(days=14))
         items.append((outcome.case, outcome.effects))
     return items, reach
 

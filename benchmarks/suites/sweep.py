@@ -60,33 +60,36 @@ def reminder_days(spec: rectify.WorkflowSpec) -> int:
     return first.days
 
 
-def build_cases(engine: rectify.Engine, count: int, reach: int) -> list[rectify.Case]:
-    """Return ``count`` planned cases, one in ``DUE_EVERY`` with its reminder due by ``NOW``."""
+def planned_case(
+    engine: rectify.Engine, case_id: str, due: dt.date, opened_at: dt.datetime
+) -> rectify.Outcome:
+    """Return a case opened at ``opened_at``, assigned and planned with its date ``due``.
+
+    The store suite builds its stored cases with this too.
+    """
     community = rectify.Actor("community-001", "community")
     party = rectify.Actor("party-001", "responsible_party")
     plan = (rectify.Evidence.of("plan_document", "plan.pdf", b"plan"),)
-    due = (OPENED + dt.timedelta(days=40)).date()
-    case = engine.open(
-        "H-0000000",
-        {"address": "幸福里小区1号楼1室", "category": "evacuation_blocked", "severity": "general"},
-        rectify.Actor("grid-001", "grid_worker"),
-        OPENED,
-    ).case
+    data = {"address": "幸福里小区1号楼", "category": "evacuation_blocked", "severity": "general"}
+    opener = rectify.Actor("grid-001", "grid_worker")
+    case = engine.open(case_id, data, opener, opened_at).case
+    order = {"responsible_party": party.id, "measures": "清理楼道堆物", "due": due}
     case = engine.fire(
-        case,
-        "assign",
-        community,
-        OPENED + dt.timedelta(hours=2),
-        payload={"responsible_party": party.id, "measures": "清理楼道堆物", "due": due},
+        case, "assign", community, opened_at + dt.timedelta(hours=2), payload=order
     ).case
-    base = engine.fire(
+    return engine.fire(
         case,
         "plan",
         party,
-        OPENED + dt.timedelta(days=1),
+        opened_at + dt.timedelta(days=1),
         payload={"measures": "清理楼道堆物，物业协助清运", "due": due},
         evidence=plan,
-    ).case
+    )
+
+
+def build_cases(engine: rectify.Engine, count: int, reach: int) -> list[rectify.Case]:
+    """Return ``count`` planned cases, one in ``DUE_EVERY`` with its reminder due by ``NOW``."""
+    base = planned_case(engine, "H-0000000", (OPENED + dt.timedelta(days=40)).date(), OPENED).case
     today = NOW.date()
     # Due: the deadline is today up to `reach` days out (the reminder, and nothing else, is
     # due). Not due: `reach + 1` to `reach + SPREAD` days out.
