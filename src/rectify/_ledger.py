@@ -129,12 +129,13 @@ class Ledger:
         """
         table = categories or load_categories()
         severities = {level.name: level.period for level in table.severities}
+        shared = calendar or OfficialCalendar()  # one calendar, one cache of its days
         engines = [
             Engine(
                 load_workflow(file),
                 guards=guards,
                 actions=actions,
-                calendar=calendar or OfficialCalendar(),
+                calendar=shared,
                 phases=campaign.phase_ends if campaign else None,
                 severities=severities,
             )
