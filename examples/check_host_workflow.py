@@ -39,7 +39,7 @@ def main() -> None:
         f"Fixed: {spec.id} v{spec.version}, {len(spec.states)} states, "
         f"{len(spec.events)} events, final: {', '.join(spec.final_states)}"
     )
-    print(rectify.draw_workflow(spec, "mermaid"))
+    print(rectify.definitions.draw_workflow(spec, "mermaid"))
 
 
 if __name__ == "__main__":

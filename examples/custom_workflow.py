@@ -82,7 +82,7 @@ events:
 EBIKES_PER_PORT = 5
 
 
-def enough_ports(ctx: rectify.GuardContext) -> str | None:
+def enough_ports(ctx: rectify.engine.GuardContext) -> str | None:
     """Let acceptance through only if the shed has a port for every five e-bikes."""
     ebikes, ports = ctx.case.data.get("ebikes"), ctx.case.data.get("ports")
     if not isinstance(ebikes, int) or not isinstance(ports, int):
@@ -100,7 +100,7 @@ def evidence(kind: str, name: str) -> rectify.Evidence:
 
 def main() -> None:
     """Check the workflow, then run one project through it, refused once by the guard."""
-    catalog = rectify.Catalog(guards=frozenset({"enough_ports"}))
+    catalog = rectify.definitions.Catalog(guards=frozenset({"enough_ports"}))
     problems = rectify.validate_workflow(WORKFLOW, catalog=catalog)
     print(f"validate: {len(problems)} problems")
     spec = rectify.load_workflow(WORKFLOW, catalog=catalog)
@@ -129,7 +129,7 @@ def main() -> None:
         engine.fire(
             case, "accept", station, at, evidence=[evidence("acceptance_record", "验收.pdf")]
         )
-    except rectify.GuardRefusedError as exc:
+    except rectify.exceptions.GuardRefusedError as exc:
         print(f"accept refused by {exc.guard}: {exc.reason}")
     case = engine.fire(
         case, "send_back", station, at, payload={"findings": "充电端口数量不足，需增设"}
@@ -153,7 +153,7 @@ def main() -> None:
     for record in case.history:
         when = f"{record.at:%Y-%m-%d}"
         print(f"  #{record.seq} {when} {record.event} → {record.target} by {record.actor}")
-    rectify.verify_history(case)
+    rectify.engine.verify_history(case)
     print("history verifies")
 
 

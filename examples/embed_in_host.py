@@ -26,7 +26,7 @@ from rectify.exceptions import CaseNotFoundError, ConcurrencyError, RoleNotPermi
 from rectify.stores import Delivery, SQLStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ISSUER = rectify.Issuer(
+ISSUER = rectify.documents.Issuer(
     organ="虎峰镇人民政府", office="虎峰镇消防安全委员会办公室", code="虎峰镇消安"
 )
 EVENT_PATH = re.compile(r"/hazards/([^/]+)/events/([^/]+)")
@@ -116,7 +116,9 @@ def _view(case: rectify.Case) -> dict[str, object]:
     }
 
 
-def notice_handler(ledger: rectify.Ledger, notices: rectify.Notices) -> Callable[[Delivery], None]:
+def notice_handler(
+    ledger: rectify.Ledger, notices: rectify.documents.Notices
+) -> Callable[[Delivery], None]:
     """Return the outbox handler: render each notice, note the other effects.
 
     A real host would file the documents, send them and show deadlines on its calendar; it
@@ -125,14 +127,14 @@ def notice_handler(ledger: rectify.Ledger, notices: rectify.Notices) -> Callable
 
     def handle(delivery: Delivery) -> None:
         effect = delivery.effect
-        if isinstance(effect, rectify.NoticeDue):
+        if isinstance(effect, rectify.engine.NoticeDue):
             case = ledger.get(delivery.case_id)
             spec = ledger.engine(case.workflow, case.version).spec
             issued_on = ledger.clock.now().date()
             context = notices.context(effect, case, spec, issued_on=issued_on)
             document = notices.render(effect.notice, context, fmt="html")
             print(f"  notice {document.title} {context['number']} for {case.id}")
-        elif isinstance(effect, rectify.DeadlineSet):
+        elif isinstance(effect, rectify.engine.DeadlineSet):
             print(f"  deadline {effect.due} for {effect.case_id} ({effect.state})")
         else:
             print(f"  {type(effect).__name__} for {delivery.case_id}")
@@ -176,8 +178,10 @@ def main() -> None:
     community = ("社区-李", "community")
     clock = HostClock(dt.datetime(2024, 3, 18, 9, 30, tzinfo=SHANGHAI))
     with tempfile.TemporaryDirectory() as folder, SQLStore.open(Path(folder) / "host.db") as store:
-        ledger = rectify.Ledger.with_workflows(store, campaign=rectify.load_campaign(), clock=clock)
-        notices = rectify.Notices(
+        ledger = rectify.Ledger.with_workflows(
+            store, campaign=rectify.calendar.load_campaign(), clock=clock
+        )
+        notices = rectify.documents.Notices(
             ISSUER,
             numbers=store,  # document numbers come from the store: never reused
             categories=rectify.load_categories(),

@@ -14,11 +14,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import rectify
-from rectify import ALWAYS_SAMPLED, sample_lookback
+from rectify.engine import ALWAYS_SAMPLED, sample_lookback
 from rectify.stores import MemoryStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ISSUER = rectify.Issuer(
+ISSUER = rectify.documents.Issuer(
     organ="虎峰镇人民政府", office="虎峰镇消防安全委员会办公室", code="虎峰镇消安"
 )
 GRID = rectify.Actor("网格员-王", "grid_worker")
@@ -80,7 +80,7 @@ def rectify_and_close(ledger: rectify.Ledger, case_id: str, day: dt.date) -> Non
 
 def main() -> None:
     """Close the cases, sample them, find a relapse twice, and print the look-back report."""
-    ledger = rectify.Ledger.with_workflows(MemoryStore(), campaign=rectify.load_campaign())
+    ledger = rectify.Ledger.with_workflows(MemoryStore(), campaign=rectify.calendar.load_campaign())
     survey = dt.date(2024, 4, 8)
     for case_id, community, estate, category, severity, description in HAZARDS:
         data = {
@@ -132,19 +132,21 @@ def main() -> None:
     print(f"{third.id}: recurrence of {third.recurrence_of}, count {third.recurrence_count}")
 
     results = [
-        rectify.LookbackResult(case, passed=False, note="再次发现飞线充电", new_case=again.id)
+        rectify.documents.LookbackResult(
+            case, passed=False, note="再次发现飞线充电", new_case=again.id
+        )
         if case.id == relapsed.id
-        else rectify.LookbackResult(case, passed=True, note="整改效果保持良好")
+        else rectify.documents.LookbackResult(case, passed=True, note="整改效果保持良好")
         for case in sample
     ]
-    context = rectify.lookback_context(
+    context = rectify.documents.lookback_context(
         results,
         as_of=lookback_day,
         issuer=ISSUER,
         sequence=1,
         categories=rectify.load_categories(),
     )
-    report = rectify.Notices(ISSUER).render("lookback_report", context, fmt="text")
+    report = rectify.documents.Notices(ISSUER).render("lookback_report", context, fmt="text")
     print()
     print(report.body.strip())
 

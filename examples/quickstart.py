@@ -16,7 +16,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def main() -> None:
     """Open a hazard, assign it, show the outbox, sweep a month later, verify."""
-    ledger = rectify.Ledger.with_workflows(MemoryStore(), campaign=rectify.load_campaign())
+    ledger = rectify.Ledger.with_workflows(MemoryStore(), campaign=rectify.calendar.load_campaign())
     at = dt.datetime(2024, 3, 18, 9, 30, tzinfo=SHANGHAI)
     grid = rectify.Actor("网格员-王", "grid_worker")
     office = rectify.Actor("社区-李", "community")

@@ -46,11 +46,12 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from rectify import Actor, Case, Effect, Engine, Evidence, Ledger
-from rectify._codec import effect_from_json
-from rectify._store import effect_ids
+from rectify import Actor, Case, Engine, Evidence, Ledger
+from rectify.engine import Effect
 from rectify.exceptions import ConcurrencyError
 from rectify.stores import CaseQuery, SQLStore
+from rectify.stores._codec import effect_from_json
+from rectify.stores._store import effect_ids
 from rectify.testing import FakeCalendar
 
 WORKER: Final = Path(__file__).resolve()

@@ -24,7 +24,8 @@ import attrs
 import yaml
 from hypothesis import strategies as st
 
-from rectify import (
+from rectify import WorkflowSpec
+from rectify.definitions import (
     AfterDeadline,
     BeforeDeadline,
     Budget,
@@ -46,10 +47,9 @@ from rectify import (
     StateSpec,
     Transition,
     Trigger,
-    WorkflowSpec,
     WorkingDays,
 )
-from rectify._spec import OUTCOMES, PAYLOAD_TYPES
+from rectify.definitions._spec import OUTCOMES, PAYLOAD_TYPES
 
 # The ledger sheet builders live in rectify.testing, for hosts too.
 from rectify.testing import BrokenLedger, LedgerSheet, broken_ledgers, ledger_sheets

@@ -170,7 +170,7 @@ def test_sweep_suite_has_each_size_against_its_loop_and_the_growth(
     figures = {f["name"]: f for f in sweep["figures"]}
     ratios = {(r["figure"], r["floor"]): r for r in sweep["ratios"]}
     sweeps = sorted(
-        (f for name, f in figures.items() if name.startswith("rectify.sweep [")),
+        (f for name, f in figures.items() if name.startswith("rectify.engine.sweep [")),
         key=lambda f: f["number"],
     )
     assert len(sweeps) == 3
@@ -183,7 +183,7 @@ def test_sweep_suite_has_each_size_against_its_loop_and_the_growth(
         assert (figure["name"], loop["name"]) in ratios
     for figure in sweeps[1:]:  # how the cost per case grows with the number of cases
         assert (figure["name"], smallest["name"]) in ratios
-    quiet = _one(figures, "rectify.sweep, none due [")
+    quiet = _one(figures, "rectify.engine.sweep, none due [")
     assert figures[quiet["floor"]]["name"].startswith("due-date loop, none due [")
 
 

@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rectify
-from rectify import CalendarError, CalendarFallbackWarning, OfficialCalendar, load_holidays
+from rectify import CalendarError, OfficialCalendar
+from rectify.calendar import CalendarFallbackWarning, load_holidays
 from rectify.testing import FakeCalendar
 
 D = dt.date

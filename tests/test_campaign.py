@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import rectify
-from rectify import Actor, Campaign, Engine, Phase, ReportDue, ReportSpec, reports_due
+from rectify import Actor, Engine
+from rectify.calendar import Campaign, Phase, ReportDue, ReportSpec, reports_due
 from rectify.cli import cli
 from rectify.testing import FakeCalendar
 from tests.conftest import WORKFLOWS
@@ -62,7 +63,7 @@ events:
 
 @pytest.fixture(scope="module")
 def campaign() -> Campaign:
-    return rectify.load_campaign(CAMPAIGN_FILE)
+    return rectify.calendar.load_campaign(CAMPAIGN_FILE)
 
 
 # -- the shipped campaign ------------------------------------------------------------------
@@ -169,7 +170,7 @@ def test_campaign_rule_in_a_workflow_is_the_phase_end(
 def test_a_campaign_rule_without_the_campaign_is_a_deadline_error() -> None:
     engine = Engine(rectify.load_workflow(phase_workflow("concentrated")))
     opened = dt.datetime(2024, 5, 6, 9, tzinfo=TZ)
-    with pytest.raises(rectify.DeadlineError, match="'concentrated'"):
+    with pytest.raises(rectify.exceptions.DeadlineError, match="'concentrated'"):
         engine.open("C-1", {}, Actor("c-1", "community"), opened)
 
 
@@ -269,7 +270,7 @@ reports:
 
 def test_broken_campaign_reports_every_problem_with_its_line() -> None:
     with pytest.raises(rectify.WorkflowDefinitionError) as info:
-        rectify.load_campaign(BROKEN)
+        rectify.calendar.load_campaign(BROKEN)
     found = {(d.code, d.location.line, d.location.path) for d in info.value.errors}
     assert ("bad-value", 8, "phases.survey") in found  # starts before the campaign
     assert ("unknown-key", 16, "phases.late.colour") in found
@@ -306,18 +307,18 @@ def test_broken_campaign_reports_every_problem_with_its_line() -> None:
 )
 def test_broken_campaign_header_is_reported_at_its_line(text: str, code: str, line: int) -> None:
     with pytest.raises(rectify.WorkflowDefinitionError) as info:
-        rectify.load_campaign(text)
+        rectify.calendar.load_campaign(text)
     assert (code, line) in {(d.code, d.location.line) for d in info.value.errors}
 
 
 def test_campaign_that_is_not_a_mapping_is_a_definition_error() -> None:
     with pytest.raises(rectify.WorkflowDefinitionError):
-        rectify.load_campaign("- just\n- a list\n")
+        rectify.calendar.load_campaign("- just\n- a list\n")
 
 
 def test_missing_campaign_file_is_a_definition_error(tmp_path: Path) -> None:
     with pytest.raises(rectify.DefinitionError, match="cannot read"):
-        rectify.load_campaign(tmp_path / "nosuch.yaml")
+        rectify.calendar.load_campaign(tmp_path / "nosuch.yaml")
 
 
 # -- validating workflows against a campaign -----------------------------------------------------

@@ -40,16 +40,16 @@ def at(text: str, snippet: str, marker: str) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def found(text: str, catalog: rectify.Catalog | None = None) -> Found:
+def found(text: str, catalog: rectify.definitions.Catalog | None = None) -> Found:
     return {
         (d.code, d.location.line, d.location.column)
         for d in rectify.validate_workflow(text, catalog=catalog)
     }
 
 
-def shipped_catalog() -> rectify.Catalog:
+def shipped_catalog() -> rectify.definitions.Catalog:
     table = rectify.load_categories(WORKFLOWS / "categories.yaml")
-    return rectify.Catalog(
+    return rectify.definitions.Catalog(
         guards=frozenset({"panel_quorum"}),
         notices=NOTICES,
         categories=table.codes,
@@ -218,7 +218,9 @@ def test_a_deadline_field_no_entering_event_carries_is_only_a_warning() -> None:
     diagnostics = rectify.validate_workflow(text)
     assert [(d.code, d.is_error) for d in diagnostics] == [("unknown-field", False)]
     assert diagnostics[0].location.path == "states.planned.deadline.field"
-    assert rectify.load_workflow(text).state("planned").deadline == rectify.FieldDate("planned_on")
+    assert rectify.load_workflow(text).state("planned").deadline == rectify.definitions.FieldDate(
+        "planned_on"
+    )
 
 
 # -- roles and duties --------------------------------------------------------------------
@@ -265,7 +267,7 @@ def test_an_unknown_severity_is_reported_at_the_severity_not_at_its_ladder() -> 
     text = edit(
         HAZARD, "  default: standard\n", "  default: standard\n  by_severity: {grave: standard}\n"
     )
-    catalog = rectify.Catalog(severities=frozenset({"general"}))
+    catalog = rectify.definitions.Catalog(severities=frozenset({"general"}))
     assert found(text, catalog) == {("unknown-severity", *at(text, "{grave: standard}", "grave"))}
     assert found(text) == set()
 
@@ -274,16 +276,16 @@ def test_an_unknown_severity_is_reported_at_the_severity_not_at_its_ladder() -> 
 
 
 def test_major_needs_its_panel_quorum_guard_from_the_host() -> None:
-    catalog = rectify.Catalog(guards=frozenset({"other"}))
+    catalog = rectify.definitions.Catalog(guards=frozenset({"other"}))
     assert found(MAJOR, catalog) == {
         ("unknown-guard", *at(MAJOR, "    guards: [panel_quorum]", "panel_quorum"))
     }
-    assert found(MAJOR, rectify.Catalog(guards=frozenset({"panel_quorum"}))) == set()
+    assert found(MAJOR, rectify.definitions.Catalog(guards=frozenset({"panel_quorum"}))) == set()
 
 
 def test_every_use_of_a_missing_notice_is_reported() -> None:
     # hazard.yaml names overdue_warning twice: fail_verification's notice, ladder level 1's.
-    catalog = rectify.Catalog(notices=NOTICES - {"overdue_warning"})
+    catalog = rectify.definitions.Catalog(notices=NOTICES - {"overdue_warning"})
     event = "    notice: overdue_warning\n  close:"
     level = "          notice: overdue_warning\n          notify: [responsible_party, community]"
     assert found(HAZARD, catalog) == {
@@ -294,7 +296,7 @@ def test_every_use_of_a_missing_notice_is_reported() -> None:
 
 def test_immediate_applies_only_to_categories_of_the_table() -> None:
     codes = rectify.load_categories(WORKFLOWS / "categories.yaml").codes
-    catalog = rectify.Catalog(categories=codes - {"PAS.EVAC"})
+    catalog = rectify.definitions.Catalog(categories=codes - {"PAS.EVAC"})
     assert found(IMMEDIATE, catalog) == {
         ("unknown-category", *at(IMMEDIATE, "applies_to: [PAS.LANE, PAS.EVAC", "PAS.EVAC"))
     }

@@ -598,7 +598,7 @@ def test_demo_at_a_larger_scale_prints_stage_timings(tmp_path: Path) -> None:
 
 
 def test_set_values_take_the_declared_field_types() -> None:
-    from rectify._commands import _typed  # noqa: PLC0415 - the conversion itself
+    from rectify.cli._commands import _typed  # noqa: PLC0415 - the conversion itself
 
     assert _typed("7", "int") == 7
     assert _typed("2024-06-30", "date") == dt.date(2024, 6, 30)

@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import rectify
-from rectify._codec import (
+from rectify.stores._codec import (
     case_from_json,
     case_to_json,
     decode,
@@ -35,7 +35,7 @@ def test_a_case_and_its_records_round_trip_through_json_text() -> None:
     records = tuple(record_from_json(decode(encode(record_to_json(r)))) for r in case.history)  # type: ignore[arg-type]
     again = case_from_json(decode(encode(case_to_json(case))), records)  # type: ignore[arg-type]
     assert again == case
-    rectify.verify_history(again)
+    rectify.engine.verify_history(again)
 
 
 def test_every_effect_round_trips_with_its_kind() -> None:

@@ -15,25 +15,19 @@ import attrs
 import pytest
 
 import rectify
-from rectify import (
-    Actor,
+from rectify import Actor, Case, Engine, Evidence, NaiveDatetimeError
+from rectify.calendar._deadlines import due_date
+from rectify.definitions import (
     CalendarDays,
     CampaignDate,
-    Case,
-    DeadlineError,
-    DeadlineSet,
     Earliest,
-    Engine,
-    Evidence,
     FieldDate,
     FixedDate,
     FromSeverity,
-    NaiveDatetimeError,
     WorkingDays,
-    due_within,
-    is_overdue,
 )
-from rectify._deadlines import due_date
+from rectify.engine import DeadlineSet, due_within, is_overdue
+from rectify.exceptions import DeadlineError
 from rectify.testing import FakeCalendar
 from tests.conftest import WORKFLOWS
 
@@ -53,17 +47,19 @@ def at(month: int, day: int, hour: int = 9) -> dt.datetime:
 
 
 @pytest.fixture(scope="module")
-def table() -> rectify.CategoryTable:
+def table() -> rectify.definitions.CategoryTable:
     return rectify.load_categories()
 
 
 @pytest.fixture(scope="module")
-def campaign() -> rectify.Campaign:
-    return rectify.load_campaign(WORKFLOWS / "campaign-2024.yaml")
+def campaign() -> rectify.calendar.Campaign:
+    return rectify.calendar.load_campaign(WORKFLOWS / "campaign-2024.yaml")
 
 
 @pytest.fixture(scope="module")
-def severities(table: rectify.CategoryTable) -> dict[str, rectify.DeadlineRule]:
+def severities(
+    table: rectify.definitions.CategoryTable,
+) -> dict[str, rectify.definitions.DeadlineRule]:
     return {s.name: s.period for s in table.severities}
 
 
@@ -73,13 +69,13 @@ def hazard() -> Engine:
 
 
 def rule_date(
-    rule: rectify.DeadlineRule,
+    rule: rectify.definitions.DeadlineRule,
     start: dt.date = MONDAY,
     data: Mapping[str, object] | None = None,
     *,
-    calendar: rectify.WorkingCalendar | None = None,
+    calendar: rectify.calendar.WorkingCalendar | None = None,
     phases: Mapping[str, dt.date] | None = None,
-    severities: Mapping[str, rectify.DeadlineRule] | None = None,
+    severities: Mapping[str, rectify.definitions.DeadlineRule] | None = None,
 ) -> dt.date:
     return due_date(
         rule,
@@ -141,7 +137,7 @@ def test_calendar_days_rule_counts_every_day(days: int, expected: dt.date) -> No
     assert rule_date(CalendarDays(3), D(2024, 9, 30)) == D(2024, 10, 3)  # holidays count
 
 
-def test_campaign_rule_is_the_phase_end(campaign: rectify.Campaign) -> None:
+def test_campaign_rule_is_the_phase_end(campaign: rectify.calendar.Campaign) -> None:
     phases = campaign.phase_ends
     assert rule_date(CampaignDate("concentrated"), phases=phases) == D(2024, 6, 30)
     assert rule_date(CampaignDate("canopies"), phases=phases) == D(2024, 12, 25)
@@ -169,8 +165,8 @@ def test_field_date_rule_reads_the_case_data() -> None:
     ],
 )
 def test_from_severity_rule_uses_the_category_tables_period(
-    severities: dict[str, rectify.DeadlineRule],
-    campaign: rectify.Campaign,
+    severities: dict[str, rectify.definitions.DeadlineRule],
+    campaign: rectify.calendar.Campaign,
     severity: str,
     expected: dt.date,
 ) -> None:
@@ -184,9 +180,9 @@ def test_from_severity_rule_uses_the_category_tables_period(
 
 
 def test_from_severity_of_a_category_follows_its_default_severity(
-    table: rectify.CategoryTable,
-    severities: dict[str, rectify.DeadlineRule],
-    campaign: rectify.Campaign,
+    table: rectify.definitions.CategoryTable,
+    severities: dict[str, rectify.definitions.DeadlineRule],
+    campaign: rectify.calendar.Campaign,
 ) -> None:
     def due(code: str) -> dt.date:
         data = {"category": code, "severity": table.category(code).severity}
@@ -214,7 +210,7 @@ def test_earliest_rule_takes_the_soonest_of_its_rules(due: dt.date, expected: dt
 
 
 def test_earliest_rule_nests_every_kind(
-    severities: dict[str, rectify.DeadlineRule], campaign: rectify.Campaign
+    severities: dict[str, rectify.definitions.DeadlineRule], campaign: rectify.calendar.Campaign
 ) -> None:
     rule = Earliest(
         (
@@ -249,7 +245,7 @@ def test_field_rule_without_a_date_in_the_field_is_a_deadline_error(
 
 
 def test_unknown_campaign_phase_is_a_deadline_error_listing_the_known_ones(
-    campaign: rectify.Campaign,
+    campaign: rectify.calendar.Campaign,
 ) -> None:
     with pytest.raises(DeadlineError) as info:
         rule_date(CampaignDate("nosuch"), phases=campaign.phase_ends)
@@ -261,7 +257,7 @@ def test_unknown_campaign_phase_is_a_deadline_error_listing_the_known_ones(
 
 @pytest.mark.parametrize("data", [{}, {"severity": "catastrophic"}, {"severity": 3}])
 def test_missing_or_unknown_severity_is_a_deadline_error(
-    severities: dict[str, rectify.DeadlineRule], data: dict[str, object]
+    severities: dict[str, rectify.definitions.DeadlineRule], data: dict[str, object]
 ) -> None:
     with pytest.raises(DeadlineError, match="general_short"):
         rule_date(FromSeverity(), data=data, severities=severities)
@@ -329,7 +325,7 @@ def test_engine_refuses_a_naive_datetime_to_fire(hazard: Engine) -> None:
 def test_engine_refuses_a_naive_datetime_to_sweep(hazard: Engine) -> None:
     case = hazard.open("H-1", {}, COMMUNITY, at(5, 6)).case
     with pytest.raises(NaiveDatetimeError):
-        rectify.sweep(hazard, [case], dt.datetime(2024, 6, 1))
+        rectify.engine.sweep(hazard, [case], dt.datetime(2024, 6, 1))
 
 
 def test_engine_takes_the_date_in_shanghai_whatever_the_timezone(hazard: Engine) -> None:
@@ -426,8 +422,8 @@ def test_pause_counts_calendar_days_in_shanghai(hazard: Engine) -> None:
 def test_pause_and_resume_replay_to_the_same_case(hazard: Engine) -> None:
     case = planned(hazard, D(2024, 6, 30))
     case = hazard.fire(wait(hazard, case, at(5, 10)), "resume", TOWN, at(5, 20)).case
-    rectify.verify_history(case)
-    assert rectify.replay(hazard, case.history) == case
+    rectify.engine.verify_history(case)
+    assert rectify.engine.replay(hazard, case.history) == case
 
 
 # -- extensions ---------------------------------------------------------------------------------
@@ -471,7 +467,7 @@ def test_extension_in_assigned_overrides_its_working_day_deadline(hazard: Engine
 
 def test_extension_needs_a_reason(hazard: Engine) -> None:
     case = planned(hazard)
-    with pytest.raises(rectify.PayloadError, match="reason"):
+    with pytest.raises(rectify.exceptions.PayloadError, match="reason"):
         hazard.fire(case, "extend", TOWN, at(6, 1), payload={"due": D(2024, 9, 30)})
 
 
@@ -496,5 +492,5 @@ def test_extension_and_pause_replay_to_the_same_case(hazard: Engine) -> None:
     case = extend(hazard, case, D(2024, 9, 30), at(5, 9)).case
     case = hazard.fire(wait(hazard, case, at(5, 10)), "resume", TOWN, at(5, 20)).case
     case = extend(hazard, case, D(2024, 11, 30), at(6, 1)).case
-    rectify.verify_history(case)
-    assert rectify.replay(hazard, case.history) == case
+    rectify.engine.verify_history(case)
+    assert rectify.engine.replay(hazard, case.history) == case

@@ -104,7 +104,7 @@ def survives(source: str | Path) -> None:
         assert str(loaded)
     elif isinstance(loaded, rectify.WorkflowSpec):
         # Whatever loads can be written back and loads to the same spec.
-        assert rectify.load_workflow(rectify.dump_workflow(loaded)) == loaded
+        assert rectify.load_workflow(rectify.definitions.dump_workflow(loaded)) == loaded
 
 
 # --- round trip -------------------------------------------------------------------------
@@ -112,18 +112,18 @@ def survives(source: str | Path) -> None:
 
 @given(rs.workflow_specs())
 def test_generated_specs_are_valid_and_round_trip(spec: rectify.WorkflowSpec) -> None:
-    text = rectify.dump_workflow(spec)
+    text = rectify.definitions.dump_workflow(spec)
     errors = [d for d in rectify.validate_workflow(text) if d.is_error]
     assert errors == []
     loaded = rectify.load_workflow(text)
     assert loaded == spec
-    assert rectify.dump_workflow(loaded) == text
+    assert rectify.definitions.dump_workflow(loaded) == text
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_workflows_round_trip(path: Path) -> None:
     spec = rectify.load_workflow(path)
-    text = rectify.dump_workflow(spec)
+    text = rectify.definitions.dump_workflow(spec)
     assert rectify.validate_workflow(text) == []
     assert rectify.load_workflow(text) == spec
 
@@ -245,9 +245,9 @@ def test_on_and_off_are_state_names() -> None:
     assert [e.name for e in spec.events] == ["yes", "no"]
     assert spec.initial == "off"
     assert spec.role_names == ("yes", "no")
-    assert spec.event("yes").transitions == (rectify.Transition("off", "on"),)
+    assert spec.event("yes").transitions == (rectify.definitions.Transition("off", "on"),)
     assert spec.event("yes").roles == ("yes",)
-    assert rectify.load_workflow(rectify.dump_workflow(spec)) == spec
+    assert rectify.load_workflow(rectify.definitions.dump_workflow(spec)) == spec
 
 
 @given(st.permutations(rs.YAML11_BOOLEANS))
@@ -258,4 +258,4 @@ def test_yaml_words_stay_names(words: list[str]) -> None:
     assert [e.name for e in spec.events] == [go, stay]
     assert spec.initial == first
     assert spec.role_names == (go, stay)
-    assert rectify.load_workflow(rectify.dump_workflow(spec)) == spec
+    assert rectify.load_workflow(rectify.definitions.dump_workflow(spec)) == spec

@@ -22,30 +22,34 @@ import rectify
 from rectify import (
     Actor,
     Case,
-    CaseFinalError,
-    DeadlineCleared,
-    DeadlineSet,
-    Effect,
     Engine,
-    Escalated,
-    EventNotAllowedError,
     EventOption,
     EventRefusedError,
     Evidence,
-    EvidenceMissingError,
-    GuardContext,
-    GuardRefusedError,
     NaiveDatetimeError,
-    NoticeDue,
     Outcome,
+    RectifyError,
+    WorkflowDefinitionError,
+)
+from rectify.engine import (
+    DeadlineCleared,
+    DeadlineSet,
+    Effect,
+    Escalated,
+    GuardContext,
+    NoticeDue,
+    verify_history,
+)
+from rectify.exceptions import (
+    CaseFinalError,
+    EventNotAllowedError,
+    EvidenceMissingError,
+    GuardRefusedError,
     OutOfOrderError,
     PayloadError,
-    RectifyError,
     RoleNotPermittedError,
     SeparationOfDutiesError,
     UnknownEventError,
-    WorkflowDefinitionError,
-    verify_history,
 )
 from rectify.testing import FakeCalendar
 from tests.conftest import WORKFLOWS
@@ -322,7 +326,7 @@ def test_open_refuses_data_that_is_not_scalar(value: object, kind: str) -> None:
 
 def test_open_without_a_calendar_cannot_count_working_days() -> None:
     bare = Engine(engine("hazard").spec)
-    with pytest.raises(rectify.DeadlineError, match="working-day calendar"):
+    with pytest.raises(rectify.exceptions.DeadlineError, match="working-day calendar"):
         bare.open("H-1", HOSE_DATA, GRID, HAZARD_OPENED)
 
 
@@ -1104,7 +1108,7 @@ def test_merge_dated_before_the_targets_last_event_is_out_of_order() -> None:
 
 def test_a_lone_surrogate_in_a_payload_is_a_payload_error_not_a_unicode_error() -> None:
     case = hazard_at("assign")
-    with pytest.raises(rectify.PayloadError) as caught:
+    with pytest.raises(rectify.exceptions.PayloadError) as caught:
         engine("hazard").fire(
             case,
             "assign",
@@ -1118,7 +1122,7 @@ def test_a_lone_surrogate_in_a_payload_is_a_payload_error_not_a_unicode_error() 
 
 def test_a_lone_surrogate_in_a_reason_is_refused() -> None:
     case = hazard_at("assign")
-    with pytest.raises(rectify.PayloadError) as caught:
+    with pytest.raises(rectify.exceptions.PayloadError) as caught:
         engine("hazard").fire(
             case,
             "mark_duplicate",
@@ -1134,7 +1138,7 @@ def test_evidence_of_a_kind_the_workflow_does_not_declare_is_refused() -> None:
     case = hazard_at("assign")
     selfie = rectify.Evidence.of("selfie", "me.jpg", b"me")
     record = rectify.Evidence.of("inspection_record", "r.pdf", b"r")
-    with pytest.raises(rectify.PayloadError) as caught:
+    with pytest.raises(rectify.exceptions.PayloadError) as caught:
         engine("hazard").fire(
             case, "dismiss", COMMUNITY, at(4, 3), evidence=[record, selfie], reason="不构成"
         )
@@ -1143,7 +1147,7 @@ def test_evidence_of_a_kind_the_workflow_does_not_declare_is_refused() -> None:
 
 
 def test_an_actor_in_a_role_the_workflow_does_not_declare_cannot_open_a_case() -> None:
-    with pytest.raises(rectify.RoleNotPermittedError) as caught:
+    with pytest.raises(rectify.exceptions.RoleNotPermittedError) as caught:
         engine("hazard").open("H-1", HOSE_DATA, rectify.Actor("x", "janitor"), at(4, 3))
     assert caught.value.role == "janitor"
 
@@ -1155,5 +1159,5 @@ def test_a_case_cannot_be_merged_into_itself() -> None:
 
 
 def test_case_data_must_hold_finite_numbers() -> None:
-    with pytest.raises(rectify.PayloadError, match="finite number"):
+    with pytest.raises(rectify.exceptions.PayloadError, match="finite number"):
         engine("hazard").open("H-1", {**HOSE_DATA, "height": float("inf")}, GRID, at(4, 2))

@@ -40,17 +40,8 @@ from hypothesis.stateful import (
 )
 
 import rectify
-from rectify import (
-    Actor,
-    Case,
-    Engine,
-    EventSpec,
-    Evidence,
-    PayloadField,
-    Record,
-    RectifyError,
-    WorkflowSpec,
-)
+from rectify import Actor, Case, Engine, Evidence, Record, RectifyError, WorkflowSpec
+from rectify.definitions import EventSpec, PayloadField
 from rectify.testing import FakeCalendar
 from tests.conftest import WORKFLOWS
 
@@ -155,9 +146,9 @@ def _evidence_refusals(
     given = {e.kind for e in attempt.evidence}
     out: set[type[RectifyError]] = set()
     if given - {kind for kind, _ in spec.evidence}:
-        out.add(rectify.PayloadError)  # a kind the workflow does not declare
+        out.add(rectify.exceptions.PayloadError)  # a kind the workflow does not declare
     if any(kind not in given for kind in event.evidence):
-        out.add(rectify.EvidenceMissingError)
+        out.add(rectify.exceptions.EvidenceMissingError)
     return out
 
 
@@ -170,24 +161,24 @@ def expected(spec: WorkflowSpec, case: Case, attempt: Attempt) -> tuple[Refusals
     if attempt.at.tzinfo is None:
         return frozenset({rectify.NaiveDatetimeError}), None
     if not spec.has_event(attempt.event):
-        return frozenset({rectify.UnknownEventError}), None
+        return frozenset({rectify.exceptions.UnknownEventError}), None
     if spec.state(case.state).final:
-        return frozenset({rectify.CaseFinalError}), None
+        return frozenset({rectify.exceptions.CaseFinalError}), None
     event = spec.event(attempt.event)
     branches = [t for t in event.transitions if t.source == case.state]
     if not branches:
-        return frozenset({rectify.EventNotAllowedError}), None
+        return frozenset({rectify.exceptions.EventNotAllowedError}), None
     broken: set[type[RectifyError]] = set()
     if attempt.actor.role not in _permitted(spec, event):
-        broken.add(rectify.RoleNotPermittedError)
+        broken.add(rectify.exceptions.RoleNotPermittedError)
     for other in event.not_same_actor_as:
         last = _latest(case.history, other)
         if last is not None and last.actor == attempt.actor.id:
-            broken.add(rectify.SeparationOfDutiesError)
+            broken.add(rectify.exceptions.SeparationOfDutiesError)
     if attempt.at < case.updated_at:
-        broken.add(rectify.OutOfOrderError)
+        broken.add(rectify.exceptions.OutOfOrderError)
     if not attempt.payload_ok or (event.reason and not (attempt.reason and attempt.reason.strip())):
-        broken.add(rectify.PayloadError)
+        broken.add(rectify.exceptions.PayloadError)
     broken |= _evidence_refusals(spec, event, attempt)
     target = None
     if attempt.payload_ok:
@@ -200,7 +191,7 @@ def expected(spec: WorkflowSpec, case: Case, attempt: Attempt) -> tuple[Refusals
             None,
         )
         if target is None:
-            broken.add(rectify.GuardRefusedError)
+            broken.add(rectify.exceptions.GuardRefusedError)
     return frozenset(broken), None if broken else target
 
 
@@ -575,7 +566,7 @@ class CaseMachine(RuleBasedStateMachine):
             repeats = data.draw(st.none() | st.sampled_from(sorted(self.cases)), label="recurs")
         earlier = self.cases.get(repeats) if repeats else None
         reopens = earlier is not None and not self.spec.state(earlier.state).final
-        refusals: set[type[RectifyError]] = {rectify.PayloadError} if bad else set()
+        refusals: set[type[RectifyError]] = {rectify.exceptions.PayloadError} if bad else set()
         refusals |= {RectifyError} if reopens else set()
         try:
             outcome = self.engine.open(case_id, fields, actor, self.clock, recurrence_of=earlier)
@@ -668,8 +659,8 @@ class CaseMachine(RuleBasedStateMachine):
         for case_id, case in self.cases.items():
             if self.checked.get(case_id) is case:
                 continue  # unchanged since it was last checked
-            rectify.verify_history(case)
-            assert rectify.replay(self.engine, case.history) == case
+            rectify.engine.verify_history(case)
+            assert rectify.engine.replay(self.engine, case.history) == case
             self.checked[case_id] = case
 
     @invariant()
@@ -793,9 +784,9 @@ class MergingCaseMachine(CaseMachine):
 
         refusals: set[type[RectifyError]] = set()
         if self.spec.state(into.state).final:
-            refusals.add(rectify.CaseFinalError)
+            refusals.add(rectify.exceptions.CaseFinalError)
         if at < into.updated_at:
-            refusals.add(rectify.OutOfOrderError)
+            refusals.add(rectify.exceptions.OutOfOrderError)
         if merging is None:
             refusals.add(RectifyError)
         else:
@@ -876,5 +867,5 @@ def test_a_walk_of_valid_events_replays_exactly(path: Path, data: st.DataObject)
         assert not refusals  # the walk makes valid attempts only
         case = fire(engine, case, attempt).case
         assert case.state == target
-    rectify.verify_history(case)
-    assert rectify.replay(engine, case.history) == case
+    rectify.engine.verify_history(case)
+    assert rectify.engine.replay(engine, case.history) == case

@@ -17,20 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rectify
-from rectify import (
-    Actor,
-    AfterDeadline,
-    BeforeDeadline,
-    Case,
-    Engine,
-    Escalated,
-    Evidence,
-    NoticeDue,
-    OnEvent,
-    OpenFor,
-    is_overdue,
-)
-from rectify._engine import local_date
+from rectify import Actor, Case, Engine, Evidence
+from rectify.definitions import AfterDeadline, BeforeDeadline, OnEvent, OpenFor
+from rectify.engine import Escalated, NoticeDue, is_overdue
+from rectify.engine._engine import local_date
 from rectify.testing import FakeCalendar
 from tests.conftest import WORKFLOWS
 
@@ -70,7 +60,7 @@ HAZARD, IMMEDIATE, MAJOR = ENGINES["hazard"], ENGINES["immediate"], ENGINES["maj
 
 def swept(engine: Engine, case: Case, now: dt.datetime) -> Case:
     """Return ``case`` after a sweep at ``now``."""
-    result = rectify.sweep(engine, [case], now)
+    result = rectify.engine.sweep(engine, [case], now)
     return result.cases[0] if result.cases else case
 
 
@@ -287,10 +277,10 @@ def test_hazard_level_comes_at_its_offset_from_the_deadline_with_its_notice(
     for when in earlier:
         case = swept(HAZARD, case, when)
     assert case.escalation == (level - 1 if level else None)
-    just_before = rectify.sweep(HAZARD, [case], moment - dt.timedelta(seconds=1))
+    just_before = rectify.engine.sweep(HAZARD, [case], moment - dt.timedelta(seconds=1))
     assert just_before.cases == ()
     assert just_before.effects == ()
-    result = rectify.sweep(HAZARD, [case], moment + dt.timedelta(hours=5))
+    result = rectify.engine.sweep(HAZARD, [case], moment + dt.timedelta(hours=5))
     (after,) = result.cases
     record = after.history[-1]
     assert after.escalation == level
@@ -306,7 +296,7 @@ def test_hazard_level_comes_at_its_offset_from_the_deadline_with_its_notice(
 
 def test_overdue_case_sweeps_up_the_ladder_lowest_first_after_a_long_gap() -> None:
     case = hazard_planned(D(2024, 6, 20))
-    result = rectify.sweep(HAZARD, [case], at(8, 1))
+    result = rectify.engine.sweep(HAZARD, [case], at(8, 1))
     (after,) = result.cases
     assert escalations(after) == [
         (0, midnight(6, 17)),
@@ -329,11 +319,11 @@ def test_two_failed_verifications_raise_a_hazard_to_town_supervision() -> None:
     cycle = ["report_fixed", "fail_verification"]
     once = drive("hazard", [*HAZARD_PLANNED, *cycle], at(5, 6), due)
     assert (once.state, once.deadline) == ("planned", due)
-    assert rectify.sweep(HAZARD, [once], at(5, 6, 14)).effects == ()
+    assert rectify.engine.sweep(HAZARD, [once], at(5, 6, 14)).effects == ()
     twice = drive("hazard", [*HAZARD_PLANNED, *cycle, *cycle], at(5, 6), due)
     assert twice.history[-1].at == at(5, 6, 15)
     # Swept back in `planned` (in `fixed` its own 3-working-day deadline would count).
-    result = rectify.sweep(HAZARD, [twice], at(5, 6, 16))
+    result = rectify.engine.sweep(HAZARD, [twice], at(5, 6, 16))
     (after,) = result.cases
     assert escalations(after) == [(2, at(5, 6, 15))], "only level 2 is due; 0 and 1 are not"
     assert result.effects[1] == NoticeDue(
@@ -350,7 +340,7 @@ def test_a_reminder_due_before_the_last_event_is_dated_at_that_event() -> None:
     case = drive("hazard", ["assign"], at(6, 10), D(2024, 6, 20))
     move = hazard_moves("assigned", D(2024, 6, 20))[0]
     case = fire(HAZARD, case, move, at(6, 18)).case  # planned on the 18th, due the 20th
-    (after,) = rectify.sweep(HAZARD, [case], at(6, 18, 12)).cases
+    (after,) = rectify.engine.sweep(HAZARD, [case], at(6, 18, 12)).cases
     assert escalations(after) == [(0, at(6, 18))]
 
 
@@ -359,7 +349,7 @@ def test_a_reminder_due_before_the_last_event_is_dated_at_that_event() -> None:
 
 def test_immediate_refusal_raises_to_town_supervision_at_once() -> None:
     case = drive("immediate", ["refuse"], at(5, 6), D(2024, 5, 20))
-    result = rectify.sweep(IMMEDIATE, [case], at(5, 6, 10, 30))
+    result = rectify.engine.sweep(IMMEDIATE, [case], at(5, 6, 10, 30))
     (after,) = result.cases
     assert escalations(after) == [(2, at(5, 6, 10))]
     assert result.effects == (
@@ -400,8 +390,8 @@ def test_immediate_referral_raises_to_at_least_one_and_never_lowers() -> None:
 def test_immediate_case_left_uncorrected_is_overdue_the_next_day() -> None:
     case = drive("immediate", [], at(5, 6), D(2024, 5, 20))
     assert case.deadline == D(2024, 5, 6)  # same day
-    assert rectify.sweep(IMMEDIATE, [case], at(5, 6, 23)).effects == ()
-    result = rectify.sweep(IMMEDIATE, [case], midnight(5, 7))
+    assert rectify.engine.sweep(IMMEDIATE, [case], at(5, 6, 23)).effects == ()
+    result = rectify.engine.sweep(IMMEDIATE, [case], midnight(5, 7))
     (after,) = result.cases
     assert escalations(after) == [(1, midnight(5, 7))]
     assert result.effects[1] == NoticeDue(
@@ -422,7 +412,7 @@ MAJOR_LISTED = ["determine", "list"]
 def test_major_listing_raises_to_level_four() -> None:
     case = drive("major", MAJOR_LISTED, at(5, 6), D(2024, 12, 31))
     assert (case.state, case.deadline) == ("listed", D(2024, 12, 31))
-    result = rectify.sweep(MAJOR, [case], at(5, 6, 12))
+    result = rectify.engine.sweep(MAJOR, [case], at(5, 6, 12))
     (after,) = result.cases
     assert escalations(after) == [(4, at(5, 6, 11))]
     # The listing order came from the `list` event itself; level 4 only records the listing.
@@ -433,8 +423,8 @@ def test_major_hazard_open_183_days_is_reported_upward() -> None:
     case = swept(MAJOR, drive("major", MAJOR_LISTED, at(5, 6), D(2024, 12, 31)), at(5, 7))
     upward = midnight(5, 6) + dt.timedelta(days=183)
     assert upward == midnight(11, 5)
-    assert rectify.sweep(MAJOR, [case], upward - dt.timedelta(seconds=1)).effects == ()
-    result = rectify.sweep(MAJOR, [case], upward)
+    assert rectify.engine.sweep(MAJOR, [case], upward - dt.timedelta(seconds=1)).effects == ()
+    result = rectify.engine.sweep(MAJOR, [case], upward)
     (after,) = result.cases
     assert escalations(after) == [(4, at(5, 6, 11)), (5, upward)]
     assert result.effects[1] == NoticeDue(
@@ -455,14 +445,14 @@ def test_major_overdue_levels_below_the_listing_are_not_recorded_after_it() -> N
 def test_sweep_counts_every_case_and_returns_only_the_escalated_ones() -> None:
     due = hazard_planned(D(2024, 6, 20))
     quiet = attrs.evolve(hazard_planned(D(2024, 12, 20)), id="hazard-2")
-    result = rectify.sweep(list(ENGINES.values()), [due, quiet], at(6, 22))
+    result = rectify.engine.sweep(list(ENGINES.values()), [due, quiet], at(6, 22))
     assert result.swept == 2
     assert [c.id for c in result.cases] == ["hazard-1"]
 
 
 def test_sweep_leaves_cases_of_a_workflow_it_has_no_engine_for_alone() -> None:
     case = hazard_planned(D(2024, 6, 20))
-    result = rectify.sweep([IMMEDIATE, MAJOR], [case], at(8, 1))
+    result = rectify.engine.sweep([IMMEDIATE, MAJOR], [case], at(8, 1))
     assert (result.cases, result.effects, result.swept) == ((), (), 1)
 
 
@@ -472,13 +462,13 @@ def test_closed_case_never_escalates() -> None:
     )
     assert case.state == "closed"
     assert case.deadline is None
-    assert rectify.sweep(HAZARD, [case], at(12, 31)).effects == ()
+    assert rectify.engine.sweep(HAZARD, [case], at(12, 31)).effects == ()
 
 
 def test_paused_case_does_not_escalate_on_its_deadline() -> None:
     case = drive("hazard", [*HAZARD_PLANNED, "wait"], at(5, 6), D(2024, 6, 20))
     assert (case.state, case.deadline) == ("waiting", D(2024, 6, 20))
-    assert rectify.sweep(HAZARD, [case], at(12, 31)).effects == ()
+    assert rectify.engine.sweep(HAZARD, [case], at(12, 31)).effects == ()
     # Resumed on 1 July after 56 days: due 15 August; overdue from the 16th.
     resumed = fire(HAZARD, case, hazard_moves("waiting", D(2024, 6, 20))[0], at(7, 1)).case
     assert resumed.deadline == D(2024, 8, 15)
@@ -506,7 +496,7 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def trigger_moments(
-    case: Case, level: rectify.Level, ladder: rectify.Ladder
+    case: Case, level: rectify.definitions.Level, ladder: rectify.definitions.Ladder
 ) -> Iterator[dt.datetime]:
     in_scope = not ladder.states or case.state in ladder.states
     for trigger in level.triggers:
@@ -608,9 +598,9 @@ def test_sweeping_twice_at_the_same_moment_yields_nothing_the_second_time(
     walk: Walk, later: dt.timedelta
 ) -> None:
     now = walk.now + later
-    first = rectify.sweep(walk.engine, [walk.case], now)
+    first = rectify.engine.sweep(walk.engine, [walk.case], now)
     case = first.cases[0] if first.cases else walk.case
-    second = rectify.sweep(walk.engine, [case], now)
+    second = rectify.engine.sweep(walk.engine, [case], now)
     assert (second.cases, second.effects, second.swept) == ((), (), 1)
 
 
@@ -647,7 +637,7 @@ def test_level_never_falls_while_the_case_is_open(walk: Walk) -> None:
 def test_a_final_case_never_escalates(walk: Walk, later: int) -> None:
     if not walk.engine.is_final(walk.case):
         return
-    assert rectify.sweep(walk.engine, [walk.case], walk.now + later * DAY).effects == ()
+    assert rectify.engine.sweep(walk.engine, [walk.case], walk.now + later * DAY).effects == ()
 
 
 @given(
@@ -662,7 +652,7 @@ def test_a_paused_case_does_not_escalate_on_deadline_triggers(
     if case.state != "planned":
         return
     waiting = fire(HAZARD, case, hazard_moves("planned", D(2024, 1, 1))[1], walk.now + pause).case
-    result = rectify.sweep(HAZARD, [waiting], walk.now + pause + later * DAY)
+    result = rectify.engine.sweep(HAZARD, [waiting], walk.now + pause + later * DAY)
     raised = [e.level for e in result.effects if isinstance(e, Escalated)]
     # Only the event trigger of level 2 (two failed verifications) may still fire.
     failures = sum(r.event == "fail_verification" for r in case.history)
@@ -674,5 +664,5 @@ def test_a_paused_case_does_not_escalate_on_deadline_triggers(
 @given(walk=walks(sweeps=True), later=gaps)
 def test_swept_cases_verify_and_replay_to_the_same_case(walk: Walk, later: dt.timedelta) -> None:
     case = swept(walk.engine, walk.case, walk.now + later)
-    rectify.verify_history(case)
-    assert rectify.replay(walk.engine, case.history) == case
+    rectify.engine.verify_history(case)
+    assert rectify.engine.replay(walk.engine, case.history) == case

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from rectify import document_number, en_date, mask_phone, zh_date, zh_ordinal
+from rectify.documents import document_number, en_date, mask_phone, zh_date, zh_ordinal
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ from typing import Any
 import attrs
 import pytest
 
-from rectify import Case, Evidence, HistoryError, Record, verify_history
-from rectify._history import seal
+from rectify import Case, Evidence, Record
+from rectify.engine import verify_history
+from rectify.engine._history import seal
+from rectify.exceptions import HistoryError
 from tests.test_engine import (
     COMMUNITY,
     HAZARD_PATH,

@@ -34,23 +34,18 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 import rectify
-from rectify import (
+from rectify import Actor, Case, Engine, Evidence, NoticeError, NoticeRenderer, WorkflowSpec
+from rectify.documents import (
     CASE_NOTICE_VARIABLES,
     PHONE_ROLES,
     REPORT_VARIABLES,
-    Actor,
-    Case,
-    Engine,
-    Evidence,
     Issuer,
     LookbackResult,
     MemoryNumberBook,
-    NoticeDue,
-    NoticeError,
-    NoticeRenderer,
     Notices,
-    WorkflowSpec,
 )
+from rectify.engine import NoticeDue
+from rectify.templating import _charts
 from tests.conftest import NOTICES, ROOT, WORKFLOWS
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -625,7 +620,7 @@ class Town:
     engines: Mapping[str, Engine]
     cases: Mapping[str, Case]
     issued: tuple[Issued, ...]
-    categories: rectify.CategoryTable
+    categories: rectify.definitions.CategoryTable
     calendar: rectify.OfficialCalendar
 
     @property
@@ -657,7 +652,7 @@ class Town:
         ]
 
 
-def _data(hazard: Hazard, table: rectify.CategoryTable) -> dict[str, object]:
+def _data(hazard: Hazard, table: rectify.definitions.CategoryTable) -> dict[str, object]:
     return {
         "town": "虎峰镇",
         "community_name": hazard.estate,
@@ -675,7 +670,7 @@ def build_town(until: dt.date = AS_OF) -> Town:
     """Run the town's hazards through the engines, sweeping every morning at 08:00."""
     table = rectify.load_categories()
     calendar = rectify.OfficialCalendar()
-    campaign = rectify.load_campaign(WORKFLOWS / "campaign-2024.yaml")
+    campaign = rectify.calendar.load_campaign(WORKFLOWS / "campaign-2024.yaml")
     severities = {s.name: s.period for s in table.severities}
     engines = {
         name: Engine(
@@ -698,7 +693,9 @@ def build_town(until: dt.date = AS_OF) -> Town:
     cases: dict[str, Case] = {}
     issued: list[Issued] = []
 
-    def note(effects: tuple[rectify.Effect, ...], now: dt.datetime, by: dict[str, Case]) -> None:
+    def note(
+        effects: tuple[rectify.engine.Effect, ...], now: dt.datetime, by: dict[str, Case]
+    ) -> None:
         for effect in effects:
             if isinstance(effect, NoticeDue):
                 case = by[effect.case_id]
@@ -709,7 +706,7 @@ def build_town(until: dt.date = AS_OF) -> Town:
             continue
         if not case_id:
             open_cases = [c for c in cases.values() if not c.final]
-            swept = rectify.sweep(list(engines.values()), open_cases, when)
+            swept = rectify.engine.sweep(list(engines.values()), open_cases, when)
             cases.update({c.id: c for c in swept.cases})
             note(swept.effects, when, {c.id: c for c in swept.cases})
             continue
@@ -790,7 +787,7 @@ def case_context(
         if name == "interview_notice"
         else town.notice(name, case_id)
     )
-    return rectify.case_notice_context(
+    return rectify.documents.case_notice_context(
         issued.effect,
         issued.case,
         issued.spec,
@@ -808,7 +805,7 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
     town = town or build_town()
     common = {"issuer": TOWN_OFFICE, "sequence": sequence}
     if name == "monthly_report":
-        return rectify.monthly_report_context(
+        return rectify.documents.monthly_report_context(
             town.cases.values(),
             town.specs,
             community="金龙社区",
@@ -821,7 +818,7 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
             categories=town.categories,
         )
     if name == "circular":
-        return rectify.circular_context(
+        return rectify.documents.circular_context(
             town.cases.values(),
             town.specs,
             year=2024,
@@ -832,7 +829,7 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
             **common,  # type: ignore[arg-type]
         )
     if name == "ledger":
-        return rectify.ledger_context(
+        return rectify.documents.ledger_context(
             town.cases.values(),
             town.specs,
             as_of=AS_OF,
@@ -841,7 +838,7 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
         )
     if name == "ledger_totals":
         early = build_town(dt.date(2024, 4, 5))
-        return rectify.ledger_totals_context(
+        return rectify.documents.ledger_totals_context(
             early.cases.values(),
             early.specs,
             as_of=dt.date(2024, 4, 5),
@@ -849,14 +846,14 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
             **common,  # type: ignore[arg-type]
         )
     if name == "lookback_report":
-        return rectify.lookback_context(
+        return rectify.documents.lookback_context(
             town.lookback(),
             as_of=AS_OF,
             categories=town.categories,
             **common,  # type: ignore[arg-type]
         )
     if name == "escalation_levels":
-        return rectify.escalation_report_context(
+        return rectify.documents.escalation_report_context(
             town.cases.values(),
             town.specs,
             as_of=AS_OF,
@@ -1003,7 +1000,7 @@ def test_every_notice_the_workflows_and_campaign_name_has_a_template() -> None:
         named |= {n for s in spec.states for n in s.notices}
         for ladder in spec.escalation.ladders if spec.escalation else ():
             named |= {lv.notice for lv in ladder.levels if lv.notice}
-    campaign = rectify.load_campaign(WORKFLOWS / "campaign-2024.yaml")
+    campaign = rectify.calendar.load_campaign(WORKFLOWS / "campaign-2024.yaml")
     named |= {r.notice for r in campaign.reports if r.notice}
     assert named <= RENDERER.available()
 
@@ -1042,7 +1039,7 @@ def test_every_notice_that_fell_due_in_the_town_renders() -> None:
     kinds = {(i.effect.notice, i.effect.event, i.effect.level) for i in issued}
     assert {"fail_verification", "list", "assign", "@escalate"} <= {k[1] for k in kinds}
     for item in issued:
-        context = rectify.case_notice_context(
+        context = rectify.documents.case_notice_context(
             item.effect,
             item.case,
             item.spec,
@@ -1073,7 +1070,7 @@ def test_the_slip_gives_the_rectification_deadline_not_the_planning_one() -> Non
     assert hazard["due"] == dt.date(2024, 6, 30) != case["deadline"]
     body = RENDERER.render("rectification_slip", context).body
     assert "2024年6月30日前整改完毕" in body
-    assert f"于{rectify.zh_date(case['deadline'])}前制定整改方案" in body
+    assert f"于{rectify.documents.zh_date(case['deadline'])}前制定整改方案" in body
     assert context["recheck_on"] == dt.date(2024, 7, 3)  # three working days after 30 June
 
 
@@ -1138,7 +1135,7 @@ def test_any_text_in_a_hazard_renders_and_is_escaped(texts: dict[str, str]) -> N
             else town.notice(name, case_id)
         )
         case = attrs.evolve(item.case, data={**item.case.data, **values})
-        context = rectify.case_notice_context(
+        context = rectify.documents.case_notice_context(
             item.effect, case, item.spec, issuer=TOWN_OFFICE, sequence=1, issued_on=item.on
         )
         documents.append((name, context, True))
@@ -1313,7 +1310,7 @@ def test_circulars_are_public_and_mask_phones() -> None:
 def test_the_ledger_shows_phones_to_the_community_only() -> None:
     town = build_town()
     for role, shown in (("community", True), (None, False), ("responsible_party", False)):
-        context = rectify.ledger_context(
+        context = rectify.documents.ledger_context(
             town.cases.values(),
             town.specs,
             as_of=AS_OF,
@@ -1374,13 +1371,13 @@ def test_documents_are_numbered_in_order_and_a_new_year_starts_at_one() -> None:
 
 
 def test_chart_labels_get_the_room_they_need() -> None:
-    short = str(rectify._charts.count_chart([("其他", 1)], "t"))
-    long = str(rectify._charts.count_chart([("应急照明、疏散指示标志缺失或损坏", 3)], "t"))
+    short = str(_charts.count_chart([("其他", 1)], "t"))
+    long = str(_charts.count_chart([("应急照明、疏散指示标志缺失或损坏", 3)], "t"))
     width = re.compile(r'<svg[^>]* width="(\d+)"')
     short_width, long_width = (int(width.search(svg).group(1)) for svg in (short, long))  # type: ignore[union-attr]
     assert long_width - short_width >= 16 * 12 - 60
     assert "应急照明、疏散指示标志缺失或损坏" in long
-    huge = str(rectify._charts.progress_chart([("很" * 60, 1, 2)], "t"))
+    huge = str(_charts.progress_chart([("很" * 60, 1, 2)], "t"))
     assert "…" in huge
     assert "很" * 60 not in huge
 

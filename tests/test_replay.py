@@ -9,18 +9,9 @@ import attrs
 import pytest
 
 import rectify
-from rectify import (
-    Case,
-    Engine,
-    MigrationCheck,
-    NaiveDatetimeError,
-    RectifyError,
-    ReplayError,
-    migrate,
-    plan_migration,
-    replay,
-    verify_history,
-)
+from rectify import Case, Engine, NaiveDatetimeError, RectifyError
+from rectify.engine import MigrationCheck, migrate, plan_migration, replay, verify_history
+from rectify.exceptions import ReplayError
 from tests.test_engine import (
     COMMUNITY,
     GRID,

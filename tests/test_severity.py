@@ -13,18 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import rectify
-from rectify import (
-    Actor,
-    Case,
-    CaseFinalError,
-    DeadlineError,
-    DeadlineSet,
-    Engine,
-    NaiveDatetimeError,
-    OutOfOrderError,
-    PayloadError,
-    change_severity,
-)
+from rectify import Actor, Case, Engine, NaiveDatetimeError
+from rectify.engine import DeadlineSet, change_severity
+from rectify.exceptions import CaseFinalError, DeadlineError, OutOfOrderError, PayloadError
 from rectify.testing import FakeCalendar
 from tests.conftest import WORKFLOWS
 
@@ -64,7 +55,7 @@ def at(month: int, day: int, hour: int = 9) -> dt.datetime:
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     table = rectify.load_categories()
-    campaign = rectify.load_campaign(WORKFLOWS / "campaign-2024.yaml")
+    campaign = rectify.calendar.load_campaign(WORKFLOWS / "campaign-2024.yaml")
     return Engine(
         rectify.load_workflow(GRADED),
         calendar=FakeCalendar(),
@@ -121,7 +112,7 @@ def test_change_is_recorded_with_its_reason_and_both_severities(engine: Engine) 
     assert record.reason == "需改造管网，按工程类整改"
     assert record.prev == case.history[-1].digest
     assert outcome.case.state == "working"
-    rectify.verify_history(outcome.case)
+    rectify.engine.verify_history(outcome.case)
 
 
 def test_severity_change_replays_to_the_same_case(engine: Engine) -> None:
@@ -129,9 +120,9 @@ def test_severity_change_replays_to_the_same_case(engine: Engine) -> None:
     case = change_severity(engine, case, "general_short", TOWN, at(5, 10), reason="影响较小").case
     case = change_severity(engine, case, "engineering", TOWN, at(5, 20), reason="需改造").case
     assert case.deadline == D(2024, 6, 30)
-    assert rectify.replay(engine, case.history) == case
+    assert rectify.engine.replay(engine, case.history) == case
     closed = engine.fire(case, "close", COMMUNITY, at(6, 1)).case
-    assert rectify.replay(engine, closed.history) == closed
+    assert rectify.engine.replay(engine, closed.history) == closed
 
 
 def test_same_deadline_after_a_change_sets_no_new_deadline(engine: Engine) -> None:
@@ -153,7 +144,7 @@ def test_change_in_a_state_not_timed_by_severity_keeps_its_deadline(engine: Engi
     # ...but the new severity times the next state.
     accepted = engine.fire(outcome.case, "accept", COMMUNITY, at(5, 8)).case
     assert accepted.deadline == D(2024, 6, 30)
-    assert rectify.replay(engine, accepted.history) == accepted
+    assert rectify.engine.replay(engine, accepted.history) == accepted
 
 
 def test_change_on_a_field_timed_hazard_records_but_keeps_the_partys_date() -> None:
@@ -170,7 +161,7 @@ def test_change_on_a_field_timed_hazard_records_but_keeps_the_partys_date() -> N
     assert outcome.case.deadline == case.deadline
     assert outcome.effects == ()
     assert outcome.case.data["severity"] == "general_short"
-    assert rectify.replay(hazard, outcome.case.history) == outcome.case
+    assert rectify.engine.replay(hazard, outcome.case.history) == outcome.case
 
 
 def test_change_needs_a_reason(engine: Engine) -> None:

@@ -24,18 +24,15 @@ from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 
 import rectify
-from rectify import (
-    Actor,
-    Evidence,
-    Ledger,
+from rectify import Actor, Evidence, Ledger, WorkflowSpec
+from rectify.exceptions import RectifyError
+from rectify.spreadsheets import (
     LedgerImport,
-    WorkflowSpec,
     ledger_totals,
     read_ledger,
     write_ledger,
     write_ledger_totals,
 )
-from rectify.exceptions import RectifyError
 from rectify.stores import MemoryStore
 from rectify.testing import FakeCalendar
 from tests.conftest import EXAMPLES, ROOT
@@ -280,7 +277,14 @@ def test_data_in_a_column_without_a_header_is_reported() -> None:
 
 
 def test_optional_columns_are_read() -> None:
-    header = [*rectify.LEDGER_HEADERS, "隐患类别", "严重程度", "楼栋", "隐患部位", "整改责任人"]
+    header = [
+        *rectify.spreadsheets.LEDGER_HEADERS,
+        "隐患类别",
+        "严重程度",
+        "楼栋",
+        "隐患部位",
+        "整改责任人",
+    ]
     header += ["整改措施", "备注", "案件编号"]
     row = ["虎峰镇虎峰社区", "龙门小区", "龙门街12号", "", "", "地下车库喷淋头缺失", ""]
     row += ["室内消火栓缺失或无水", "一般隐患", "3栋", "地下车库", "物业服务企业"]
@@ -449,7 +453,7 @@ def test_a_town_without_a_community_is_a_problem() -> None:
 
 
 def test_categories_and_severities_by_code_or_title() -> None:
-    header = [*rectify.LEDGER_HEADERS, "隐患类别", "严重程度"]
+    header = [*rectify.spreadsheets.LEDGER_HEADERS, "隐患类别", "严重程度"]
     base = ["虎峰社区", "龙门小区", "龙门街12号", "", "", "有情况", ""]
     rows = [
         header,
@@ -482,7 +486,10 @@ def test_a_town_table_decides_the_inference() -> None:
     )
     assert one(隐患内容="配电房门锁损坏").rows == ()
     (row,) = read_ledger(
-        [list(rectify.LEDGER_HEADERS), ["虎峰社区", "龙门小区", "", "", "", "配电房门锁损坏", ""]],
+        [
+            list(rectify.spreadsheets.LEDGER_HEADERS),
+            ["虎峰社区", "龙门小区", "", "", "", "配电房门锁损坏", ""],
+        ],
         categories=changed,
     ).rows
     assert row.data["category"] == "ELEC.WIRE"
@@ -565,7 +572,7 @@ def test_the_export_adds_state_deadline_level_and_id(sample: LedgerImport, tmp_p
     assert raw.startswith(codecs.BOM_UTF8)
     header, row = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert header[:12] == [
-        *rectify.LEDGER_HEADERS,
+        *rectify.spreadsheets.LEDGER_HEADERS,
         "隐患类别",
         "当前状态",
         "整改期限",
@@ -590,7 +597,7 @@ def test_the_workbook_has_a_bold_frozen_header_and_sized_columns(
     write_ledger(ledger.cases(), path, specs=specs_of(ledger), reader_role="community")
     sheet = openpyxl.load_workbook(path).worksheets[0]
     assert sheet.freeze_panes == "A2"
-    assert [c.value for c in sheet[1]][:7] == list(rectify.LEDGER_HEADERS)
+    assert [c.value for c in sheet[1]][:7] == list(rectify.spreadsheets.LEDGER_HEADERS)
     assert all(c.font.bold for c in sheet[1])
     letters = [get_column_letter(i) for i in range(1, sheet.max_column + 1)]
     assert all(sheet.column_dimensions[letter].width >= 6 for letter in letters)

@@ -24,20 +24,9 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from rectify import (
-    Case,
-    DeadlineSet,
-    Effect,
-    Escalated,
-    Evidence,
-    NoticeDue,
-    Record,
-    SweepReport,
-    verify_history,
-)
-from rectify._history import chain, seal
-from rectify._sql import SCHEMA_VERSION
-from rectify._store import matches
+from rectify import Case, Evidence, Record, SweepReport
+from rectify.engine import DeadlineSet, Effect, Escalated, NoticeDue, verify_history
+from rectify.engine._history import chain, seal
 from rectify.exceptions import (
     CaseExistsError,
     CaseNotFoundError,
@@ -46,6 +35,8 @@ from rectify.exceptions import (
     StoreError,
 )
 from rectify.stores import CaseQuery, MemoryStore, SQLStore, Store, open_store
+from rectify.stores._sql import SCHEMA_VERSION
+from rectify.stores._store import matches
 from tests.test_ledger import (
     DUE,
     SWEEP_AT,
@@ -499,7 +490,7 @@ def test_paging_visits_every_case_once_in_code_point_order(store: Store) -> None
 
 
 def test_cases_reads_page_by_page(sql_store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rectify._sql._CHUNK", 3)
+    monkeypatch.setattr("rectify.stores._sql._CHUNK", 3)
     cases = [make_case(f"H-{i:02}", records=i % 3 + 1) for i in range(10)]
     for case in cases:
         sql_store.add(case, [notice(case)])

@@ -61,7 +61,7 @@ def test_event_sequences_replay_on_the_case_they_open(data: st.DataObject) -> No
             reason=step.reason,
         ).case
     assert [r.event for r in case.history[1:]] == [s.event for s in steps]
-    rectify.verify_history(case)
+    rectify.engine.verify_history(case)
 
 
 def test_fake_clock_moves_forward_only() -> None:

@@ -14,7 +14,7 @@ from suites.base import WORKFLOWS, Measurement, Settings, time_call
 _NOTICES = WORKFLOWS.parent / "notices"
 
 
-def _slip_context() -> tuple[rectify.Notices, dict[str, object]]:
+def _slip_context() -> tuple[rectify.documents.Notices, dict[str, object]]:
     """Return a renderer and the context of a real rectification slip."""
     calendar = FakeCalendar()
     engine = rectify.Engine(rectify.load_workflow(WORKFLOWS / "hazard.yaml"), calendar=calendar)
@@ -35,9 +35,11 @@ def _slip_context() -> tuple[rectify.Notices, dict[str, object]]:
     case = engine.open("HZ-1", data, rectify.Actor("网格员", "grid_worker"), at).case
     order = {"responsible_party": "某物业", "measures": "补齐水带、水枪", "due": "2024-03-25"}
     outcome = engine.fire(case, "assign", rectify.Actor("社区", "community"), at, payload=order)
-    slip = next(e for e in outcome.effects if isinstance(e, rectify.NoticeDue))
-    issuer = rectify.Issuer("虎峰镇人民政府", "虎峰镇消防安全委员会办公室", "虎峰镇消安")
-    notices = rectify.Notices(issuer, categories=rectify.load_categories(), calendar=calendar)
+    slip = next(e for e in outcome.effects if isinstance(e, rectify.engine.NoticeDue))
+    issuer = rectify.documents.Issuer("虎峰镇人民政府", "虎峰镇消防安全委员会办公室", "虎峰镇消安")
+    notices = rectify.documents.Notices(
+        issuer, categories=rectify.load_categories(), calendar=calendar
+    )
     return notices, notices.context(slip, outcome.case, engine.spec, issued_on=at.date())
 
 

@@ -60,11 +60,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 import rectify
-from rectify._codec import effect_to_json
-from rectify._history import canonical
-from rectify._sql import _event_row, _projection
-from rectify._store import effect_ids
+from rectify.engine._history import canonical
 from rectify.stores import CaseQuery, SQLStore
+from rectify.stores._codec import effect_to_json
+from rectify.stores._sql import _event_row, _projection
+from rectify.stores._store import effect_ids
 from suites.base import Measurement, Settings
 from suites.engine import EVENTS, Lifecycle, lifecycle
 from suites.sweep import planned_case, reminder_days
@@ -214,7 +214,7 @@ def write_of(
 
 
 def new_rows(
-    sql: RawSQL, items: Sequence[tuple[rectify.Case, Sequence[rectify.Effect]]]
+    sql: RawSQL, items: Sequence[tuple[rectify.Case, Sequence[rectify.engine.Effect]]]
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[str, str, str]]]:
     """Return the cases, events and outbox rows ``add_many`` writes for ``items`` (SQLite)."""
     cases = [tuple(_sqlite_value(_projection(c)[k]) for k in sql.case_columns) for c, _ in items]
@@ -293,7 +293,7 @@ def ledger_fires(ledger: rectify.Ledger, lifecycles: Sequence[Lifecycle]) -> Non
 
 def opened(
     engine: rectify.Engine, lifecycles: Sequence[Lifecycle]
-) -> list[tuple[rectify.Case, tuple[rectify.Effect, ...]]]:
+) -> list[tuple[rectify.Case, tuple[rectify.engine.Effect, ...]]]:
     out = []
     for lc in lifecycles:
         outcome = engine.open(lc.case_id, lc.data, lc.opener, lc.opened_at)
@@ -304,7 +304,7 @@ def opened(
 def lifecycle_writes(
     engine: rectify.Engine,
     sql: RawSQL,
-    items: Sequence[tuple[rectify.Case, Sequence[rectify.Effect]]],
+    items: Sequence[tuple[rectify.Case, Sequence[rectify.engine.Effect]]],
     lifecycles: Sequence[Lifecycle],
     convert: Callable[[object], object],
 ) -> list[Write]:
@@ -619,7 +619,7 @@ def build_overdue_store(path: Path, count: int, engine: rectify.Engine) -> list[
             want = engine.open(case_id, data, actor, OPENED + dt.timedelta(days=day)).case
             if got != want:
                 raise RuntimeError(f"the built store's {case_id} is not the engine's")
-            rectify.verify_history(got)
+            rectify.engine.verify_history(got)
     return overdue
 
 
@@ -740,7 +740,7 @@ def sweep_figures(folder: Folder, sizes: Sizes, engine: rectify.Engine) -> list[
         sql = RawSQL(store.metadata, PREFIX, "?")
     writes = {}
     for case, _ in items:
-        outcome = rectify.escalate(engine, case, NOW)
+        outcome = rectify.engine.escalate(engine, case, NOW)
         if outcome.effects:
             writes[case.id] = write_of(sql, case.seq, outcome, _sqlite_value)
     horizon = (NOW.date() + dt.timedelta(days=reach)).isoformat()

@@ -55,7 +55,7 @@ def reminder_days(spec: rectify.WorkflowSpec) -> int:
     if escalation is None:
         raise ValueError(f"{spec.id} has no escalation ladder to sweep")
     first = escalation.ladder_for(None).levels[0].triggers[0]
-    if not isinstance(first, rectify.BeforeDeadline) or first.working:
+    if not isinstance(first, rectify.definitions.BeforeDeadline) or first.working:
         raise ValueError(f"{spec.id}: the first level is not a calendar-day reminder")
     return first.days
 
@@ -115,7 +115,7 @@ def due_loop(cases: Sequence[rectify.Case], horizon: dt.date) -> list[rectify.Ca
 
 
 def suite(settings: Settings) -> list[Measurement]:
-    """``rectify.sweep`` over 10k, 100k and 1M open cases, against a due-date loop."""
+    """``rectify.engine.sweep`` over 10k, 100k and 1M open cases, against a due-date loop."""
     sizes = QUICK_SIZES if settings.quick else FULL_SIZES
     spec = rectify.load_workflow(WORKFLOWS / "hazard.yaml")
     engine = rectify.Engine(spec, calendar=rectify.OfficialCalendar())
@@ -125,7 +125,7 @@ def suite(settings: Settings) -> list[Measurement]:
     quiet = [c for c in everything[: sizes.cases[1]] if c.deadline and c.deadline > horizon]
 
     for cases in (everything[: sizes.cases[0]], quiet):  # warm up, and check the work
-        swept = rectify.sweep(engine, cases, NOW)
+        swept = rectify.engine.sweep(engine, cases, NOW)
         found = due_loop(cases, horizon)
         if swept.swept != len(cases) or [c.id for c in swept.cases] != [c.id for c in found]:
             raise RuntimeError("the sweep and the due-date loop disagree on what is due")
@@ -134,9 +134,9 @@ def suite(settings: Settings) -> list[Measurement]:
         ):
             raise RuntimeError("a due case was not raised to exactly the first level")
 
-    smallest = f"rectify.sweep [{sizes.cases[0]:,}]"
+    smallest = f"rectify.engine.sweep [{sizes.cases[0]:,}]"
     work = (
-        f"per case: one rectify.sweep(engine, cases, now) over open cases in state planned, "
+        f"per case: one rectify.engine.sweep(engine, cases, now) over open cases in state planned, "
         f"1 in {DUE_EVERY} with its deadline within the reminder's {reach} days (one "
         f"@escalate record, hash-chained, and two effects each), the rest {reach + 1} to "
         f"{reach + SPREAD} days out"
@@ -151,7 +151,7 @@ def suite(settings: Settings) -> list[Measurement]:
     try:
         for count in sizes.cases:
             cases = everything[:count]
-            loop, name = f"due-date loop [{count:,}]", f"rectify.sweep [{count:,}]"
+            loop, name = f"due-date loop [{count:,}]", f"rectify.engine.sweep [{count:,}]"
             out.append(
                 time_batch(
                     loop,
@@ -164,7 +164,7 @@ def suite(settings: Settings) -> list[Measurement]:
             out.append(
                 time_batch(
                     name,
-                    partial(rectify.sweep, engine, cases, NOW),
+                    partial(rectify.engine.sweep, engine, cases, NOW),
                     count,
                     sizes.repeats,
                     floor=loop,
@@ -179,7 +179,7 @@ def suite(settings: Settings) -> list[Measurement]:
             )
         loop, name = (
             f"due-date loop, none due [{len(quiet):,}]",
-            f"rectify.sweep, none due [{len(quiet):,}]",
+            f"rectify.engine.sweep, none due [{len(quiet):,}]",
         )
         out.append(
             time_batch(
@@ -194,11 +194,11 @@ def suite(settings: Settings) -> list[Measurement]:
         out.append(
             time_batch(
                 name,
-                partial(rectify.sweep, engine, quiet, NOW),
+                partial(rectify.engine.sweep, engine, quiet, NOW),
                 len(quiet),
                 sizes.repeats,
                 floor=loop,
-                description=f"per case: rectify.sweep over only the cases of the "
+                description=f"per case: rectify.engine.sweep over only the cases of the "
                 f"{sizes.cases[1]:,} that are not due: the cost of finding that nothing is "
                 "due, without the records",
             )

@@ -5,7 +5,7 @@ Everything in it is invented: the estates, the building heads and their phone nu
 a community would: a title row, merged community and estate cells, several ways of writing
 floors, phones and dates, and the category column mostly left empty (the importer infers it
 from the hazard text). The run is seeded, so the files come out the same each time; it
-reads both back with ``rectify.read_ledger`` and checks them before it finishes.
+reads both back with ``rectify.spreadsheets.read_ledger`` and checks them before it finishes.
 
 Run from the repository root::
 
@@ -29,13 +29,14 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 import rectify
+import rectify.spreadsheets
 
 Value = str | int | dt.date | None
 HERE: Final = Path(__file__).resolve().parent
 TOWN: Final = "虎峰镇"
 TITLE: Final = "铜梁区虎峰镇老旧小区台账"
 HEADERS: Final = (
-    *rectify.LEDGER_HEADERS,
+    *rectify.spreadsheets.LEDGER_HEADERS,
     "楼栋",
     "隐患类别",
     "整改责任人",
@@ -218,7 +219,7 @@ def due_for(rng: random.Random, severity: str) -> tuple[dt.date | None, str]:
 
 
 def party_for(
-    rng: random.Random, table: rectify.CategoryTable, code: str, unit: int, floors: int
+    rng: random.Random, table: rectify.definitions.CategoryTable, code: str, unit: int, floors: int
 ) -> str:
     party = table.category(code).party.split("；")[0]
     if party in ("业主", "住户", "车主", "使用人", "造成问题的单位或个人"):
@@ -228,7 +229,7 @@ def party_for(
 
 
 def make_hazards(
-    rng: random.Random, buildings: list[Building], table: rectify.CategoryTable
+    rng: random.Random, buildings: list[Building], table: rectify.definitions.CategoryTable
 ) -> list[Hazard]:
     codes = [c.code for c in table.categories]
     if missing := set(codes) - set(HAZARDS):
@@ -398,8 +399,8 @@ def write_csv(path: Path, rows: list[list[Value]]) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
 
 
-def check(xlsx: Path, csv_path: Path, hazards: list[Hazard]) -> rectify.LedgerImport:
-    book, text = rectify.read_ledger(xlsx), rectify.read_ledger(csv_path)
+def check(xlsx: Path, csv_path: Path, hazards: list[Hazard]) -> rectify.spreadsheets.LedgerImport:
+    book, text = rectify.spreadsheets.read_ledger(xlsx), rectify.spreadsheets.read_ledger(csv_path)
     for result in (book, text):
         if not result.ok:
             raise SystemExit(result.summary())

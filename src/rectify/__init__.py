@@ -1,132 +1,63 @@
 """rectify: fire-hazard rectification cases as YAML-defined state machines.
 
-Load a workflow, check it, draw it::
+What a host needs on the first day is here; the rest lives in a namespace per concept::
 
     import rectify
+    from rectify.stores import open_store
 
-    spec = rectify.load_workflow("workflows/hazard.yaml")
-    print(rectify.draw_workflow(spec, "mermaid"))
+    ledger = rectify.Ledger(open_store("town.db"))
+    case = ledger.open("hazard", actor=rectify.Actor("u1", ("inspector",)), data={...})
+
+=========================  ==========================================================
+``rectify.definitions``    workflow YAML, the frozen spec, checks, dump and diagrams
+``rectify.calendar``       the working-day calendar, holiday files, campaign dates
+``rectify.engine``         cases, events, histories, escalation sweeps, replay
+``rectify.documents``      notices and reports: contexts, numbering, rendering
+``rectify.stores``         memory and SQL stores
+``rectify.spreadsheets``   ledger (台账) import and export, CSV and XLSX
+``rectify.ledger``         the host object on a store
+``rectify.exceptions``     the error tree
+``rectify.testing``        property tests and fakes for host workflows
+=========================  ==========================================================
+
+docs/architecture.md draws the layers. Names that used to be importable from ``rectify``
+itself still are until 0.3, with a ``DeprecationWarning`` naming their new place.
 """
 
 from __future__ import annotations
 
+import importlib as _importlib
+import typing as _typing
+import warnings as _warnings
 from importlib import metadata as _metadata
 
-from rectify._calendar import CalendarFallbackWarning, HolidayData, OfficialCalendar, load_holidays
-from rectify._campaign import Campaign, Phase, ReportDue, ReportSpec, load_campaign, reports_due
-from rectify._case import (
-    Actor,
-    Case,
-    DeadlineCleared,
-    DeadlineSet,
-    Effect,
-    Escalated,
-    Evidence,
-    NoticeDue,
-    Outcome,
-    Record,
-)
-from rectify._categories import Category, CategoryTable, SeverityLevel
-from rectify._checks import Catalog
-from rectify._deadlines import WorkingCalendar
-from rectify._diagnostics import Diagnostic, Location, Severity
-from rectify._diagram import draw_workflow
-from rectify._documents import CASE_NOTICE_VARIABLES, PHONE_ROLES, Issuer, case_notice_context
-from rectify._dump import dump_workflow
-from rectify._engine import Engine, EventOption
-from rectify._escalation import Sweep, due_within, escalate, is_overdue, sweep
-from rectify._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
-from rectify._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
-from rectify._history import verify_history
-from rectify._ledger import Clock, Ledger, SweepReport, SystemClock, VerifyReport
-from rectify._load import (
+from rectify._diagnostics import Diagnostic
+from rectify._resources import default_notices, default_workflows
+from rectify.calendar import OfficialCalendar
+from rectify.definitions import (
     ValidationReport,
+    WorkflowSpec,
     load_categories,
     load_workflow,
     validate_paths,
     validate_workflow,
 )
-from rectify._lookback import ALWAYS_SAMPLED, sample_lookback
-from rectify._notices import Document, NoticeRenderer
-from rectify._publishing import MemoryNumberBook, Notices, NumberBook
-from rectify._replay import MigrationCheck, migrate, plan_migration, replay
-from rectify._reports import (
-    REPORT_VARIABLES,
-    LookbackResult,
-    circular_context,
-    escalation_report_context,
-    ledger_context,
-    ledger_totals_context,
-    lookback_context,
-    monthly_report_context,
-    report_context,
-)
-from rectify._resources import default_notices, default_workflows
-from rectify._severity import change_severity
-from rectify._spec import (
-    AfterDeadline,
-    BeforeDeadline,
-    Budget,
-    CalendarDays,
-    CampaignDate,
-    DeadlineRule,
-    Earliest,
-    Escalation,
-    EventSpec,
-    FieldDate,
-    FixedDate,
-    FromSeverity,
-    Ladder,
-    Level,
-    OnEvent,
-    OpenFor,
-    PayloadField,
-    Role,
-    StateSpec,
-    Transition,
-    Trigger,
-    WorkflowSpec,
-    WorkingDays,
-)
-from rectify._spreadsheet import (
-    LEDGER_HEADERS,
-    DuplicateRow,
-    InferredCategory,
-    LedgerImport,
-    LedgerProblem,
-    LedgerRow,
-    LedgerTotal,
-    ledger_totals,
-    read_ledger,
-    write_ledger,
-    write_ledger_totals,
-)
+from rectify.documents import Document, NoticeRenderer
+from rectify.engine import Actor, Case, Engine, EventOption, Evidence, Outcome, Record
 from rectify.exceptions import (
     CalendarError,
-    CaseExistsError,
-    CaseFinalError,
     CaseNotFoundError,
     ConcurrencyError,
-    DeadlineError,
     DefinitionError,
-    EventNotAllowedError,
     EventRefusedError,
-    EvidenceMissingError,
-    GuardRefusedError,
-    HistoryError,
     NaiveDatetimeError,
     NoticeError,
-    OutOfOrderError,
-    PayloadError,
     RectifyError,
-    ReplayError,
-    RoleNotPermittedError,
-    SchemaError,
-    SeparationOfDutiesError,
     StoreError,
-    UnknownEventError,
     WorkflowDefinitionError,
 )
+from rectify.ledger import Clock, Ledger, SweepReport, SystemClock, VerifyReport
+from rectify.stores import open_store
 
 try:
     __version__ = _metadata.version("rectify")
@@ -134,147 +65,172 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a bare
     __version__ = "0+unknown"
 
 __all__ = [
-    "ALWAYS_SAMPLED",
-    "BUILTIN_GUARDS",
-    "CASE_NOTICE_VARIABLES",
-    "LEDGER_HEADERS",
-    "PHONE_ROLES",
-    "REPORT_VARIABLES",
-    "Action",
     "Actor",
-    "AfterDeadline",
-    "BeforeDeadline",
-    "Budget",
-    "CalendarDays",
     "CalendarError",
-    "CalendarFallbackWarning",
-    "Campaign",
-    "CampaignDate",
     "Case",
-    "CaseExistsError",
-    "CaseFinalError",
     "CaseNotFoundError",
-    "Catalog",
-    "Category",
-    "CategoryTable",
     "Clock",
     "ConcurrencyError",
-    "DeadlineCleared",
-    "DeadlineError",
-    "DeadlineRule",
-    "DeadlineSet",
     "DefinitionError",
     "Diagnostic",
     "Document",
-    "DuplicateRow",
-    "Earliest",
-    "Effect",
     "Engine",
-    "Escalated",
-    "Escalation",
-    "EventNotAllowedError",
     "EventOption",
     "EventRefusedError",
-    "EventSpec",
     "Evidence",
-    "EvidenceMissingError",
-    "FieldDate",
-    "FixedDate",
-    "FromSeverity",
-    "Guard",
-    "GuardContext",
-    "GuardRefusedError",
-    "HistoryError",
-    "HolidayData",
-    "InferredCategory",
-    "Issuer",
-    "Ladder",
     "Ledger",
-    "LedgerImport",
-    "LedgerProblem",
-    "LedgerRow",
-    "LedgerTotal",
-    "Level",
-    "Location",
-    "LookbackResult",
-    "MemoryNumberBook",
-    "MigrationCheck",
     "NaiveDatetimeError",
-    "NoticeDue",
     "NoticeError",
     "NoticeRenderer",
-    "Notices",
-    "NumberBook",
     "OfficialCalendar",
-    "OnEvent",
-    "OpenFor",
-    "OutOfOrderError",
     "Outcome",
-    "PayloadError",
-    "PayloadField",
-    "Phase",
     "Record",
     "RectifyError",
-    "ReplayError",
-    "ReportDue",
-    "ReportSpec",
-    "Role",
-    "RoleNotPermittedError",
-    "SchemaError",
-    "SeparationOfDutiesError",
-    "Severity",
-    "SeverityLevel",
-    "StateSpec",
     "StoreError",
-    "Sweep",
     "SweepReport",
     "SystemClock",
-    "Transition",
-    "Trigger",
-    "UnknownEventError",
     "ValidationReport",
     "VerifyReport",
     "WorkflowDefinitionError",
     "WorkflowSpec",
-    "WorkingCalendar",
-    "WorkingDays",
     "__version__",
-    "case_notice_context",
-    "change_severity",
-    "circular_context",
     "default_notices",
     "default_workflows",
-    "document_number",
-    "draw_workflow",
-    "due_within",
-    "dump_workflow",
-    "en_date",
-    "escalate",
-    "escalation_report_context",
-    "is_overdue",
-    "ledger_context",
-    "ledger_totals",
-    "ledger_totals_context",
-    "load_campaign",
     "load_categories",
-    "load_holidays",
     "load_workflow",
-    "lookback_context",
-    "mask_phone",
-    "migrate",
-    "monthly_report_context",
-    "plan_migration",
-    "read_ledger",
-    "replay",
-    "report_context",
-    "reports_due",
-    "sample_lookback",
-    "sweep",
+    "open_store",
     "validate_paths",
     "validate_workflow",
-    "verify_history",
-    "write_ledger",
-    "write_ledger_totals",
-    "zh_date",
-    "zh_ordinal",
 ]
+
+# Names exported here before 0.2, and where they live now. Kept for one minor version.
+_MOVED = {
+    "CalendarFallbackWarning": "rectify.calendar",
+    "Campaign": "rectify.calendar",
+    "HolidayData": "rectify.calendar",
+    "Phase": "rectify.calendar",
+    "ReportDue": "rectify.calendar",
+    "ReportSpec": "rectify.calendar",
+    "WorkingCalendar": "rectify.calendar",
+    "load_campaign": "rectify.calendar",
+    "load_holidays": "rectify.calendar",
+    "reports_due": "rectify.calendar",
+    "AfterDeadline": "rectify.definitions",
+    "BeforeDeadline": "rectify.definitions",
+    "Budget": "rectify.definitions",
+    "CalendarDays": "rectify.definitions",
+    "CampaignDate": "rectify.definitions",
+    "Catalog": "rectify.definitions",
+    "Category": "rectify.definitions",
+    "CategoryTable": "rectify.definitions",
+    "DeadlineRule": "rectify.definitions",
+    "Earliest": "rectify.definitions",
+    "Escalation": "rectify.definitions",
+    "EventSpec": "rectify.definitions",
+    "FieldDate": "rectify.definitions",
+    "FixedDate": "rectify.definitions",
+    "FromSeverity": "rectify.definitions",
+    "Ladder": "rectify.definitions",
+    "Level": "rectify.definitions",
+    "Location": "rectify.definitions",
+    "OnEvent": "rectify.definitions",
+    "OpenFor": "rectify.definitions",
+    "PayloadField": "rectify.definitions",
+    "Role": "rectify.definitions",
+    "Severity": "rectify.definitions",
+    "SeverityLevel": "rectify.definitions",
+    "StateSpec": "rectify.definitions",
+    "Transition": "rectify.definitions",
+    "Trigger": "rectify.definitions",
+    "WorkingDays": "rectify.definitions",
+    "draw_workflow": "rectify.definitions",
+    "dump_workflow": "rectify.definitions",
+    "CASE_NOTICE_VARIABLES": "rectify.documents",
+    "Issuer": "rectify.documents",
+    "LookbackResult": "rectify.documents",
+    "MemoryNumberBook": "rectify.documents",
+    "Notices": "rectify.documents",
+    "NumberBook": "rectify.documents",
+    "PHONE_ROLES": "rectify.documents",
+    "REPORT_VARIABLES": "rectify.documents",
+    "case_notice_context": "rectify.documents",
+    "circular_context": "rectify.documents",
+    "document_number": "rectify.documents",
+    "en_date": "rectify.documents",
+    "escalation_report_context": "rectify.documents",
+    "ledger_context": "rectify.documents",
+    "ledger_totals_context": "rectify.documents",
+    "lookback_context": "rectify.documents",
+    "mask_phone": "rectify.documents",
+    "monthly_report_context": "rectify.documents",
+    "report_context": "rectify.documents",
+    "zh_date": "rectify.documents",
+    "zh_ordinal": "rectify.documents",
+    "ALWAYS_SAMPLED": "rectify.engine",
+    "Action": "rectify.engine",
+    "BUILTIN_GUARDS": "rectify.engine",
+    "DeadlineCleared": "rectify.engine",
+    "DeadlineSet": "rectify.engine",
+    "Effect": "rectify.engine",
+    "Escalated": "rectify.engine",
+    "Guard": "rectify.engine",
+    "GuardContext": "rectify.engine",
+    "MigrationCheck": "rectify.engine",
+    "NoticeDue": "rectify.engine",
+    "Sweep": "rectify.engine",
+    "change_severity": "rectify.engine",
+    "due_within": "rectify.engine",
+    "escalate": "rectify.engine",
+    "is_overdue": "rectify.engine",
+    "migrate": "rectify.engine",
+    "plan_migration": "rectify.engine",
+    "replay": "rectify.engine",
+    "sample_lookback": "rectify.engine",
+    "sweep": "rectify.engine",
+    "verify_history": "rectify.engine",
+    "CaseExistsError": "rectify.exceptions",
+    "CaseFinalError": "rectify.exceptions",
+    "DeadlineError": "rectify.exceptions",
+    "EventNotAllowedError": "rectify.exceptions",
+    "EvidenceMissingError": "rectify.exceptions",
+    "GuardRefusedError": "rectify.exceptions",
+    "HistoryError": "rectify.exceptions",
+    "OutOfOrderError": "rectify.exceptions",
+    "PayloadError": "rectify.exceptions",
+    "ReplayError": "rectify.exceptions",
+    "RoleNotPermittedError": "rectify.exceptions",
+    "SchemaError": "rectify.exceptions",
+    "SeparationOfDutiesError": "rectify.exceptions",
+    "UnknownEventError": "rectify.exceptions",
+    "DuplicateRow": "rectify.spreadsheets",
+    "InferredCategory": "rectify.spreadsheets",
+    "LEDGER_HEADERS": "rectify.spreadsheets",
+    "LedgerImport": "rectify.spreadsheets",
+    "LedgerProblem": "rectify.spreadsheets",
+    "LedgerRow": "rectify.spreadsheets",
+    "LedgerTotal": "rectify.spreadsheets",
+    "ledger_totals": "rectify.spreadsheets",
+    "read_ledger": "rectify.spreadsheets",
+    "write_ledger": "rectify.spreadsheets",
+    "write_ledger_totals": "rectify.spreadsheets",
+}
+
+
+if not _typing.TYPE_CHECKING:
+    # Hidden from type checkers, so that mypy points hosts at the new places (and still
+    # catches typos) while old imports keep working at run time.
+
+    def __getattr__(name: str) -> object:
+        where = _MOVED.get(name)
+        if where is None:
+            raise AttributeError(f"module 'rectify' has no attribute {name!r}")
+        _warnings.warn(
+            f"rectify.{name} is deprecated and will be removed in 0.3; "
+            f"import it from {where} (from {where} import {name})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(_importlib.import_module(where), name)
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(_MOVED))

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from rectify._deadlines import count_working_days
+from rectify.calendar._deadlines import count_working_days
 
 __all__ = ["FakeCalendar", "FakeClock"]
 

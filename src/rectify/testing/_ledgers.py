@@ -16,7 +16,7 @@ from typing import Final
 import attrs
 from hypothesis import strategies as st
 
-from rectify._load import load_categories
+from rectify.definitions._load import load_categories
 
 __all__ = ["BrokenLedger", "LedgerSheet", "broken_ledgers", "ledger_sheets"]
 

@@ -9,12 +9,12 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from rectify._case import Actor, Case
-from rectify._engine import Engine
-from rectify._escalation import escalate
-from rectify._history import verify_history
-from rectify._replay import replay
-from rectify._spec import WorkingDays
+from rectify.definitions._spec import WorkingDays
+from rectify.engine._case import Actor, Case
+from rectify.engine._engine import Engine
+from rectify.engine._escalation import escalate
+from rectify.engine._history import verify_history
+from rectify.engine._replay import replay
 from rectify.exceptions import EventRefusedError, GuardRefusedError
 from rectify.testing._strategies import SHANGHAI, GuardPayloads, actors, field_values, next_steps
 

@@ -34,18 +34,18 @@ from typing import Any
 import attrs
 
 from rectify import exceptions
-from rectify._calendar import OfficialCalendar
-from rectify._campaign import Campaign, load_campaign, reports_due
-from rectify._case import Actor, Case, Effect, Evidence, NoticeDue
-from rectify._categories import CategoryTable
-from rectify._deadlines import due_date
-from rectify._documents import Issuer
-from rectify._engine import TIMEZONE, Engine
-from rectify._escalation import escalate
-from rectify._load import load_categories, load_workflow
-from rectify._publishing import Notices
 from rectify._resources import default_workflows
-from rectify._yamlsource import load_yaml
+from rectify.calendar._calendar import OfficialCalendar
+from rectify.calendar._deadlines import due_date
+from rectify.definitions._campaign import Campaign, load_campaign, reports_due
+from rectify.definitions._categories import CategoryTable
+from rectify.definitions._load import load_categories, load_workflow
+from rectify.definitions._yamlsource import load_yaml
+from rectify.documents._contexts import Issuer
+from rectify.documents._publishing import Notices
+from rectify.engine._case import Actor, Case, Effect, Evidence, NoticeDue
+from rectify.engine._engine import TIMEZONE, Engine
+from rectify.engine._escalation import escalate
 from rectify.exceptions import RectifyError
 
 __all__ = ["ScenarioError", "ScenarioFailedError", "ScenarioResult", "run_scenario"]

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import attrs
 from hypothesis import strategies as st
 
-from rectify._case import Actor, Case, Evidence
-from rectify._engine import Engine
-from rectify._spec import EventSpec, PayloadField, WorkflowSpec
+from rectify.definitions._spec import EventSpec, PayloadField, WorkflowSpec
+from rectify.engine._case import Actor, Case, Evidence
+from rectify.engine._engine import Engine
 
 __all__ = [
     "GuardPayloads",

@@ -1,0 +1,37 @@
+"""Time: the official working-day calendar, deadline arithmetic and the campaign's dates.
+
+Owns ``OfficialCalendar`` (chinese-calendar plus a host's holiday files), the
+``WorkingCalendar`` protocol every calendar meets, how a deadline rule becomes a date, and
+the campaign (phases and reporting dates) as a host reads it.
+
+May import: ``rectify.definitions`` and the foundation (``rectify.exceptions``,
+``rectify._diagnostics``, ``rectify._resources``).
+"""
+
+from __future__ import annotations
+
+from rectify.calendar._calendar import CalendarFallbackWarning, OfficialCalendar
+from rectify.calendar._deadlines import WorkingCalendar
+from rectify.definitions._campaign import (
+    Campaign,
+    Phase,
+    ReportDue,
+    ReportSpec,
+    load_campaign,
+    reports_due,
+)
+from rectify.definitions._holidays import HolidayData, load_holidays
+
+__all__ = [
+    "CalendarFallbackWarning",
+    "Campaign",
+    "HolidayData",
+    "OfficialCalendar",
+    "Phase",
+    "ReportDue",
+    "ReportSpec",
+    "WorkingCalendar",
+    "load_campaign",
+    "load_holidays",
+    "reports_due",
+]

@@ -1,0 +1,106 @@
+"""Turning a deadline rule into a date, given a working-day calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from rectify.definitions._spec import (
+    CalendarDays,
+    CampaignDate,
+    DeadlineRule,
+    Earliest,
+    FieldDate,
+    FixedDate,
+    FromSeverity,
+    WorkingDays,
+)
+from rectify.exceptions import DeadlineError
+
+__all__ = ["WorkingCalendar", "count_working_days", "due_date"]
+
+
+def count_working_days(
+    is_working_day: Callable[[dt.date], bool], start: dt.date, days: int
+) -> dt.date:
+    """Return the ``days``-th working day after ``start`` by ``is_working_day``.
+
+    With 0: ``start`` when it is a working day, else the next working day. Calendars build
+    their ``add_working_days`` on this.
+    """
+    day = start
+    if days == 0:
+        while not is_working_day(day):
+            day += dt.timedelta(days=1)
+        return day
+    counted = 0
+    while counted < days:
+        day += dt.timedelta(days=1)
+        counted += is_working_day(day)
+    return day
+
+
+class WorkingCalendar(Protocol):
+    """Which days are working days (an adapter: the official calendar, or a test fake)."""
+
+    def add_working_days(self, start: dt.date, days: int) -> dt.date:
+        """Return the date ``days`` working days after ``start``.
+
+        With 0, ``start`` itself when it is a working day, else the next working day.
+        """
+        ...
+
+
+def due_date(
+    rule: DeadlineRule,
+    start: dt.date,
+    data: Mapping[str, object],
+    *,
+    calendar: WorkingCalendar | None,
+    phases: Mapping[str, dt.date],
+    severities: Mapping[str, DeadlineRule],
+) -> dt.date:
+    """Return the date ``rule`` gives for a clock started on ``start``.
+
+    Raises:
+        DeadlineError: The rule needs something that is missing.
+    """
+    match rule:
+        case WorkingDays(days):
+            if calendar is None:
+                raise DeadlineError(f"a rule of {days} working days needs a working-day calendar")
+            return calendar.add_working_days(start, days)
+        case CalendarDays(days):
+            return start + dt.timedelta(days=days)
+        case FixedDate(date):
+            return date
+        case CampaignDate(phase):
+            if phase not in phases:
+                known = ", ".join(sorted(phases)) or "none"
+                raise DeadlineError(f"campaign phase {phase!r} is not known; known: {known}")
+            return phases[phase]
+        case FieldDate(field):
+            value = data.get(field)
+            if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                return value
+            raise DeadlineError(f"the deadline comes from field {field!r}, which holds no date")
+        case FromSeverity():
+            severity = data.get("severity")
+            if not isinstance(severity, str) or severity not in severities:
+                known = ", ".join(sorted(severities)) or "none"
+                raise DeadlineError(f"severity {severity!r} has no default period; known: {known}")
+            return due_date(
+                severities[severity],
+                start,
+                data,
+                calendar=calendar,
+                phases=phases,
+                severities=severities,
+            )
+        case Earliest(rules):
+            return min(
+                due_date(r, start, data, calendar=calendar, phases=phases, severities=severities)
+                for r in rules
+            )
+    raise AssertionError(rule)  # pragma: no cover - the union is exhaustive

@@ -1,0 +1,641 @@
+"""The campaign demo: the town's 2024 campaign simulated on a fresh SQLite file.
+
+It imports the sample ledger, works the cases day by day with seeded randomness (most fixed
+on time, some late, some failing re-inspection, on-the-spot refusals referred to the police,
+one suspected major hazard, a look-back that finds a relapse), sweeps every evening, renders
+every notice, the monthly reports on the 22nd and the circulars, and writes an index.html.
+The same seed gives the same documents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Final
+
+import attrs
+from markupsafe import escape
+
+from rectify.calendar._deadlines import due_date
+from rectify.definitions._campaign import Campaign, load_campaign
+from rectify.definitions._categories import CategoryTable
+from rectify.definitions._load import load_categories
+from rectify.definitions._spec import WorkflowSpec
+from rectify.documents._contexts import Issuer
+from rectify.documents._publishing import Notices
+from rectify.documents._reports import LookbackResult, lookback_context, report_context
+from rectify.engine._case import Actor, Case, Evidence, NoticeDue
+from rectify.engine._engine import TIMEZONE
+from rectify.engine._lookback import sample_lookback
+from rectify.ledger import Ledger
+from rectify.stores._sql import SQLStore
+from rectify.templating._formatting import display_width, pad
+from rectify.templating._renderer import Document
+
+__all__ = ["DemoResult", "SimulatedClock", "run_demo"]
+
+ISSUER: Final = Issuer(
+    organ="虎峰镇人民政府",
+    office="虎峰镇消防安全委员会办公室",
+    code="虎峰镇消安",
+    contact="镇消安办",
+    phone="023-4567 0119",
+)
+_LOOKBACK_DAY: Final = dt.date(2024, 11, 15)
+_TOTALS_DAY: Final = dt.date(2024, 4, 5)
+_REPORT_DAY: Final = 22
+
+
+@attrs.define
+class SimulatedClock:
+    """A clock the simulation moves forward."""
+
+    current: dt.datetime
+
+    def now(self) -> dt.datetime:
+        """Return the simulated now."""
+        return self.current
+
+
+@attrs.frozen
+class DemoResult:
+    """What the demo produced."""
+
+    out: Path
+    database: Path
+    cases: int
+    fires: int
+    documents: int
+    timings: Mapping[str, float]
+    summary: tuple[str, ...]
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), TIMEZONE)
+
+
+def _evidence(kind: str, case_id: str, day: dt.date) -> Evidence:
+    return Evidence.of(
+        kind, f"{case_id}-{kind}-{day.isoformat()}.jpg", f"{case_id}/{kind}/{day}".encode()
+    )
+
+
+@attrs.define
+class _Plan:
+    """A case's fate in the simulation."""
+
+    profile: str  # prompt, late, failing, refuser, major
+    failed: bool = False
+
+
+class _Simulation:
+    def __init__(
+        self,
+        out: Path,
+        *,
+        ledger: Ledger,
+        notices: Notices,
+        campaign: Campaign,
+        categories: CategoryTable,
+        seed: int,
+        clock: SimulatedClock,
+    ) -> None:
+        self.out = out
+        self.ledger = ledger
+        self.notices = notices
+        self.campaign = campaign
+        self.categories = categories
+        self.rng = random.Random(seed)  # noqa: S311 - a simulation, not a secret
+        self.clock = clock
+        self.agenda: dict[dt.date, list[str]] = defaultdict(list)
+        self.plans: dict[str, _Plan] = {}
+        self.fires = 0
+        self.documents: list[tuple[str, str, Path]] = []
+        self.timings: defaultdict[str, float] = defaultdict(float)
+        self.specs = [e.spec for e in ledger.engines]
+        self.severities = {level.name: level.period for level in categories.severities}
+
+    # -- people ------------------------------------------------------------------------
+
+    def actor(self, role: str, case: Case) -> Actor:
+        community = str(case.data.get("community", "镇"))
+        names = {
+            "grid_worker": f"{community}网格员",
+            "community": f"{community}社区干部",
+            "property": f"{case.data.get('community_name', '')}物业",
+            "responsible_party": str(case.data.get("responsible_party") or "责任人"),
+            "town_office": "镇消安办",
+            "police": "虎峰派出所",
+            "fire_station": "铜梁消防救援站",
+            "government": "虎峰镇人民政府",
+            "building_head": "楼栋长",
+        }
+        return Actor(names.get(role, role), role)
+
+    # -- the day's work -----------------------------------------------------------------
+
+    def schedule(self, case_id: str, day: dt.date) -> None:
+        self.agenda[day].append(case_id)
+
+    def fire(
+        self,
+        case: Case,
+        event: str,
+        role: str,
+        day: dt.date,
+        *,
+        payload: Mapping[str, object] | None = None,
+        evidence: tuple[str, ...] = (),
+        reason: str | None = None,
+        actor: Actor | None = None,
+    ) -> Case:
+        started = time.perf_counter()
+        # Minutes spread the day's events; a case's second event that day (a refusal then
+        # its referral) must not fall before its first when the minute wraps round.
+        at = max(_at(day, 10, self.fires % 60), case.updated_at.astimezone(TIMEZONE))
+        outcome = self.ledger.fire(
+            case.id,
+            event,
+            actor or self.actor(role, case),
+            at=at,
+            payload=payload,
+            evidence=[_evidence(k, case.id, day) for k in evidence],
+            reason=reason,
+        )
+        self.timings["fires"] += time.perf_counter() - started
+        self.fires += 1
+        return outcome.case
+
+    def default_due(self, case: Case, day: dt.date) -> dt.date:
+        due = case.data.get("due")
+        if isinstance(due, dt.date):
+            return max(due, day)
+        severity = str(case.data.get("severity", "general"))
+        rule = self.severities.get(severity, self.severities.get("general"))
+        if rule is None:
+            return day + dt.timedelta(days=30)
+        return max(
+            day,
+            due_date(
+                rule,
+                day,
+                case.data,
+                calendar=self.ledger.engine("hazard").calendar,
+                phases=self.campaign.phase_ends,
+                severities=self.severities,
+            ),
+        )
+
+    def step(self, case_id: str, day: dt.date) -> None:
+        case = self.ledger.get(case_id)
+        if case.final:
+            return
+        plan = self.plans[case_id]
+        move = {"hazard": self.hazard, "immediate": self.immediate, "major": self.major}
+        nxt = move[case.workflow](case, plan, day)
+        if nxt is not None:
+            self.schedule(case_id, nxt)
+
+    def hazard(self, case: Case, plan: _Plan, day: dt.date) -> dt.date | None:
+        rng = self.rng
+        if case.state == "discovered":
+            if plan.profile == "major":
+                self.fire(
+                    case,
+                    "refer_major",
+                    "town_office",
+                    day,
+                    reason="住宅内设置生产经营场所，涉嫌构成重大火灾隐患，移交判定",
+                )
+                self.open_major(case, day)
+                return None
+            category = self.categories.category(str(case.data.get("category")))
+            self.fire(
+                case,
+                "assign",
+                "community",
+                day,
+                payload={
+                    "responsible_party": case.data.get("responsible_party") or category.party,
+                    "measures": case.data.get("measures")
+                    or f"按照国家消防技术标准整改：{category.title}",
+                    "due": self.default_due(case, day),
+                },
+            )
+            return day + dt.timedelta(days=rng.randint(1, 3))
+        if case.state == "assigned":
+            due = case.data.get("due")
+            self.fire(
+                case,
+                "plan",
+                "property",
+                day,
+                evidence=("plan_document",),
+                payload={"measures": str(case.data.get("measures")), "due": due},
+            )
+            assert isinstance(due, dt.date)  # noqa: S101 - assign set it
+            if plan.profile == "late":
+                return due + dt.timedelta(days=rng.randint(3, 45))
+            span = max((due - day).days, 1)
+            return day + dt.timedelta(days=rng.randint(1, span))
+        if case.state == "planned":
+            self.fire(
+                case,
+                "report_fixed",
+                "property",
+                day,
+                evidence=("photo_after",),
+                payload={"summary": "已按整改措施完成整改"},
+            )
+            return day + dt.timedelta(days=rng.randint(1, 3))
+        if case.state == "fixed":
+            if plan.profile == "failing" and not plan.failed:
+                plan.failed = True
+                self.fire(
+                    case,
+                    "fail_verification",
+                    "community",
+                    day,
+                    evidence=("inspection_record",),
+                    payload={"findings": "复查发现整改不到位，仍存在隐患"},
+                )
+                return day + dt.timedelta(days=rng.randint(5, 12))
+            self.fire(case, "verify", "community", day, evidence=("inspection_record",))
+            return day + dt.timedelta(days=1)
+        if case.state == "verified":
+            self.fire(case, "close", "community", day)
+        return None
+
+    def immediate(self, case: Case, plan: _Plan, day: dt.date) -> dt.date | None:
+        if case.state == "found":
+            if plan.profile != "refuser":
+                self.fire(
+                    case,
+                    "correct_on_spot",
+                    "grid_worker",
+                    day,
+                    evidence=("photo_before", "photo_after"),
+                )
+                return day + dt.timedelta(days=1)
+            self.fire(
+                case,
+                "refuse",
+                "grid_worker",
+                day,
+                evidence=("photo_before", "refusal_record"),
+                payload={"refusal": "当事人拒不改正，经劝阻无效"},
+            )
+            return day
+        if case.state == "corrected":
+            self.fire(case, "close", "grid_worker", day)
+        elif case.state == "refused":
+            self.fire(case, "refer", "community", day, payload={"agency": "police"})
+            return day + dt.timedelta(days=1)
+        elif case.state == "referred":
+            self.fire(
+                case,
+                "record_order",
+                "police",
+                day,
+                evidence=("order_document",),
+                payload={
+                    "organ": "铜梁区公安局虎峰派出所",
+                    "document_number": f"虎峰派〔2024〕{self.fires}号",
+                    "order_kind": "deadline_correction",
+                    "due": day + dt.timedelta(days=5),
+                },
+            )
+            return day + dt.timedelta(days=self.rng.randint(2, 9))
+        elif case.state == "ordered":
+            self.fire(case, "comply", "responsible_party", day, evidence=("photo_after",))
+            return day + dt.timedelta(days=1)
+        elif case.state == "complied":
+            self.fire(case, "verify", "police", day)
+        return None
+
+    def major(self, case: Case, plan: _Plan, day: dt.date) -> dt.date | None:
+        steps: dict[str, tuple[str, str, dict[str, object], tuple[str, ...], int]] = {
+            "suspected": (
+                "determine",
+                "fire_station",
+                {"panel_size": 5, "votes_for": 4, "standard": "GB35181-2017"},
+                ("determination_record",),
+                2,
+            ),
+            "determined": (
+                "list",
+                "government",
+                {"due": day + dt.timedelta(days=60), "supervisor": "镇人民政府分管领导"},
+                ("listing_order",),
+                50,
+            ),
+            "listed": (
+                "report_fixed",
+                "responsible_party",
+                {"summary": "已搬离生产经营设备"},
+                ("photo_after",),
+                2,
+            ),
+            "rectified": ("reinspect", "fire_station", {}, ("inspection_record",), 3),
+            "reinspected": ("close_case", "town_office", {}, (), 5),
+            "case_closed": ("delist", "government", {}, (), 0),
+        }
+        event, role, payload, evidence, delay = steps[case.state]
+        self.fire(case, event, role, day, payload=payload or None, evidence=evidence)
+        return day + dt.timedelta(days=delay) if case.state != "case_closed" else None
+
+    def open_major(self, case: Case, day: dt.date) -> None:
+        major_id = f"MJ-{case.id}"
+        self.ledger.open(
+            major_id, "major", dict(case.data), self.actor("fire_station", case), at=_at(day, 11)
+        )
+        self.plans[major_id] = _Plan("major")
+        self.schedule(major_id, day + dt.timedelta(days=5))
+
+    # -- evenings: sweep, notices, reports ----------------------------------------------
+
+    def evening(self, day: dt.date) -> None:
+        started = time.perf_counter()
+        self.ledger.sweep(_at(day, 18))
+        self.timings["sweeps"] += time.perf_counter() - started
+        started = time.perf_counter()
+        self.deliver(day)
+        self.timings["notices"] += time.perf_counter() - started
+
+    def deliver(self, day: dt.date) -> None:
+        specs = {(s.id, s.version): s for s in self.specs}
+        while batch := self.ledger.pending(500):
+            for delivery in batch:
+                effect = delivery.effect
+                if isinstance(effect, NoticeDue):
+                    case = self.ledger.get(delivery.case_id)
+                    html, text = self.notices.render_effect(
+                        effect,
+                        case,
+                        specs[(case.workflow, case.version)],
+                        issued_on=day,
+                        reader_role="community",
+                    )
+                    self.write(
+                        f"notices/{day:%Y-%m}", f"{day}-{effect.notice}-{case.id}", html, text
+                    )
+            self.ledger.acknowledge([d.id for d in batch])
+
+    def write(self, folder: str, stem: str, html: Document, text: Document) -> None:
+        where = self.out / folder
+        where.mkdir(parents=True, exist_ok=True)
+        base, copy = stem, 1
+        while (where / f"{stem}.html").exists():  # a second notice of a kind that day
+            copy += 1
+            stem = f"{base}-{copy}"
+        (where / f"{stem}.html").write_text(html.body, encoding="utf-8")
+        (where / f"{stem}.txt").write_text(text.body, encoding="utf-8")
+        self.documents.append((folder, html.title, where / f"{stem}.html"))
+
+    def report(self, name: str, folder: str, stem: str, context: Mapping[str, object]) -> None:
+        started = time.perf_counter()
+        html = self.notices.render(name, context, fmt="html")
+        text = self.notices.render(name, context, fmt="text")
+        self.write(folder, stem, html, text)
+        self.timings["reports"] += time.perf_counter() - started
+
+    def number(self, day: dt.date) -> int:
+        return self.notices.numbers.next_number(ISSUER.code, day.year)
+
+    def standard(
+        self, name: str, stem: str, day: dt.date, cases: list[Case], community: str | None = None
+    ) -> None:
+        """Render one of the standard reports of ``day`` into that month's folder."""
+        context = report_context(
+            name,
+            cases,
+            self.specs,
+            as_of=day,
+            issuer=ISSUER,
+            sequence=self.number(day),
+            categories=self.categories,
+            community=community,
+            due_on=_TOTALS_DAY,
+        )
+        self.report(name, f"reports/{day:%Y-%m}", stem, context)
+
+    def monthly(self, day: dt.date) -> None:
+        cases = list(self.ledger.cases())
+        for community in sorted({str(c.data.get("community", "")) for c in cases}):
+            self.standard("monthly_report", f"monthly-{community}", day, cases, community)
+        self.standard("circular", "circular", day, cases)
+
+    def totals(self, day: dt.date) -> None:
+        self.standard("ledger_totals", "ledger-totals", day, list(self.ledger.cases()))
+
+    def lookback(self, day: dt.date) -> None:
+        cases = list(self.ledger.cases())
+        sample = sample_lookback(
+            cases, seed=self.rng.randint(0, 10**6), rectified_states=("closed", "delisted")
+        )
+        relapse = next((c for c in sample if c.workflow == "immediate"), None)
+        results = []
+        for case in sample:
+            if case is relapse:
+                new_id = f"{case.id}-R1"
+                self.ledger.open(
+                    new_id,
+                    case.workflow,
+                    dict(case.data),
+                    self.actor("grid_worker", case),
+                    at=_at(day, 9),
+                    recurrence_of=case.id,
+                )
+                self.plans[new_id] = _Plan("prompt")
+                self.schedule(new_id, day + dt.timedelta(days=1))
+                results.append(
+                    LookbackResult(case, passed=False, note="回头看发现问题反弹", new_case=new_id)
+                )
+            else:
+                results.append(LookbackResult(case, passed=True, note="整改效果保持良好"))
+        self.report(
+            "lookback_report",
+            f"reports/{day:%Y-%m}",
+            "lookback",
+            lookback_context(
+                results,
+                as_of=day,
+                issuer=ISSUER,
+                sequence=self.number(day),
+                categories=self.categories,
+            ),
+        )
+
+    def closing(self, day: dt.date) -> None:
+        cases = list(self.ledger.cases())
+        self.standard("ledger", "ledger", day, cases)
+        self.standard("escalation_levels", "escalation-levels", day, cases)
+
+
+def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
+    day = first
+    while day <= last:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+def _profile(rng: random.Random, workflow: str, category: str) -> str:
+    roll = rng.random()
+    if workflow == "immediate":
+        return "refuser" if roll < 0.2 else "prompt"  # noqa: PLR2004 - a fifth refuse
+    if roll < 0.12:  # noqa: PLR2004
+        return "late"
+    if roll < 0.2 and category not in ("STR.CANOPY", "STR.NET"):  # noqa: PLR2004
+        return "failing"
+    return "prompt"
+
+
+def run_demo(
+    out: Path,
+    rows: list[tuple[str, str, Mapping[str, object]]],
+    *,
+    seed: int = 2024,
+    scale: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Simulate the campaign into ``out`` (a fresh folder) from ledger ``rows``.
+
+    Args:
+        out: The output folder; emptied first. It receives ``rectify.db``, the documents
+            and ``index.html``.
+        rows: ``(case id, workflow, data)`` of the ledger to import.
+        seed: Seeds every random choice: the same seed gives the same documents.
+        scale: Repeat the ledger this many times (case ids get a suffix).
+        progress: Called with a line of news at each stage.
+    """
+    say = progress or (lambda _line: None)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    database = out / "rectify.db"
+    campaign, categories = load_campaign(), load_categories()
+    clock = SimulatedClock(_at(campaign.starts, 8))
+    store = SQLStore.open(database)
+    ledger = Ledger.with_workflows(store, campaign=campaign, categories=categories, clock=clock)
+    notices = Notices(
+        ISSUER, numbers=store, categories=categories, calendar=ledger.engine("hazard").calendar
+    )
+    sim = _Simulation(
+        out,
+        ledger=ledger,
+        notices=notices,
+        campaign=campaign,
+        categories=categories,
+        seed=seed,
+        clock=clock,
+    )
+    rng = sim.rng
+    survey = campaign.phase("survey")
+    started = time.perf_counter()
+    arrivals: dict[dt.date, list[tuple[str, str, Mapping[str, object]]]] = defaultdict(list)
+    major_done = False
+    for copy in range(scale):
+        for case_id, workflow, data in rows:
+            cid = case_id if scale == 1 else f"{case_id}-{copy:03d}"
+            day = survey.starts + dt.timedelta(
+                days=rng.randint(0, (survey.ends - survey.starts).days)
+            )
+            arrivals[day].append((cid, workflow, data))
+            profile = _profile(rng, workflow, str(data.get("category", "")))
+            if not major_done and data.get("category") == "MIX.SHOP" and workflow == "hazard":
+                profile, major_done = "major", True
+            sim.plans[cid] = _Plan(profile)
+    say(f"{sum(len(v) for v in arrivals.values())} hazards to import during the survey")
+    for day in _days(campaign.starts, campaign.ends):
+        clock.current = _at(day, 9)
+        if arrivals.get(day):
+            begun = time.perf_counter()
+            grid = Actor("摸排组", "community")  # a role every shipped workflow has
+            ledger.import_cases(arrivals[day], grid, at=_at(day, 9))
+            sim.timings["import"] += time.perf_counter() - begun
+            for cid, _, _ in arrivals[day]:
+                sim.schedule(cid, day + dt.timedelta(days=rng.randint(0, 2)))
+        while todo := sim.agenda.pop(day, []):  # a step may schedule more for today
+            for cid in todo:
+                sim.step(cid, day)
+        sim.evening(day)
+        if day == _TOTALS_DAY:
+            sim.totals(day)
+        if day.day == _REPORT_DAY:
+            sim.monthly(day)
+            say(f"{day}: monthly reports and circular; {sim.fires} events so far")
+        if day == _LOOKBACK_DAY:
+            sim.lookback(day)
+    sim.closing(campaign.ends)
+    sim.timings["total"] = time.perf_counter() - started
+    report = ledger.verify()
+    summary = _summary(list(ledger.cases()), sim.specs, campaign.ends, report.ok)
+    _index(out, sim.documents, summary)
+    store.close()
+    return DemoResult(
+        out,
+        database,
+        report.checked,
+        sim.fires,
+        len(sim.documents),
+        dict(sim.timings),
+        tuple(summary),
+    )
+
+
+def _summary(
+    cases: list[Case], specs: list[WorkflowSpec], day: dt.date, verified: bool
+) -> list[str]:
+    titles = {(s.id, st.name): st.title for s in specs for st in s.states}
+    by_community: dict[str, Counter[str]] = defaultdict(Counter)
+    for case in cases:
+        by_community[str(case.data.get("community", ""))][titles[(case.workflow, case.state)]] += 1
+    states = sorted({t for counter in by_community.values() for t in counter})
+    widths = [max(display_width(s), 4) + 2 for s in states]
+    head = "".join(pad(s, w, right=True) for s, w in zip(states, widths, strict=True))
+    lines = [pad("社区", 12) + head + pad("合计", 8, right=True)]
+    for community in sorted(by_community):
+        counter = by_community[community]
+        cells = [pad(str(counter[s]), w, right=True) for s, w in zip(states, widths, strict=True)]
+        total = pad(str(sum(counter.values())), 8, right=True)
+        lines.append(pad(community, 12) + "".join(cells) + total)
+    overdue = sum(1 for c in cases if c.deadline and not c.final and day > c.deadline)
+    escalated = sum(1 for c in cases if (c.escalation or -1) >= 2)  # noqa: PLR2004 - 督办
+    relapses = sum(1 for c in cases if c.recurrence_of)
+    lines.append(
+        f"cases {len(cases)}; overdue on {day}: {overdue}; escalated to town "
+        f"supervision or above: {escalated}; relapses: {relapses}; "
+        f"histories verify: {'yes' if verified else 'NO'}"
+    )
+    return lines
+
+
+def _index(out: Path, documents: list[tuple[str, str, Path]], summary: list[str]) -> None:
+    groups: dict[str, list[tuple[str, Path]]] = defaultdict(list)
+    for folder, title, path in documents:
+        groups[folder].append((title, path))
+    parts = [
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+        "<title>虎峰镇老旧小区消防安全专项整治（演示）</title><style>body{font-family:"
+        "sans-serif;max-width:60em;margin:2em auto;line-height:1.5}h2{margin-top:1.5em}"
+        "pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>",
+        "<h1>虎峰镇老旧小区消防安全专项整治 2024（演示）</h1>",
+        f"<pre>{escape(chr(10).join(summary))}</pre>",
+    ]
+    # Reports (monthly, circulars, ledger) first: they are what a reader looks for.
+    for folder in sorted(groups, key=lambda f: (not f.startswith("reports"), f)):
+        parts.append(f"<h2>{escape(folder)}</h2><ul>")
+        for title, path in groups[folder]:
+            link = path.relative_to(out).as_posix()
+            parts.append(
+                f'<li><a href="{escape(link)}">{escape(title)}</a> '
+                f"<small>{escape(path.stem)}</small></li>"
+            )
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    (out / "index.html").write_text("\n".join(parts), encoding="utf-8")

@@ -1,0 +1,264 @@
+"""Loading and validating definition documents from files, folders or text."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from pathlib import Path as FsPath
+
+import attrs
+
+from rectify._diagnostics import Diagnostic, Location, Severity, sort_diagnostics
+from rectify.definitions._campaign import parse_campaign
+from rectify.definitions._categories import CategoryTable, check_categories, parse_categories
+from rectify.definitions._checks import Catalog, check_workflow
+from rectify.definitions._holidays import parse_holidays
+from rectify.definitions._parse import parse_workflow_data
+from rectify.definitions._reader import Reader, read_definition
+from rectify.definitions._spec import WorkflowSpec
+from rectify.definitions._yamlsource import Source, YamlDocument, load_yaml, read_source
+from rectify.exceptions import DefinitionError, WorkflowDefinitionError
+from rectify.templating._renderer import FORMATS, NoticeRenderer
+
+__all__ = [
+    "ValidationReport",
+    "load_categories",
+    "load_workflow",
+    "validate_paths",
+    "validate_workflow",
+    "workflow_files",
+]
+
+
+def _parse(source: Source, catalog: Catalog | None) -> tuple[WorkflowSpec | None, Reader]:
+    text, name = read_source(source)
+    reader = Reader(load_yaml(text, name))
+    reader.diagnostics.extend(reader.doc.diagnostics)
+    if reader.doc.data is None:
+        return None, reader
+    spec = parse_workflow_data(reader)
+    if spec is not None:
+        reader.diagnostics.extend(check_workflow(spec, reader.doc, catalog))
+    return spec, reader
+
+
+def validate_workflow(source: Source, *, catalog: Catalog | None = None) -> list[Diagnostic]:
+    """Return every problem of a workflow document, errors and warnings, sorted by position.
+
+    Raises:
+        DefinitionError: The file cannot be read.
+    """
+    _, reader = _parse(source, catalog)
+    return sort_diagnostics(reader.diagnostics)
+
+
+def load_workflow(source: Source, *, catalog: Catalog | None = None) -> WorkflowSpec:
+    """Load a workflow from a file or from YAML text and return its frozen spec.
+
+    Args:
+        source: A path, or the YAML text itself.
+        catalog: What guards, notices, categories, severities and campaign phases exist;
+            references are checked only against what it names.
+
+    Raises:
+        WorkflowDefinitionError: The document has errors; all of them are attached.
+        DefinitionError: The file cannot be read.
+    """
+    spec, reader = _parse(source, catalog)
+    diagnostics = sort_diagnostics(reader.diagnostics)
+    if spec is None or any(d.is_error for d in diagnostics):
+        raise WorkflowDefinitionError(reader.doc.file, diagnostics)
+    return spec
+
+
+def load_categories(source: Source | None = None) -> CategoryTable:
+    """Load a category table; by default the one shipped with rectify.
+
+    Raises:
+        WorkflowDefinitionError: The table has errors.
+        DefinitionError: The file cannot be read.
+    """
+
+    def parse(reader: Reader) -> CategoryTable | None:
+        table = parse_categories(reader)
+        if table is not None:
+            check_categories(table, reader)
+        return table
+
+    return read_definition(source, parse, default="categories.yaml")
+
+
+@attrs.frozen
+class ValidationReport:
+    """What ``validate_paths`` found: the files read and every diagnostic."""
+
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def clean(self) -> bool:
+        """Return whether no diagnostic at all was found."""
+        return not self.diagnostics
+
+
+def validate_paths(
+    paths: Iterable[Source],
+    *,
+    catalog: Catalog | None = None,
+    notices: NoticeRenderer | None = None,
+) -> ValidationReport:
+    """Validate files and folders of definitions together.
+
+    Each ``.yaml``/``.yml`` file is a workflow, a category table, a campaign or a holiday
+    file, told apart by its keys. Workflows are checked against the category table found
+    among the paths (the shipped one otherwise), the campaign phases found there, and the
+    notice templates (the shipped ones, or ``notices`` with a host's folder): each notice a
+    workflow or campaign names must exist and use only variables the engine provides.
+
+    Raises:
+        DefinitionError: A path cannot be read.
+    """
+    files = _expand(paths)
+    docs = [load_yaml(*read_source(file)) for file in files]
+    kinds = {id(d): _kind(d) for d in docs}
+    flows = [d for d in docs if kinds[id(d)] == "workflow"]
+    diagnostics: list[Diagnostic] = [x for d in docs for x in d.diagnostics]
+    base = _with_templates(catalog or Catalog(), notices)
+    phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics, base)
+    if phases and base.phases is None:
+        base = attrs.evolve(base, phases=frozenset(phases))
+    tables = [d for d in docs if kinds[id(d)] == "categories"]
+    table = _table(tables, flows, diagnostics, base.phases)
+    if table is not None and base.categories is None:
+        base = attrs.evolve(base, categories=table.codes)
+    if table is not None and base.severities is None:
+        base = attrs.evolve(base, severities=table.severity_names)
+    for doc in docs:
+        kind = kinds[id(doc)]
+        if kind == "workflow":
+            reader = Reader(doc)
+            spec = parse_workflow_data(reader)
+            diagnostics.extend(reader.diagnostics)
+            if spec is not None:
+                diagnostics.extend(check_workflow(spec, doc, base))
+        elif kind == "holidays":
+            reader = Reader(doc)
+            parse_holidays(reader)
+            diagnostics.extend(reader.diagnostics)
+        elif kind == "unknown":
+            diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "unknown-document",
+                    "expected a workflow (key 'workflow'), a category table (keys 'severities' and "
+                    "'categories'), a campaign (key 'campaign') or a holiday file (key 'years')",
+                    Location(doc.file, 1, 1),
+                )
+            )
+    return ValidationReport(tuple(str(f) for f in files), tuple(sort_diagnostics(diagnostics)))
+
+
+def _with_templates(catalog: Catalog, renderer: NoticeRenderer | None) -> Catalog:
+    """Fill in the notices that have templates and the variables those templates use."""
+    if catalog.notices is not None:
+        return catalog
+    names, found = _template_catalog(renderer) if renderer else _shipped_templates()
+    uses = catalog.template_variables if catalog.template_variables is not None else found
+    return attrs.evolve(catalog, notices=names, template_variables=uses)
+
+
+def _template_catalog(renderer: NoticeRenderer) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the notice names that have templates and what those templates use."""
+    names = renderer.available()
+    uses = frozenset(
+        f"{name}.{variable}"
+        for name in names
+        for fmt in FORMATS
+        if renderer.has(name, fmt)
+        for variable in renderer.variables(name, fmt)
+    )
+    return names, uses
+
+
+@functools.cache
+def _shipped_templates() -> tuple[frozenset[str], frozenset[str]]:
+    # The shipped templates are files of the installed package: read and parsed once.
+    return _template_catalog(NoticeRenderer())
+
+
+def _campaigns(
+    docs: list[YamlDocument], diagnostics: list[Diagnostic], catalog: Catalog
+) -> set[str]:
+    phases: set[str] = set()
+    for doc in docs:
+        reader = Reader(doc)
+        campaign = parse_campaign(reader)
+        if campaign is not None:
+            phases.update(campaign.phase_ends)
+            known = catalog.notices
+            for report in campaign.reports:
+                if known is not None and report.notice and report.notice not in known:
+                    choices = ", ".join(sorted(known)) or "none"
+                    reader.error(
+                        "unknown-notice",
+                        f"notice {report.notice!r} is not declared; declared: {choices}",
+                        ("reports", report.name, "notice"),
+                    )
+        diagnostics.extend(reader.diagnostics)
+    return phases
+
+
+def _table(
+    tables: list[YamlDocument],
+    flows: list[YamlDocument],
+    diagnostics: list[Diagnostic],
+    phases: frozenset[str] | None,
+) -> CategoryTable | None:
+    if not tables:
+        return load_categories()
+    ids = frozenset(
+        d.data["workflow"]
+        for d in flows
+        if isinstance(d.data, dict) and isinstance(d.data.get("workflow"), str)
+    )
+    found = None
+    for doc in tables:
+        reader = Reader(doc)
+        table = parse_categories(reader)
+        if table is not None:
+            check_categories(table, reader, ids or None, phases)
+            found = found or table
+        diagnostics.extend(reader.diagnostics)
+    return found
+
+
+def workflow_files(folder: Source) -> list[FsPath]:
+    """Return the workflow documents (not tables, campaigns or holidays) in ``folder``."""
+    return [f for f in _expand([folder]) if _kind(load_yaml(*read_source(f))) == "workflow"]
+
+
+def _kind(doc: YamlDocument) -> str:
+    if not isinstance(doc.data, dict):
+        return "broken"
+    if "workflow" in doc.data:
+        return "workflow"
+    if "categories" in doc.data or "severities" in doc.data:
+        return "categories"
+    if "campaign" in doc.data:
+        return "campaign"
+    if "years" in doc.data:
+        return "holidays"
+    return "unknown"
+
+
+def _expand(paths: Iterable[Source]) -> list[FsPath]:
+    out: list[FsPath] = []
+    for source in paths:
+        path = FsPath(source)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise DefinitionError(f"no such file or folder: {str(source)!r}")
+    return out

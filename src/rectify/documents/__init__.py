@@ -1,0 +1,60 @@
+"""Documents: what each notice and report says, how it is numbered, and how it is rendered.
+
+Owns the contexts of case notices (slips, reminders, warnings, supervision orders) and of
+reports (monthly report, circular, ledger, totals, look-back, escalation list), the number
+book, and the ``Notices`` publisher that turns due notices into numbered documents. The
+rendering itself (``NoticeRenderer``, filters such as ``mask_phone``) lives in
+``rectify.templating`` and is exported here.
+
+May import: ``rectify.engine``, ``rectify.calendar``, ``rectify.definitions``,
+``rectify.templating`` and the foundation. Never a store: callers pass the cases in.
+"""
+
+from __future__ import annotations
+
+from rectify.documents._contexts import (
+    CASE_NOTICE_VARIABLES,
+    PHONE_ROLES,
+    Issuer,
+    case_notice_context,
+)
+from rectify.documents._publishing import MemoryNumberBook, Notices, NumberBook
+from rectify.documents._reports import (
+    REPORT_VARIABLES,
+    LookbackResult,
+    circular_context,
+    escalation_report_context,
+    ledger_context,
+    ledger_totals_context,
+    lookback_context,
+    monthly_report_context,
+    report_context,
+)
+from rectify.templating._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
+from rectify.templating._renderer import Document, NoticeRenderer
+
+__all__ = [
+    "CASE_NOTICE_VARIABLES",
+    "PHONE_ROLES",
+    "REPORT_VARIABLES",
+    "Document",
+    "Issuer",
+    "LookbackResult",
+    "MemoryNumberBook",
+    "NoticeRenderer",
+    "Notices",
+    "NumberBook",
+    "case_notice_context",
+    "circular_context",
+    "document_number",
+    "en_date",
+    "escalation_report_context",
+    "ledger_context",
+    "ledger_totals_context",
+    "lookback_context",
+    "mask_phone",
+    "monthly_report_context",
+    "report_context",
+    "zh_date",
+    "zh_ordinal",
+]

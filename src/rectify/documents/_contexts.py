@@ -1,0 +1,203 @@
+"""What each notice is rendered with: contexts built from cases, purely.
+
+A case notice (rectification slip, reminder, overdue warning, supervision order, interview
+notice, escalation report) gets :data:`CASE_NOTICE_VARIABLES`; reports get theirs from
+``_reports``. Contexts hold plain values (text, numbers, dates, lists, mappings), so their
+canonical encoding, and with it the document's ``context_sha256``, is stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+import attrs
+
+from rectify.calendar._deadlines import WorkingCalendar
+from rectify.definitions._categories import CategoryTable
+from rectify.definitions._spec import CASE_NOTICE_VARIABLES, WorkflowSpec
+from rectify.engine._case import Case, NoticeDue, Record
+from rectify.engine._engine import OPEN, local_date
+from rectify.templating._formatting import document_number
+
+__all__ = [
+    "CASE_NOTICE_VARIABLES",
+    "PHONE_ROLES",
+    "Issuer",
+    "case_notice_context",
+    "hazard_view",
+    "reader_view",
+]
+
+#: Roles that may read phone numbers unmasked (the rest see 152****3801).
+PHONE_ROLES: Final = frozenset(
+    {"grid_worker", "building_head", "community", "town_office", "police", "fire_station"}
+)
+
+#: The ledger fields of a hazard (Attachment 1) and the case fields that describe it.
+_HAZARD_FIELDS: Final = (
+    "town",
+    "community",
+    "community_name",
+    "address",
+    "building",
+    "floors",
+    "height",
+    "building_head",
+    "phone",
+    "category",
+    "severity",
+    "description",
+    "location",
+    "responsible_party",
+    "measures",
+    "due",
+)
+
+
+@attrs.frozen
+class Issuer:
+    """Who issues documents: the organ, its office, the code in document numbers, a contact.
+
+    ``code`` goes into document numbers: 虎峰镇消安〔2024〕12号.
+    """
+
+    organ: str
+    office: str
+    code: str
+    contact: str = ""
+    phone: str = ""
+
+    def number(self, year: int, sequence: int) -> str:
+        """Return the document number for ``sequence`` of ``year``."""
+        return document_number(self.code, year, sequence)
+
+
+def reader_view(role: str | None) -> dict[str, object]:
+    """Return what a template knows of its reader (whether phones are shown)."""
+    return {"role": role or "public", "may_see_phones": role in PHONE_ROLES}
+
+
+def hazard_view(case: Case, categories: CategoryTable | None) -> dict[str, object]:
+    """Return the hazard's ledger fields, with category and severity titles and legal basis."""
+    out: dict[str, object] = {key: case.data.get(key, "") for key in _HAZARD_FIELDS}
+    out.update({k: v for k, v in case.data.items() if k not in out})
+    code = str(case.data.get("category", ""))
+    severity = str(case.data.get("severity", ""))
+    out["category_title"] = out["severity_title"] = out["legal_basis"] = ""
+    if categories is not None:
+        if code in categories.codes:
+            category = categories.category(code)
+            out["category_title"] = category.title
+            out["legal_basis"] = category.basis
+        if severity in categories.severity_names:
+            out["severity_title"] = categories.severity(severity).title
+    return out
+
+
+def _case_view(case: Case, spec: WorkflowSpec, today: dt.date) -> dict[str, object]:
+    state = spec.state(case.state) if spec.has_state(case.state) else None
+    overdue = (today - case.deadline).days if case.deadline and today > case.deadline else 0
+    return {
+        "id": case.id,
+        "workflow": spec.id,
+        "workflow_title": spec.title,
+        "state": case.state,
+        "state_title": state.title if state else case.state,
+        "final": case.final,
+        "deadline": case.deadline,
+        "overdue_days": overdue,
+        "escalation": case.escalation,
+        "opened_on": local_date(case.opened_at),
+        "recurrence_of": case.recurrence_of,
+        "recurrence_count": case.recurrence_count,
+        "duplicate_of": case.duplicate_of,
+        "extensions": case.extensions,
+        "paused_days": case.paused_days,
+    }
+
+
+def _event_view(record: Record, spec: WorkflowSpec) -> dict[str, object]:
+    title = spec.event(record.event).title if spec.has_event(record.event) else ""
+    roles = {r.name: r.title for r in spec.roles}
+    return {
+        "name": record.event,
+        "title": title or {"@open": "登记", "@escalate": "升级督办"}.get(record.event, ""),
+        "at": record.at,
+        "on": local_date(record.at),
+        "actor": record.actor,
+        "role": record.role,
+        "role_title": roles.get(record.role, record.role),
+        "reason": record.reason or "",
+        "payload": dict(record.payload) if record.event != OPEN else {},
+    }
+
+
+def case_notice_context(
+    effect: NoticeDue,
+    case: Case,
+    spec: WorkflowSpec,
+    *,
+    issuer: Issuer,
+    sequence: int,
+    issued_on: dt.date,
+    categories: CategoryTable | None = None,
+    calendar: WorkingCalendar | None = None,
+    reader_role: str | None = None,
+    recheck_working_days: int = 3,
+    reply_working_days: int = 5,
+) -> dict[str, object]:
+    """Return the context of a case notice (the variables in :data:`CASE_NOTICE_VARIABLES`).
+
+    Args:
+        effect: The notice effect the engine or a sweep produced.
+        case: The case as it was right after that effect (its record is ``effect.seq``).
+        spec: The case's workflow.
+        issuer: Who issues the notice.
+        sequence: The document's sequence number for ``issued_on``'s year (from a store's
+            number book, never reused).
+        issued_on: The date of issue.
+        categories: The category table (titles, legal basis).
+        calendar: Used for the planned re-check date; without it the deadline is used.
+        reader_role: Who reads it; phone numbers are masked unless the role may see them.
+        recheck_working_days: Re-inspection falls within this many working days after the
+            deadline (3 under 公安部令第120号).
+        reply_working_days: A supervision order asks for a written report within this many
+            working days of issue (``notice.reply_by``; a week of calendar days without a
+            calendar).
+    """
+    record = case.history[effect.seq] if 0 <= effect.seq < len(case.history) else case.history[-1]
+    roles = {r.name: r.title or r.name for r in spec.roles}
+    level = None
+    if effect.level is not None and spec.escalation is not None:
+        for ladder in spec.escalation.ladders:
+            level = next((lv for lv in ladder.levels if lv.level == effect.level), level)
+    # The re-check follows the rectification deadline (the ``due`` the party was given),
+    # not the deadline of the state the case is in: right after ``assign`` that one is
+    # the few working days the party has to submit a plan.
+    due = case.data.get("due")
+    rectify_by = due if isinstance(due, dt.date) else case.deadline
+    recheck = rectify_by
+    if rectify_by is not None and calendar is not None:
+        recheck = calendar.add_working_days(rectify_by, recheck_working_days)
+    if calendar is not None:
+        reply_by = calendar.add_working_days(issued_on, reply_working_days)
+    else:
+        reply_by = issued_on + dt.timedelta(days=7)
+    return {
+        "notice": {
+            "name": effect.notice,
+            "level": effect.level,
+            "level_title": level.title if level else "",
+            "recipients": [roles.get(r, r) for r in effect.to],
+            "reply_by": reply_by,
+        },
+        "number": issuer.number(issued_on.year, sequence),
+        "issued_on": issued_on,
+        "issuer": attrs.asdict(issuer),
+        "case": _case_view(case, spec, issued_on),
+        "hazard": hazard_view(case, categories),
+        "event": _event_view(record, spec),
+        "recheck_on": recheck,
+        "reader": reader_view(reader_role),
+    }

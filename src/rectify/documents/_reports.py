@@ -1,0 +1,589 @@
+"""Report contexts: progress reports, circulars, ledgers, look-backs and escalations.
+
+The community's monthly progress report, the town's circular (通报), the ledger in the
+Attachment 1 layout and its totals, the look-back (回头看) report and the report of all
+escalated cases by level. :data:`REPORT_VARIABLES` is keyed by template name: the last one
+renders with ``escalation_levels`` (``escalation_report`` is the case notice to the district).
+
+Each function is pure: cases in, a context of plain values out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+
+import attrs
+
+from rectify.definitions._categories import CategoryTable
+from rectify.definitions._spec import WorkflowSpec
+from rectify.documents._contexts import Issuer, hazard_view, reader_view
+from rectify.engine._case import Case
+from rectify.engine._engine import local_date
+
+__all__ = [
+    "REPORT_VARIABLES",
+    "Facts",
+    "LookbackResult",
+    "Totals",
+    "circular_context",
+    "escalation_report_context",
+    "facts",
+    "ledger_context",
+    "ledger_totals_context",
+    "lookback_context",
+    "monthly_report_context",
+    "report_context",
+]
+
+_TOWN: Final = 2  # the escalation level of town supervision (督办)
+_COMMON: Final = frozenset({"issuer", "number", "issued_on", "reader", "as_of", "title"})
+#: The variables each report template may use, by template name.
+REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
+    "monthly_report": _COMMON
+    | {"community", "period", "totals", "month", "by_category", "overdue_cases", "escalated_cases"},
+    "circular": _COMMON
+    | {"period", "totals", "ranking", "by_category", "escalated_cases", "progress"},
+    "ledger": _COMMON | {"rows", "community"},
+    "ledger_totals": _COMMON | {"rows", "totals", "due_on"},
+    "lookback_report": _COMMON | {"rows", "by_community", "totals"},
+    "escalation_levels": _COMMON | {"levels", "totals"},
+}
+
+
+@attrs.frozen
+class Facts:
+    """What reports need to know of one case on one day."""
+
+    case: Case
+    community: str
+    category: str
+    rectified: bool
+    dismissed: bool
+    open: bool
+    overdue: bool
+    overdue_days: int
+    level: int
+    opened_on: dt.date
+    closed_on: dt.date | None
+    state_title: str
+
+
+def facts(case: Case, spec: WorkflowSpec, as_of: dt.date) -> Facts:
+    """Return the report facts of ``case`` on ``as_of``."""
+    state = spec.state(case.state)
+    closed_on = local_date(case.updated_at) if case.final else None
+    overdue_days = (as_of - case.deadline).days if case.deadline and as_of > case.deadline else 0
+    return Facts(
+        case=case,
+        community=str(case.data.get("community") or "未注明"),
+        category=str(case.data.get("category") or ""),
+        rectified=state.final and state.outcome in ("rectified", None),
+        dismissed=state.final and state.outcome in ("dismissed", "merged", "transferred"),
+        open=not state.final,
+        overdue=not state.final and overdue_days > 0 and case.paused_since is None,
+        overdue_days=overdue_days,
+        level=-1 if case.escalation is None else case.escalation,
+        opened_on=local_date(case.opened_at),
+        closed_on=closed_on,
+        state_title=state.title,
+    )
+
+
+def _facts(cases: Iterable[Case], specs: Iterable[WorkflowSpec], as_of: dt.date) -> list[Facts]:
+    by_key = {(s.id, s.version): s for s in specs}
+    return [
+        facts(c, by_key[(c.workflow, c.version)], as_of)
+        for c in cases
+        if local_date(c.opened_at) <= as_of and (c.workflow, c.version) in by_key
+    ]
+
+
+def _common(
+    title: str,
+    *,
+    issuer: Issuer,
+    sequence: int,
+    issued_on: dt.date,
+    as_of: dt.date,
+    reader_role: str | None,
+) -> dict[str, object]:
+    return {
+        "title": title,
+        "issuer": attrs.asdict(issuer),
+        "number": issuer.number(issued_on.year, sequence),
+        "issued_on": issued_on,
+        "as_of": as_of,
+        "reader": reader_view(reader_role),
+    }
+
+
+@attrs.frozen
+class Totals:
+    """Counts over a group of cases; ``rate`` is closed over found less dismissed."""
+
+    found: int
+    closed: int
+    dismissed: int
+    open: int
+    overdue: int
+    escalated: int
+    relapses: int
+
+    @property
+    def counted(self) -> int:
+        """Return the cases that count towards the rate (found, less dismissed at triage)."""
+        return self.found - self.dismissed
+
+    @property
+    def rate(self) -> float:
+        """Return the rectification rate."""
+        return self.closed / self.counted if self.counted else 0.0
+
+    def view(self) -> dict[str, object]:
+        """Return the totals as template values."""
+        return {**attrs.asdict(self), "counted": self.counted, "rate": self.rate}
+
+
+def _count(rows: Sequence[Facts]) -> Totals:
+    return Totals(
+        found=len(rows),
+        closed=sum(f.rectified for f in rows),
+        dismissed=sum(f.dismissed for f in rows),
+        open=sum(f.open for f in rows),
+        overdue=sum(f.overdue for f in rows),
+        escalated=sum(f.open and f.level >= _TOWN for f in rows),
+        relapses=sum(f.case.recurrence_of is not None for f in rows),
+    )
+
+
+def _totals(rows: Sequence[Facts]) -> dict[str, object]:
+    return _count(rows).view()
+
+
+def _category_rows(
+    rows: Sequence[Facts], categories: CategoryTable | None
+) -> list[dict[str, object]]:
+    groups: dict[str, list[Facts]] = defaultdict(list)
+    for f in rows:
+        groups[f.category].append(f)
+    out = []
+    for code in sorted(groups):
+        title = code or "未分类"
+        if categories is not None and code in categories.codes:
+            title = categories.category(code).title
+        out.append({"code": code, "title": title, **_totals(groups[code])})
+    return out
+
+
+def _case_row(f: Facts, categories: CategoryTable | None) -> dict[str, object]:
+    return {
+        "id": f.case.id,
+        "hazard": hazard_view(f.case, categories),
+        "state_title": f.state_title,
+        "deadline": f.case.deadline,
+        "overdue_days": f.overdue_days,
+        "level": f.level,
+        "recurrence_of": f.case.recurrence_of,
+    }
+
+
+def _bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
+    start = dt.date(year, month, 1)
+    return start, dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def _period(year: int, month: int) -> dict[str, object]:
+    start, end = _bounds(year, month)
+    return {"year": year, "month": month, "label": f"{year}年{month}月", "start": start, "end": end}
+
+
+def monthly_report_context(
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    community: str,
+    year: int,
+    month: int,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    issued_on: dt.date | None = None,
+    categories: CategoryTable | None = None,
+    reader_role: str | None = "community",
+) -> dict[str, object]:
+    """Return the context of a community's monthly progress report (due the 22nd)."""
+    rows = [f for f in _facts(cases, specs, as_of) if f.community == community]
+    period = _period(year, month)
+    start, end = _bounds(year, month)
+    return {
+        **_common(
+            f"{community}老旧小区消防安全专项整治{period['label']}工作进度",
+            issuer=issuer,
+            sequence=sequence,
+            issued_on=issued_on or as_of,
+            as_of=as_of,
+            reader_role=reader_role,
+        ),
+        "community": community,
+        "period": period,
+        "totals": _totals(rows),
+        "month": {
+            "found": sum(start <= f.opened_on <= end for f in rows),
+            "closed": sum(
+                f.closed_on is not None and start <= f.closed_on <= end and f.rectified
+                for f in rows
+            ),
+        },
+        "by_category": _category_rows(rows, categories),
+        "overdue_cases": [
+            _case_row(f, categories)
+            for f in sorted(
+                (f for f in rows if f.overdue), key=lambda f: (-f.overdue_days, f.case.id)
+            )
+        ],
+        "escalated_cases": [_case_row(f, categories) for f in rows if f.open and f.level >= 2],  # noqa: PLR2004
+    }
+
+
+def circular_context(
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    year: int,
+    month: int,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    issued_on: dt.date | None = None,
+    categories: CategoryTable | None = None,
+    reader_role: str | None = None,
+) -> dict[str, object]:
+    """Return the context of the town's monthly circular (通报) ranking the communities.
+
+    Communities rank by rectification rate (higher first), then overdue count and relapses
+    (fewer first). Circulars are public: phone numbers are masked for a public reader.
+    """
+    rows = _facts(cases, specs, as_of)
+    groups: dict[str, list[Facts]] = defaultdict(list)
+    for f in rows:
+        groups[f.community].append(f)
+    counted = sorted(
+        ((name, _count(group)) for name, group in groups.items()),
+        key=lambda item: (-item[1].rate, item[1].overdue, item[1].relapses, item[0]),
+    )
+    ranking = [
+        {"rank": place, "community": name, **totals.view()}
+        for place, (name, totals) in enumerate(counted, start=1)
+    ]
+    progress = [(name, totals.closed, totals.counted) for name, totals in counted]
+    period = _period(year, month)
+    return {
+        **_common(
+            f"关于{period['label']}老旧小区消防安全专项整治工作进展情况的通报",
+            issuer=issuer,
+            sequence=sequence,
+            issued_on=issued_on or as_of,
+            as_of=as_of,
+            reader_role=reader_role,
+        ),
+        "period": period,
+        "totals": _totals(rows),
+        "ranking": ranking,
+        "progress": progress,
+        "by_category": _category_rows(rows, categories),
+        "escalated_cases": [
+            _case_row(f, categories)
+            for f in sorted(
+                (f for f in rows if f.open and f.level >= _TOWN),
+                key=lambda f: (-f.level, f.community, f.case.id),
+            )
+        ],
+    }
+
+
+def ledger_context(
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    community: str | None = None,
+    categories: CategoryTable | None = None,
+    reader_role: str | None = "community",
+) -> dict[str, object]:
+    """Return the ledger in the Attachment 1 layout, with each case's state and level."""
+    rows = [f for f in _facts(cases, specs, as_of) if community in (None, f.community)]
+    rows.sort(
+        key=lambda f: (
+            f.community,
+            str(f.case.data.get("community_name", "")),
+            str(f.case.data.get("address", "")),
+            f.case.id,
+        )
+    )
+    title = f"{issuer.organ.removesuffix('人民政府')}老旧小区台账"
+    return {
+        **_common(
+            title,
+            issuer=issuer,
+            sequence=sequence,
+            issued_on=as_of,
+            as_of=as_of,
+            reader_role=reader_role,
+        ),
+        "community": community or "",
+        "rows": [_case_row(f, categories) for f in rows],
+    }
+
+
+def ledger_totals_context(
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    as_of: dt.date,
+    due_on: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    reader_role: str | None = "community",
+) -> dict[str, object]:
+    """Return the ledger totals per community (the report due Apr 5)."""
+    rows = _facts(cases, specs, as_of)
+    groups: dict[str, list[Facts]] = defaultdict(list)
+    for f in rows:
+        groups[f.community].append(f)
+    out = []
+    estates_by: list[set[str]] = []
+    buildings_by: list[set[tuple[str, str, str]]] = []
+    for name in sorted(groups):
+        group = groups[name]
+        estates = {str(f.case.data.get("community_name", "")) for f in group}
+        buildings = {
+            (
+                str(f.case.data.get("community_name", "")),
+                str(f.case.data.get("address", "")),
+                str(f.case.data.get("building", "")),
+            )
+            for f in group
+        }
+        severities = Counter(str(f.case.data.get("severity", "")) for f in group)
+        estates_by.append(estates)
+        buildings_by.append(buildings)
+        out.append(
+            {
+                "community": name,
+                "estates": len(estates),
+                "buildings": len(buildings),
+                "severities": dict(severities),
+                **_totals(group),
+            }
+        )
+    return {
+        **_common(
+            "老旧小区总数台账统计表",
+            issuer=issuer,
+            sequence=sequence,
+            issued_on=as_of,
+            as_of=as_of,
+            reader_role=reader_role,
+        ),
+        "due_on": due_on,
+        "rows": out,
+        "totals": {
+            "estates": sum(int(r["estates"]) for r in out),  # type: ignore[call-overload]
+            "buildings": sum(int(r["buildings"]) for r in out),  # type: ignore[call-overload]
+            **_totals(rows),
+        },
+    }
+
+
+@attrs.frozen
+class LookbackResult:
+    """One closed case looked at again: whether the fix held, and the new case if not."""
+
+    case: Case
+    passed: bool
+    note: str = ""
+    new_case: str | None = None
+
+
+def lookback_context(
+    results: Sequence[LookbackResult],
+    *,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    categories: CategoryTable | None = None,
+    reader_role: str | None = None,
+) -> dict[str, object]:
+    """Return the look-back (回头看) report: each sampled case and relapse rates."""
+    by_community: dict[str, list[LookbackResult]] = defaultdict(list)
+    for result in results:
+        by_community[str(result.case.data.get("community") or "未注明")].append(result)
+    rows = [
+        {
+            "id": r.case.id,
+            "hazard": hazard_view(r.case, categories),
+            "passed": r.passed,
+            "note": r.note,
+            "new_case": r.new_case,
+        }
+        for r in results
+    ]
+
+    def rate(group: Sequence[LookbackResult]) -> float:
+        return sum(not r.passed for r in group) / len(group) if group else 0.0
+
+    return {
+        **_common(
+            "老旧小区消防安全隐患整改“回头看”情况报告",
+            issuer=issuer,
+            sequence=sequence,
+            issued_on=as_of,
+            as_of=as_of,
+            reader_role=reader_role,
+        ),
+        "rows": rows,
+        "by_community": [
+            {
+                "community": name,
+                "sampled": len(group),
+                "relapsed": sum(not r.passed for r in group),
+                "rate": rate(group),
+            }
+            for name, group in sorted(by_community.items())
+        ],
+        "totals": {
+            "sampled": len(results),
+            "relapsed": sum(not r.passed for r in results),
+            "rate": rate(results),
+        },
+    }
+
+
+def escalation_report_context(
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    categories: CategoryTable | None = None,
+    reader_role: str | None = "town_office",
+) -> dict[str, object]:
+    """Return the report of escalated cases: open ones grouped by level, highest first.
+
+    Rendered with the ``escalation_levels`` template (``escalation_report`` is the case
+    notice that reports one case to the district).
+    """
+    spec_list = list(specs)
+    titles: dict[int, str] = {}
+    for spec in spec_list:
+        for ladder in spec.escalation.ladders if spec.escalation else ():
+            for level in ladder.levels:
+                titles.setdefault(level.level, level.title)
+    everything = _facts(cases, spec_list, as_of)
+    rows = [f for f in everything if f.open and f.level >= 0]
+    levels = []
+    for number in sorted({f.level for f in rows}, reverse=True):
+        group = sorted((f for f in rows if f.level == number), key=lambda f: f.case.id)
+        levels.append(
+            {
+                "level": number,
+                "title": titles.get(number, f"L{number}"),
+                "cases": [_case_row(f, categories) for f in group],
+            }
+        )
+    return {
+        **_common(
+            "消防安全隐患逾期升级督办情况报告",
+            issuer=issuer,
+            sequence=sequence,
+            issued_on=as_of,
+            as_of=as_of,
+            reader_role=reader_role,
+        ),
+        "levels": levels,
+        "totals": {"escalated": len(rows), "open": sum(f.open for f in everything)},
+    }
+
+
+def report_context(
+    name: str,
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    categories: CategoryTable | None = None,
+    community: str | None = None,
+    due_on: dt.date | None = None,
+    period: tuple[int, int] | None = None,
+) -> dict[str, object]:
+    """Return the context of the report template ``name`` on ``as_of``.
+
+    Monthly reports and circulars cover ``period`` (year, month), by default the month of
+    ``as_of``.
+
+    ``name`` is a key of :data:`REPORT_VARIABLES` other than ``lookback_report`` (which is
+    built from look-back results): ``monthly_report`` needs ``community``; ``ledger_totals``
+    takes ``due_on`` (April 5 of the year by default).
+
+    Raises:
+        ValueError: ``name`` is not such a report, or ``monthly_report`` lacks a community.
+    """
+    year, month = period or (as_of.year, as_of.month)
+    if name == "monthly_report":
+        if not community:
+            raise ValueError("the monthly report needs a community")
+        return monthly_report_context(
+            cases,
+            specs,
+            community=community,
+            year=year,
+            month=month,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            categories=categories,
+        )
+    if name == "circular":
+        return circular_context(
+            cases,
+            specs,
+            year=year,
+            month=month,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            categories=categories,
+        )
+    if name == "ledger":
+        return ledger_context(
+            cases,
+            specs,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            community=community,
+            categories=categories,
+        )
+    if name == "ledger_totals":
+        return ledger_totals_context(
+            cases,
+            specs,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            due_on=due_on or dt.date(as_of.year, 4, 5),
+        )
+    if name == "escalation_levels":
+        return escalation_report_context(
+            cases, specs, as_of=as_of, issuer=issuer, sequence=sequence, categories=categories
+        )
+    choices = ", ".join(sorted(set(REPORT_VARIABLES) - {"lookback_report"}))
+    raise ValueError(f"no report {name!r}; reports: {choices}")

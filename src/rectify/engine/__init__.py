@@ -1,0 +1,64 @@
+"""The engine: cases, events, the hash-chained history, escalation sweeps and replay.
+
+Owns the case values (``Case``, ``Record``, ``Outcome`` and the effects), the one module
+that imports ``transitions``, guards and actions from the host's registry, payload checks,
+sealing and verifying histories, escalation ladders and sweeps, severity changes, replay and
+migration across workflow versions, and look-back sampling. Pure: no files, clock, database
+or network; every function takes ``now`` and returns data.
+
+May import: ``rectify.calendar``, ``rectify.definitions`` and the foundation.
+"""
+
+from __future__ import annotations
+
+from rectify.engine._case import (
+    Actor,
+    Case,
+    DeadlineCleared,
+    DeadlineSet,
+    Effect,
+    Escalated,
+    Evidence,
+    NoticeDue,
+    Outcome,
+    Record,
+)
+from rectify.engine._engine import Engine, EventOption
+from rectify.engine._escalation import Sweep, due_within, escalate, is_overdue, sweep
+from rectify.engine._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
+from rectify.engine._history import verify_history
+from rectify.engine._lookback import ALWAYS_SAMPLED, sample_lookback
+from rectify.engine._replay import MigrationCheck, migrate, plan_migration, replay
+from rectify.engine._severity import change_severity
+
+__all__ = [
+    "ALWAYS_SAMPLED",
+    "BUILTIN_GUARDS",
+    "Action",
+    "Actor",
+    "Case",
+    "DeadlineCleared",
+    "DeadlineSet",
+    "Effect",
+    "Engine",
+    "Escalated",
+    "EventOption",
+    "Evidence",
+    "Guard",
+    "GuardContext",
+    "MigrationCheck",
+    "NoticeDue",
+    "Outcome",
+    "Record",
+    "Sweep",
+    "change_severity",
+    "due_within",
+    "escalate",
+    "is_overdue",
+    "migrate",
+    "plan_migration",
+    "replay",
+    "sample_lookback",
+    "sweep",
+    "verify_history",
+]
