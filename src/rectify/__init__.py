@@ -3,10 +3,9 @@
 What a host needs on the first day is here; the rest lives in a namespace per concept::
 
     import rectify
-    from rectify.stores import open_store
 
-    ledger = rectify.Ledger(open_store("town.db"))
-    case = ledger.open("hazard", actor=rectify.Actor("u1", ("inspector",)), data={...})
+    ledger = rectify.Ledger.with_workflows(rectify.open_store("town.db"))
+    ledger.open("HZ-0001", "hazard", {...}, rectify.Actor("网格员-王", "grid_worker"))
 
 =========================  ==========================================================
 ``rectify.definitions``    workflow YAML, the frozen spec, checks, dump and diagrams
