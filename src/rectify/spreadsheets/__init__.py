@@ -11,7 +11,8 @@ import returns.
 
 from __future__ import annotations
 
-from rectify.spreadsheets._sheets import (
+from rectify.spreadsheets._reading import read_ledger
+from rectify.spreadsheets._values import (
     LEDGER_HEADERS,
     DuplicateRow,
     InferredCategory,
@@ -19,11 +20,8 @@ from rectify.spreadsheets._sheets import (
     LedgerProblem,
     LedgerRow,
     LedgerTotal,
-    ledger_totals,
-    read_ledger,
-    write_ledger,
-    write_ledger_totals,
 )
+from rectify.spreadsheets._writing import ledger_totals, write_ledger, write_ledger_totals
 
 __all__ = [
     "LEDGER_HEADERS",

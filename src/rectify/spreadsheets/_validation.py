@@ -1,0 +1,313 @@
+"""Turning a sheet's rows of cells into importable rows, with every problem reported.
+
+Owns :func:`parse_rows`, the parser that works on rows of cells only (so a host with rows
+already, from a web upload or a database, needs no file): it finds the header, carries merged
+identification cells down, reads each row into case data through a row reader that collects
+the row's problems, and returns a :class:`~rectify.spreadsheets._values.LedgerImport` whose
+problems name the row number the spreadsheet shows, the column's header and the reason, with
+duplicate rows and cells filled in columns without a header reported too: nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+
+from rectify.definitions._categories import Category, CategoryTable
+from rectify.definitions._spec import CalendarDays
+from rectify.engine._payload import encodable
+from rectify.spreadsheets._cells import parse_height, parse_person, split_community
+from rectify.spreadsheets._header import BY_KEY, HEADER_SEARCH, Header, find_header
+from rectify.spreadsheets._inference import (
+    Immediate,
+    Rules,
+    category_of,
+    infer,
+    parse_date,
+    severity_of,
+    stable_id,
+)
+from rectify.spreadsheets._text import SPACES, cell_text, clean_text
+from rectify.spreadsheets._values import (
+    LEDGER_HEADERS,
+    CellError,
+    DuplicateRow,
+    InferredCategory,
+    LedgerImport,
+    LedgerProblem,
+    LedgerRow,
+)
+
+__all__ = ["parse_rows"]
+
+#: The columns an export derives from the case (序号, 当前状态, 整改期限, 督办等级): not read.
+_IGNORED: Final = frozenset({"serial", "state", "deadline", "level"})
+#: Merged identification cells carry down a level only while every level above was empty.
+_LEVELS: Final = (
+    ("community",),
+    ("community_name",),
+    ("address", "building"),
+    ("head", "head_name", "phone", "height", "height_m"),
+)
+
+
+def _carry(values: dict[str, object], last: dict[str, object]) -> None:
+    """Fill blank identification cells from the row above, level by level (merged cells)."""
+    chain = True
+    for level in _LEVELS:
+        present = [k for k in level if k in values]
+        filled = any(cell_text(values[k]).strip() for k in present)
+        for key in present:
+            if chain and not cell_text(values[key]).strip():
+                values[key] = last.get(key)
+            last[key] = values[key]
+        chain = chain and not filled
+
+
+class _RowReader:
+    """Reads one data row into case data, collecting the row's problems."""
+
+    def __init__(self, number: int, values: Mapping[str, object], header: Header) -> None:
+        self.number = number
+        self.values = values
+        self.header = header
+        self.problems: list[LedgerProblem] = []
+        self.data: dict[str, object] = {}
+
+    def text(self, key: str, *, tight: bool = False) -> str:
+        value = cell_text(self.values.get(key))
+        if not encodable(value):
+            self.problem(key, "bad-text", "含有无法保存的字符（孤立的代理码位）")
+            return ""
+        return clean_text(value, tight=tight)
+
+    def problem(self, key: str, code: str, reason: str) -> None:
+        self.problems.append(LedgerProblem(self.number, self.header.label(key), reason, code))
+
+    def put(self, key: str, value: object) -> None:
+        if value not in ("", None):
+            self.data[key] = value
+
+
+def _read_place(r: _RowReader, rules: Rules) -> None:
+    community = r.text("community", tight=True)
+    if not community:
+        r.problem("community", "missing", "不能为空")
+    else:
+        try:
+            town, name = split_community(community, rules.town)
+        except CellError as exc:
+            r.problem("community", exc.code, exc.reason)
+        else:
+            r.put("town", town)
+            r.put("community", name)
+    name = r.text("community_name", tight=True)
+    if not name:
+        r.problem("community_name", "missing", "不能为空")
+    r.put("community_name", name)
+    r.put("address", r.text("address", tight=True))
+    r.put("building", r.text("building", tight=True))
+
+
+def _read_building(r: _RowReader) -> None:
+    names: list[str] = []
+    phones: list[str] = []
+    for key in ("head", "head_name", "phone"):
+        if key in r.values:
+            try:
+                name, phone = parse_person(r.text(key))
+            except CellError as exc:
+                r.problem(key, exc.code, exc.reason)
+                continue
+            names += [name] if name else []
+            phones += [phone] if phone else []
+    r.put("building_head", "、".join(names))
+    r.put("phone", "、".join(phones))
+    floors: int | None = None
+    height: int | float | None = None
+    for key in ("height", "height_m"):
+        if key in r.values:
+            try:
+                f, h = parse_height(r.values[key], metres=key == "height_m")
+            except CellError as exc:
+                r.problem(key, exc.code, exc.reason)
+                continue
+            floors, height = f or floors, h or height
+    r.put("floors", floors)
+    r.put("height", height)
+
+
+def _read_hazard(r: _RowReader, rules: Rules) -> InferredCategory | None:
+    description = r.text("description")
+    if not description:
+        r.problem("description", "missing", "不能为空")
+    inferred: InferredCategory | None = None
+    category: Category | None = None
+    cell = r.text("category")
+    if cell:
+        try:
+            category = category_of(cell, rules.table)
+        except CellError as exc:
+            r.problem("category", exc.code, exc.reason)
+    elif description:
+        found = infer(description, rules)
+        if found is None:
+            r.problem(
+                "category", "no-category", "为空，且隐患内容中没有可识别的关键词：请填写隐患类别"
+            )
+        else:
+            category = rules.table.category(found[0])
+            inferred = InferredCategory(r.number, *found)
+    severity: str | None = category.severity if category else None
+    if cell := r.text("severity"):
+        try:
+            severity = severity_of(cell, rules.table)
+        except CellError as exc:
+            r.problem("severity", exc.code, exc.reason)
+            severity = None
+    if category is not None:
+        r.put("category", category.code)
+    r.put("severity", severity)
+    r.put("description", description)
+    for key in ("location", "responsible_party", "measures", "note"):
+        r.put(key, r.text(key))
+    _read_due(r, severity, rules.table)
+    return inferred
+
+
+def _read_due(r: _RowReader, severity: str | None, table: CategoryTable) -> None:
+    try:
+        due = parse_date(r.values.get("due"))
+    except CellError as exc:
+        r.problem("due", exc.code, exc.reason)
+        return
+    if isinstance(due, Immediate):
+        if severity is not None and severity in table.severity_names:
+            level = table.severity(severity)
+            if level.period != CalendarDays(0):
+                r.problem(
+                    "due",
+                    "immediate-date",
+                    f"写的是「{r.text('due')}」，但该隐患按「{level.title}」整改：请填写日期",
+                )
+        return
+    r.put("due", due)
+
+
+def _case_id(r: _RowReader) -> str:
+    given = r.text("case_id")
+    if given:
+        if SPACES.search(given):
+            r.problem("case_id", "bad-case-id", f"案件编号「{given}」不能含空白")
+        return given
+    return stable_id(r.data)
+
+
+def _differs(a: Mapping[str, object], b: Mapping[str, object], header: Header) -> tuple[str, ...]:
+    sources: dict[str, str] = {
+        "town": "community",
+        "building_head": "head",
+        "phone": "head",
+        "floors": "height",
+        "height": "height",
+    }
+    order = list(BY_KEY)
+    columns = sorted({sources.get(k, k) for k in set(a) | set(b) if a.get(k) != b.get(k)})
+    labels = (header.label(c) for c in sorted(columns, key=order.index))
+    return tuple(dict.fromkeys(labels))
+
+
+def parse_rows(
+    rows: Iterable[Sequence[object]],
+    table: CategoryTable,
+    town: str | None,
+    source: str,
+) -> LedgerImport:
+    """Return what the rows of a sheet hold: rows to import, problems, inferences, duplicates."""
+    grid = [list(row) for row in rows]
+    header = find_header(grid)
+    if header is None:
+        wanted = "、".join(LEDGER_HEADERS)
+        problem = LedgerProblem(
+            1, "", f"前{HEADER_SEARCH}行中没有找到表头（{wanted}）", "no-header"
+        )
+        return LedgerImport((), (problem,), (), (), source, 0, table)
+    problems = list(header.problems)
+    if any(p.code == "missing-column" for p in problems):
+        return LedgerImport((), tuple(problems), (), (), source, header.row, table)
+    rules = Rules.of(table, town)
+    out: list[LedgerRow] = []
+    inferred: list[InferredCategory] = []
+    duplicates: list[DuplicateRow] = []
+    seen: dict[str, LedgerRow] = {}
+    last: dict[str, object] = {}
+    stray: dict[int, list[int]] = {}
+    for index in range(header.data_start, len(grid)):
+        cells = grid[index]
+        if not any(cell_text(v).strip() for v in cells):
+            continue
+        for i, value in enumerate(cells):
+            if i not in header.labelled and cell_text(value).strip():
+                stray.setdefault(i, []).append(index + 1)
+        values: dict[str, object] = {
+            c.key: cells[c.index] if c.index < len(cells) else None
+            for c in header.columns
+            if c.key not in _IGNORED
+        }
+        _carry(values, last)
+        reader = _RowReader(index + 1, values, header)
+        _read_place(reader, rules)
+        _read_building(reader)
+        guess = _read_hazard(reader, rules)
+        case_id = _case_id(reader) if reader.data.get("description") else ""
+        if reader.problems:
+            problems.extend(reader.problems)
+            continue
+        severity = str(reader.data["severity"])
+        row = LedgerRow(index + 1, case_id, table.severity(severity).workflow, reader.data)
+        if case_id in seen:
+            first = seen[case_id]
+            differs = _differs(first.data, row.data, header)
+            duplicates.append(DuplicateRow(row.row, first.row, case_id, differs))
+            continue
+        seen[case_id] = row
+        out.append(row)
+        if guess is not None:
+            inferred.append(guess)
+    problems[len(header.problems) : len(header.problems)] = [
+        _stray(header.row, i, numbers) for i, numbers in sorted(stray.items())
+    ]
+    return LedgerImport(
+        tuple(out),
+        tuple(problems),
+        tuple(inferred),
+        tuple(duplicates),
+        source,
+        header.row,
+        table,
+    )
+
+
+def _column_letter(index: int) -> str:
+    """Return the spreadsheet letters of a 0-based column index (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+_STRAY_SHOWN: Final = 5
+
+
+def _stray(header_row: int, index: int, rows: Sequence[int]) -> LedgerProblem:
+    shown = "、".join(str(r) for r in rows[:_STRAY_SHOWN])
+    more = f"等{len(rows)}行" if len(rows) > _STRAY_SHOWN else "行"
+    return LedgerProblem(
+        header_row,
+        f"{_column_letter(index)}列",
+        f"此列没有表头，第{shown}{more}填在此列的内容未导入：请补上表头（如「联系电话」）",
+        "unlabelled-column",
+    )

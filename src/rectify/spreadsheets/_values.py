@@ -1,0 +1,213 @@
+"""What the ledger spreadsheets share: the Attachment 1 headers, the results, the cell error.
+
+Owns :data:`LEDGER_HEADERS` (the seven columns of Attachment 1), the :data:`Cell` a sheet
+holds, the attrs results of an import (:class:`LedgerImport` with its :class:`LedgerRow`,
+:class:`LedgerProblem`, :class:`InferredCategory` and :class:`DuplicateRow`) and of the totals
+(:class:`LedgerTotal`), and :class:`CellError`, which the cell readers raise and the row
+reader turns into a problem. It imports no other module of the package, so every one of them
+can import it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from rectify.definitions._categories import CategoryTable
+
+__all__ = [
+    "LEDGER_HEADERS",
+    "Cell",
+    "CellError",
+    "DuplicateRow",
+    "InferredCategory",
+    "LedgerImport",
+    "LedgerProblem",
+    "LedgerRow",
+    "LedgerTotal",
+]
+
+#: The seven columns of Attachment 1, in order.
+LEDGER_HEADERS: Final = (
+    "镇街/社区",
+    "小区名称",
+    "地址",
+    "消防安全管理人（楼栋长）及联系方式",
+    "建筑高度（层数）",
+    "隐患内容",
+    "整改时限",
+)
+
+Cell = str | int | float | dt.date | None
+
+
+@attrs.frozen
+class LedgerRow:
+    """One importable row: where it was, its case id, its workflow and the case data."""
+
+    row: int
+    case_id: str
+    workflow: str
+    data: Mapping[str, object]
+
+    def item(self) -> tuple[str, str, Mapping[str, object]]:
+        """Return ``(case_id, workflow, data)`` as :meth:`Ledger.import_cases` takes it."""
+        return self.case_id, self.workflow, self.data
+
+
+@attrs.frozen
+class LedgerProblem:
+    """Why a row (or the header) could not be imported as it is.
+
+    ``row`` is the row number the spreadsheet shows (1-based), ``column`` the header of the
+    column concerned ("" for the whole row), ``code`` a stable name for hosts
+    (``missing``, ``bad-date``, ``bad-height``, ``bad-phone``, ``masked-phone``,
+    ``unknown-category``, ``no-category``, ``unknown-severity``, ``immediate-date``,
+    ``bad-community``, ``bad-case-id``, ``bad-text``, ``missing-column``,
+    ``unknown-column``, ``repeated-column``, ``no-header``) and ``reason`` says it in words.
+    """
+
+    row: int
+    column: str
+    reason: str
+    code: str = attrs.field(default="", eq=False)
+
+
+@attrs.frozen
+class InferredCategory:
+    """A category read from the hazard text: the row, the category, the keyword matched.
+
+    ``also`` names other categories whose keywords the text holds too (a cell that lists
+    several hazards, which may be better split into rows).
+    """
+
+    row: int
+    category: str
+    keyword: str
+    also: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class DuplicateRow:
+    """A row with the same case id as an earlier row of the file; it is not imported.
+
+    ``differs`` names the columns whose values differ from the first row's.
+    """
+
+    row: int
+    first_row: int
+    case_id: str
+    differs: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class LedgerImport:
+    """What :func:`read_ledger` found: rows to import, problems, inferences, duplicates."""
+
+    rows: tuple[LedgerRow, ...]
+    problems: tuple[LedgerProblem, ...]
+    inferred: tuple[InferredCategory, ...]
+    duplicates: tuple[DuplicateRow, ...]
+    source: str = "<rows>"
+    header_row: int = 0
+    categories: CategoryTable | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Return whether every row imports (no problem, no duplicate)."""
+        return not self.problems and not self.duplicates
+
+    @property
+    def bad_rows(self) -> tuple[int, ...]:
+        """Return the numbers of the rows that have a problem, in order."""
+        return tuple(sorted({p.row for p in self.problems if p.row > self.header_row}))
+
+    def cases(self) -> list[tuple[str, str, Mapping[str, object]]]:
+        """Return the rows as :meth:`Ledger.import_cases` takes them."""
+        return [row.item() for row in self.rows]
+
+    def summary(self) -> str:
+        """Return a report for the person who filled the ledger, in Chinese."""
+        where = f"（表头在第{self.header_row}行）" if self.header_row else ""
+        lines = [
+            f"台账导入：{self.source}{where}",
+            f"可导入{len(self.rows)}行；有问题{len(self.bad_rows)}行（{len(self.problems)}处）；"
+            f"重复{len(self.duplicates)}行；按隐患内容推断类别{len(self.inferred)}行。",
+        ]
+        workflows = sorted({row.workflow for row in self.rows})
+        if workflows:
+            counts = "，".join(
+                f"{w} {sum(r.workflow == w for r in self.rows)}行" for w in workflows
+            )
+            lines.append(f"按流程：{counts}。")
+        sheet = [p for p in self.problems if p.row <= self.header_row or not self.header_row]
+        rows = [p for p in self.problems if p not in sheet]
+        for title, group in (
+            ("表头：", sheet),
+            ("问题（这些行未导入，改正后重新导入即可，已导入的行不会重复）：", rows),
+        ):
+            if group:
+                lines.append(title)
+                lines.extend(
+                    f"  第{p.row}行" + (f"「{p.column}」" if p.column else "") + f"：{p.reason}"
+                    for p in group
+                )
+        if self.duplicates:
+            lines.append("重复（与前面的行是同一处隐患，未重复导入）：")
+            for d in self.duplicates:
+                differs = f"；不同之处：{'、'.join(d.differs)}" if d.differs else ""
+                lines.append(f"  第{d.row}行与第{d.first_row}行重复（{d.case_id}）{differs}")
+        if self.inferred:
+            lines.append("推断的隐患类别（请核对）：")
+            for i in self.inferred:
+                title = self._title(i.category)
+                also = f"；还涉及{'、'.join(i.also)}，可考虑拆分" if i.also else ""
+                lines.append(f"  第{i.row}行 → {i.category} {title}（关键词「{i.keyword}」）{also}")
+        return "\n".join(lines)
+
+    def _title(self, code: str) -> str:
+        if self.categories is not None and code in self.categories.codes:
+            return self.categories.category(code).title
+        return ""
+
+
+@attrs.frozen
+class LedgerTotal:
+    """One community's line of the ledger totals (due Apr 5).
+
+    ``hazards`` counts the cases found less those dismissed at triage (not a hazard,
+    merged as a duplicate, transferred as major); ``closed`` the rectified ones and
+    ``open`` the rest; ``overdue`` the open ones past their deadline.
+    """
+
+    community: str
+    estates: int
+    buildings: int
+    hazards: int
+    closed: int
+    open: int
+    overdue: int
+
+    def cells(self) -> list[Cell]:
+        """Return the line as cells, in the order of the totals' columns."""
+        return [
+            self.community,
+            self.estates,
+            self.buildings,
+            self.hazards,
+            self.closed,
+            self.open,
+            self.overdue,
+        ]
+
+
+class CellError(Exception):
+    """A cell that cannot be read: the problem's code and reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
