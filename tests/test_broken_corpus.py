@@ -38,6 +38,7 @@ Found = set[tuple[str, int, int]]
 #: source emits must have a corpus file.
 NOT_FROM_A_DOCUMENT = {
     "unknown-action": "Engine(actions=...) reports an action its registry lacks, at no line",
+    "template-syntax": "a host template (.j2) that is not valid Jinja2: tests/test_checks.py",
 }
 
 

@@ -329,3 +329,76 @@ def test_a_folder_checks_applies_to_against_its_own_table(tmp_path: Path) -> Non
         (d.code, Path(d.location.file).name, d.location.line, d.location.column)
         for d in report.diagnostics
     ] == [("unknown-category", "immediate.yaml", *at(text, "PAS.EXIT", "PAS.EXIT"))]
+
+
+# -- host templates ----------------------------------------------------------------------
+
+#: Host templates that cannot be used, each the only file of a host folder: its content,
+#: and the diagnostic ``validate_paths`` gives for it (code, line, column, message start).
+UNUSABLE_TEMPLATES: dict[str, tuple[str, str | bytes, tuple[str, int, int, str]]] = {
+    "syntax error": (
+        "reminder.txt.j2",
+        "{{ issuer.office }}\n{{ hazard.description }\n",
+        ("template-syntax", 2, 1, "syntax error: unexpected '}'"),
+    ),
+    "not UTF-8": (
+        "supervision_order.txt.j2",
+        "整改通知\n".encode("gbk"),
+        ("encoding", 1, 1, "not UTF-8 text: invalid continuation byte at byte 0"),
+    ),
+    "extends a missing layout": (
+        "overdue_warning.html.j2",
+        '{#- a warning -#}\n{% extends "_nosuch.html.j2" %}\n',
+        ("unknown-notice", 2, 1, "extends '_nosuch.html.j2', which is not a template"),
+    ),
+}
+
+
+def write_template(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE_TEMPLATES))
+def test_an_unusable_host_template_is_a_diagnostic_at_its_file(tmp_path: Path, case: str) -> None:
+    name, content, (code, line, column, message) = UNUSABLE_TEMPLATES[case]
+    path = write_template(tmp_path, name, content)
+    report = rectify.validate_paths([WORKFLOWS], notices=rectify.NoticeRenderer(tmp_path))
+    [diagnostic] = report.diagnostics
+    assert (diagnostic.code, diagnostic.location) == (
+        code,
+        rectify.definitions.Location(str(path), line, column),
+    )
+    assert diagnostic.is_error
+    assert diagnostic.message.startswith(message)
+
+
+def test_unusable_host_templates_are_reported_with_every_other_problem(tmp_path: Path) -> None:
+    # Each broken template is one diagnostic; the notices they serve still exist (no
+    # unknown-notice where the workflows name them), a sound template is still checked for
+    # the variables it uses, and the workflows are still checked.
+    host = tmp_path / "host"
+    host.mkdir()
+    for name, content, _ in UNUSABLE_TEMPLATES.values():
+        write_template(host, name, content)
+    write_template(host, "rectification_slip.txt.j2", "{{ secret }}\n")
+    flows = tmp_path / "flows"
+    shutil.copytree(WORKFLOWS, flows)
+    text = edit(IMMEDIATE, "PAS.EVAC", "PAS.EXIT")
+    (flows / "immediate.yaml").write_text(text, encoding="utf-8")
+    report = rectify.validate_paths([flows], notices=rectify.NoticeRenderer(host))
+    slip = at(HAZARD, "    notice: rectification_slip\n  mark_duplicate:", "rectification_slip")
+    assert [
+        (d.code, Path(d.location.file).name, d.location.line, d.location.column)
+        for d in report.diagnostics
+    ] == [
+        ("notice-variable", "hazard.yaml", *slip),
+        ("unknown-category", "immediate.yaml", *at(text, "PAS.EXIT", "PAS.EXIT")),
+        ("unknown-notice", "overdue_warning.html.j2", 2, 1),
+        ("template-syntax", "reminder.txt.j2", 2, 1),
+        ("encoding", "supervision_order.txt.j2", 1, 1),
+    ]

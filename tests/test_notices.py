@@ -1171,11 +1171,17 @@ def _statement(template: str, line: int) -> str:
     return "\n".join(lines[: end + 1])
 
 
+#: How a message says that a variable was needed in a template the rendered one uses.
+_USED_AT: Final = re.compile(r" \(used at (\S+):(\d+)\): ")
+_REFERENCE_TAG: Final = re.compile(r"\{%-?\s*(?:extends|include|import|from)\b")
+
+
 @pytest.mark.parametrize(("notice", "fmt", "locale"), TEMPLATES)
 def test_a_missing_variable_names_the_template_line_and_variable(
     notice: str, fmt: str, locale: str
 ) -> None:
     context = context_for(notice)
+    name = RENDERER.template_name(notice, fmt, locale)
     used = RENDERER.variables(notice, fmt, locale)
     assert used, notice
     for variable in sorted(used):
@@ -1183,11 +1189,16 @@ def test_a_missing_variable_names_the_template_line_and_variable(
         with pytest.raises(NoticeError) as caught:
             RENDERER.render(notice, partial, fmt=fmt, locale=locale)
         err = caught.value
-        assert err.variable == variable
+        assert (err.template, err.variable) == (name, variable)
         assert err.line > 0
-        assert variable in _statement(err.template, err.line), (err.template, err.line)
-        assert f"{err.template}:{err.line}" in str(err)
+        assert str(err).startswith(f"{name}:{err.line}: ")
         assert repr(variable) in str(err)
+        inner = _USED_AT.search(str(err))
+        if inner is None:
+            assert variable in _statement(name, err.line), (name, err.line)
+        else:  # needed by the layout: the line is the tag of this template that leads there
+            assert variable in _statement(inner[1], int(inner[2])), inner.groups()
+            assert _REFERENCE_TAG.search(_statement(name, err.line)), (name, err.line)
 
 
 def test_a_missing_field_of_a_variable_is_named_too() -> None:
@@ -1249,6 +1260,207 @@ def test_a_host_template_may_extend_the_builtin_layout(tmp_path: Path) -> None:
     check_html(body)
     assert "感谢信" in body
     assert "重庆滨河物业服务有限公司" in body
+
+
+def test_a_host_template_that_leaves_the_layout_title_unset_is_named_with_its_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "notice_of_thanks.html.j2").write_text(
+        '{#- a thank-you letter -#}\n{% extends "_layout.html.j2" %}\n'
+        "{% block content %}<p>{{ hazard.responsible_party }}</p>{% endblock %}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(NoticeError) as caught:
+        NoticeRenderer(tmp_path).render("notice_of_thanks", case_context("rectification_slip"))
+    err = caught.value
+    assert (err.template, err.line, err.variable) == ("notice_of_thanks.html.j2", 2, "title")
+    assert str(err) == (
+        "notice_of_thanks.html.j2:2: undefined variable 'title' (used at _layout.html.j2:6): "
+        "'title' is undefined"
+    )
+    assert "title" in _statement("_layout.html.j2", 6)
+
+
+#: Host folders whose ``start.txt.j2`` reaches ``{{ missing }}`` through another template:
+#: the files, the line of ``start.txt.j2`` that leads there, and where it is used.
+CHAINS: Final[dict[str, tuple[dict[str, str], int, str]]] = {
+    "include": (
+        {"start.txt.j2": 'a\n{% include "_part.txt.j2" %}\n', "_part.txt.j2": "b\n{{ missing }}\n"},
+        2,
+        "_part.txt.j2:2",
+    ),
+    "extends": (
+        {
+            "start.txt.j2": '{% extends "_base.txt.j2" %}\n{% block body %}x{% endblock %}\n',
+            "_base.txt.j2": "{% block body %}{% endblock %}\n\n{{ missing }}\n",
+        },
+        1,
+        "_base.txt.j2:3",
+    ),
+    "extends twice": (
+        {
+            "start.txt.j2": '\n{% extends "_mid.txt.j2" %}\n',
+            "_mid.txt.j2": '{% extends "_base.txt.j2" %}\n',
+            "_base.txt.j2": "{{ missing }}\n",
+        },
+        2,
+        "_base.txt.j2:1",
+    ),
+    "block of the child, super() in the parent": (
+        {
+            "start.txt.j2": '{% extends "_base.txt.j2" %}\n{% block body %}\n{{ super() }}'
+            "{% endblock %}\n",
+            "_base.txt.j2": "{% block body %}{{ missing }}{% endblock %}\n",
+        },
+        3,
+        "_base.txt.j2:1",
+    ),
+    "macro imported with context": (
+        {
+            "start.txt.j2": '{% import "_m.j2" as m with context %}\n\n{{ m.show() }}\n',
+            "_m.j2": "{% macro show() %}\n{{ missing }}\n{% endmacro %}\n",
+        },
+        3,
+        "_m.j2:2",
+    ),
+    "import that runs the template": (
+        {"start.txt.j2": '{% import "_m.j2" as m with context %}\n', "_m.j2": "{{ missing }}"},
+        1,
+        "_m.j2:1",
+    ),
+}
+
+
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_an_undefined_variable_through_a_chain_names_the_template_rendered(
+    tmp_path: Path, chain: str
+) -> None:
+    files, line, used_at = CHAINS[chain]
+    for name, source in files.items():
+        (tmp_path / name).write_text(source, encoding="utf-8")
+    with pytest.raises(NoticeError) as caught:
+        NoticeRenderer(tmp_path).render("start", {}, fmt="text")
+    err = caught.value
+    assert (err.template, err.line, err.variable) == ("start.txt.j2", line, "missing")
+    assert str(err).startswith(f"start.txt.j2:{line}: undefined variable 'missing' (used at ")
+    assert f"(used at {used_at})" in str(err)
+
+
+def test_a_variable_undefined_in_the_template_itself_needs_no_other_place(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "start.txt.j2").write_text(
+        '{% include "_part.txt.j2" %}\n{{ missing }}\n', encoding="utf-8"
+    )
+    (tmp_path / "_part.txt.j2").write_text("fine\n", encoding="utf-8")
+    with pytest.raises(NoticeError) as caught:
+        NoticeRenderer(tmp_path).render("start", {}, fmt="text")
+    assert (
+        str(caught.value) == "start.txt.j2:2: undefined variable 'missing': 'missing' is undefined"
+    )
+
+
+def test_an_error_inside_an_included_template_names_the_template_rendered(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "reminder.txt.j2").write_text('{% include "_part.txt.j2" %}\n', encoding="utf-8")
+    (tmp_path / "_part.txt.j2").write_text("\n{{ ''.__class__ }}\n", encoding="utf-8")
+    with pytest.raises(NoticeError) as caught:
+        NoticeRenderer(tmp_path).render("reminder", case_context("reminder"), fmt="text")
+    assert (caught.value.template, caught.value.line) == ("reminder.txt.j2", 1)
+    assert "cannot render (used at _part.txt.j2:2): " in str(caught.value)
+
+
+#: Host folders with one unusable template each: the files, then the problem that
+#: ``variables`` and ``render`` of ``start.txt.j2`` raise and ``problems`` reports.
+BROKEN_HOSTS: Final[dict[str, tuple[dict[str, str | bytes], tuple[str, str, int, str]]]] = {
+    "syntax error": (
+        {"start.txt.j2": "ok\n{{ hazard.description }\n"},
+        ("syntax", "start.txt.j2", 2, "syntax error: unexpected '}'"),
+    ),
+    "syntax error in an include": (
+        {"start.txt.j2": '{% include "_part.j2" %}', "_part.j2": "\n\n{% if %}"},
+        (
+            "syntax",
+            "_part.j2",
+            3,
+            "syntax error: Expected an expression, got 'end of statement block'",
+        ),
+    ),
+    "not UTF-8": (
+        {"start.txt.j2": "第一行\n第二行\n".encode("gbk")},
+        ("encoding", "start.txt.j2", 1, "not UTF-8 text: invalid start byte at byte 0"),
+    ),
+    "not UTF-8 on the second line of a parent": (
+        {"start.txt.j2": '{% extends "_base.j2" %}', "_base.j2": b"ok\n\xff\n"},
+        ("encoding", "_base.j2", 2, "not UTF-8 text: invalid start byte at byte 3"),
+    ),
+    "extends a template that does not exist": (
+        {"start.txt.j2": '\n{% extends "_nosuch.j2" %}'},
+        ("missing", "start.txt.j2", 2, "extends '_nosuch.j2', which is not a template"),
+    ),
+    "includes one of several, none there": (
+        {"start.txt.j2": '{% include ["_a.j2", "_b.j2"] %}'},
+        ("missing", "start.txt.j2", 1, "includes '_a.j2' or '_b.j2', which is not a template"),
+    ),
+}
+
+
+def _host(folder: Path, files: Mapping[str, str | bytes]) -> NoticeRenderer:
+    for name, content in files.items():
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return NoticeRenderer(folder)
+
+
+@pytest.mark.parametrize("case", list(BROKEN_HOSTS))
+def test_an_unusable_host_template_is_a_notice_error_everywhere(tmp_path: Path, case: str) -> None:
+    files, (kind, template, line, message) = BROKEN_HOSTS[case]
+    renderer = _host(tmp_path, files)
+    assert renderer.has("start", "text")
+    assert "start" in renderer.available()
+    for use in (
+        lambda: renderer.variables("start", "text"),
+        lambda: renderer.render("start", case_context("reminder"), fmt="text"),
+    ):
+        with pytest.raises(NoticeError) as caught:
+            use()
+        assert (caught.value.template, caught.value.line) == (template, line)
+        assert str(caught.value).startswith(f"{template}:{line}: {message}")
+        assert not isinstance(caught.value, jinja2.TemplateError)
+        assert isinstance(caught.value.__cause__, jinja2.TemplateError | UnicodeDecodeError)
+    [problem] = renderer.problems()
+    assert (problem.kind, problem.template, problem.line, problem.column) == (
+        kind,
+        template,
+        line,
+        1,
+    )
+    assert problem.file == str(tmp_path / template)
+    assert problem.message.startswith(message)
+
+
+def test_template_problems_are_reported_once_each_and_only_for_broken_templates(
+    tmp_path: Path,
+) -> None:
+    renderer = _host(
+        tmp_path,
+        {
+            "a.txt.j2": '{% extends "_base.j2" %}',
+            "b.txt.j2": '{% include "_base.j2" %}{% include "_ok.j2" %}',
+            "_base.j2": "{% endif %}",
+            "_ok.j2": "{{ hazard.description }}",
+            "notes.md": "{{ not a template }",
+            "reminder.txt.j2": "{% include 'nosuch.j2' ignore missing %}{% include name %}",
+        },
+    )
+    assert [(p.kind, p.template, p.line) for p in renderer.problems()] == [
+        ("syntax", "_base.j2", 1)
+    ]
+    assert NoticeRenderer().problems() == []
 
 
 @pytest.mark.parametrize(

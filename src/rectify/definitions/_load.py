@@ -17,8 +17,8 @@ from rectify.definitions._parse import parse_workflow_data
 from rectify.definitions._reader import Reader, read_definition
 from rectify.definitions._spec import WorkflowSpec
 from rectify.definitions._yamlsource import Source, YamlDocument, load_yaml, read_source
-from rectify.exceptions import DefinitionError, WorkflowDefinitionError
-from rectify.templating._renderer import FORMATS, NoticeRenderer
+from rectify.exceptions import DefinitionError, NoticeError, WorkflowDefinitionError
+from rectify.templating._renderer import FORMATS, NoticeRenderer, TemplateProblem
 
 __all__ = [
     "ValidationReport",
@@ -113,7 +113,9 @@ def validate_paths(
     file, told apart by its keys. Workflows are checked against the category table found
     among the paths (the shipped one otherwise), the campaign phases found there, and the
     notice templates (the shipped ones, or ``notices`` with a host's folder): each notice a
-    workflow or campaign names must exist and use only variables the engine provides.
+    workflow or campaign names must exist and use only variables the engine provides. A
+    template that cannot be used (a syntax error, not UTF-8, naming a template that does
+    not exist) is a diagnostic at its own file and line, and the rest is still checked.
 
     Raises:
         DefinitionError: A path cannot be read.
@@ -123,7 +125,7 @@ def validate_paths(
     kinds = {id(d): _kind(d) for d in docs}
     flows = [d for d in docs if kinds[id(d)] == "workflow"]
     diagnostics: list[Diagnostic] = [x for d in docs for x in d.diagnostics]
-    base = _with_templates(catalog or Catalog(), notices)
+    base = _with_templates(catalog or Catalog(), notices, diagnostics)
     phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics, base)
     if phases and base.phases is None:
         base = attrs.evolve(base, phases=frozenset(phases))
@@ -158,30 +160,59 @@ def validate_paths(
     return ValidationReport(tuple(str(f) for f in files), tuple(sort_diagnostics(diagnostics)))
 
 
-def _with_templates(catalog: Catalog, renderer: NoticeRenderer | None) -> Catalog:
-    """Fill in the notices that have templates and the variables those templates use."""
+def _with_templates(
+    catalog: Catalog, renderer: NoticeRenderer | None, diagnostics: list[Diagnostic]
+) -> Catalog:
+    """Fill in the notices that have templates and the variables those templates use.
+
+    Templates that cannot be used (not UTF-8, not valid Jinja2, naming a template that does
+    not exist) are added to ``diagnostics``; their notices still exist, but what they use
+    is unknown, so it is not checked.
+    """
     if catalog.notices is not None:
         return catalog
-    names, found = _template_catalog(renderer) if renderer else _shipped_templates()
+    names, found, problems = _template_catalog(renderer) if renderer else _shipped_templates()
+    diagnostics.extend(problems)
     uses = catalog.template_variables if catalog.template_variables is not None else found
     return attrs.evolve(catalog, notices=names, template_variables=uses)
 
 
-def _template_catalog(renderer: NoticeRenderer) -> tuple[frozenset[str], frozenset[str]]:
-    """Return the notice names that have templates and what those templates use."""
+def _template_catalog(
+    renderer: NoticeRenderer,
+) -> tuple[frozenset[str], frozenset[str], tuple[Diagnostic, ...]]:
+    """Return the notice names that have templates, what those use, and their problems."""
+    problems = tuple(_template_diagnostic(p) for p in renderer.problems())
     names = renderer.available()
-    uses = frozenset(
-        f"{name}.{variable}"
-        for name in names
-        for fmt in FORMATS
-        if renderer.has(name, fmt)
-        for variable in renderer.variables(name, fmt)
-    )
-    return names, uses
+    uses: set[str] = set()
+    for name in names:
+        for fmt in FORMATS:
+            if not renderer.has(name, fmt):
+                continue
+            try:
+                variables = renderer.variables(name, fmt)
+            except NoticeError:
+                continue  # the template or one it uses is broken: one of ``problems``
+            uses.update(f"{name}.{variable}" for variable in variables)
+    return names, frozenset(uses), problems
+
+
+def _template_diagnostic(problem: TemplateProblem) -> Diagnostic:
+    """Return ``problem`` as a diagnostic at the template's file.
+
+    The codes: ``encoding`` (as for a definition file), ``template-syntax`` for a template
+    that is not valid Jinja2, and ``unknown-notice`` for a template that extends, includes or
+    imports one that does not exist.
+    """
+    where = Location(problem.file, problem.line, problem.column)
+    if problem.kind == "encoding":
+        return Diagnostic(Severity.ERROR, "encoding", problem.message, where)
+    if problem.kind == "syntax":
+        return Diagnostic(Severity.ERROR, "template-syntax", problem.message, where)
+    return Diagnostic(Severity.ERROR, "unknown-notice", problem.message, where)
 
 
 @functools.cache
-def _shipped_templates() -> tuple[frozenset[str], frozenset[str]]:
+def _shipped_templates() -> tuple[frozenset[str], frozenset[str], tuple[Diagnostic, ...]]:
     # The shipped templates are files of the installed package: read and parsed once.
     return _template_catalog(NoticeRenderer())
 

@@ -31,7 +31,7 @@ from rectify.documents._reports import (
     report_context,
 )
 from rectify.templating._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
-from rectify.templating._renderer import Document, NoticeRenderer
+from rectify.templating._renderer import Document, NoticeRenderer, TemplateProblem
 
 __all__ = [
     "CASE_NOTICE_VARIABLES",
@@ -44,6 +44,7 @@ __all__ = [
     "NoticeRenderer",
     "Notices",
     "NumberBook",
+    "TemplateProblem",
     "case_notice_context",
     "circular_context",
     "document_number",

@@ -14,9 +14,10 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from types import FrameType
 from typing import Final
 
 import attrs
@@ -37,12 +38,26 @@ from rectify.templating._formatting import (
     zh_ordinal,
 )
 
-__all__ = ["DEFAULT_LOCALE", "FORMATS", "Document", "NoticeRenderer", "context_digest"]
+__all__ = [
+    "DEFAULT_LOCALE",
+    "FORMATS",
+    "Document",
+    "NoticeRenderer",
+    "TemplateProblem",
+    "context_digest",
+]
 
 DEFAULT_LOCALE: Final = "zh-CN"
 FORMATS: Final = ("html", "text")
 _SUFFIX: Final = {"html": "html.j2", "text": "txt.j2"}
 _UNDEFINED: Final = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+_REFERENCES: Final = (
+    jinja2.nodes.Extends,
+    jinja2.nodes.Include,
+    jinja2.nodes.Import,
+    jinja2.nodes.FromImport,
+)
+_SHOWN_TEMPLATES: Final = 30  # template names a message lists; a long list is cut short
 
 
 @attrs.frozen
@@ -63,6 +78,37 @@ class Document:
     locale: str
     template_sha256: str
     context_sha256: str
+
+
+@attrs.frozen
+class TemplateProblem:
+    """Why a template cannot be used, found by reading it rather than rendering it.
+
+    Attributes:
+        kind: ``encoding`` (not UTF-8 text), ``syntax`` (not valid Jinja2) or ``missing``
+            (it extends, includes or imports a template that does not exist).
+        template: The template's name (``reminder.txt.j2``).
+        file: Its file: the path in the host's folder, ``notices/NAME`` for a built-in.
+        line: 1-based line (of the bad byte, the syntax error or the reference).
+        column: 1-based column; Jinja2 tells none, so 1.
+        message: What is wrong.
+    """
+
+    kind: str
+    template: str
+    file: str
+    line: int
+    column: int
+    message: str
+
+
+@attrs.frozen
+class _Member:
+    """One template of a family, read and parsed."""
+
+    name: str
+    source: str
+    tree: jinja2.nodes.Template
 
 
 _SCALAR: Final = frozenset({str, int, float, bool, type(None)})
@@ -193,6 +239,7 @@ class NoticeRenderer:
         builtin_loader = _TraversableLoader(builtin or default_notices())
         self._builtin = _environment(jinja2.Environment, builtin_loader)
         self._host: jinja2.Environment | None = None
+        self._host_folder = Path(host_folder) if host_folder is not None else None
         self._host_names: frozenset[str] = frozenset()
         self._fingerprints: dict[str, tuple[list[str], str]] = {}
         if host_folder is not None:
@@ -230,6 +277,25 @@ class NoticeRenderer:
                 out.add(rest.split(".", 1)[0])
         return frozenset(out)
 
+    def problems(self) -> list[TemplateProblem]:
+        """Return what makes any template unusable, found without rendering one.
+
+        Reads every template (the host's ``*.j2`` files and the built-ins) and every template
+        they extend, include or import. A template that is not UTF-8, is not valid Jinja2 or
+        refers to a template that does not exist is reported once, however many use it;
+        ``variables`` and ``render`` raise ``NoticeError`` for the notices that use it.
+        """
+        found: dict[TemplateProblem, None] = {}
+        names = sorted(n for n in self._host_names | self._builtin_names() if n.endswith(".j2"))
+        host = [n for n in names if n in self._host_names]
+        for env, roots in ((self._host, host), (self._builtin, sorted(set(names) - set(host)))):
+            if env is not None and roots:
+                found.update(dict.fromkeys(p for p, _ in self._scan(env, roots)[1]))
+        return sorted(found, key=lambda p: (p.file, p.line, p.column, p.message))
+
+    def _builtin_names(self) -> frozenset[str]:
+        return frozenset(self._builtin.list_templates())
+
     def _env(self, name: str) -> jinja2.Environment:
         if self._host is not None and name in self._host_names:
             return self._host
@@ -245,6 +311,9 @@ class NoticeRenderer:
             raise NoticeError(
                 f"syntax error: {exc.message}", template=name, line=exc.lineno
             ) from exc
+        except UnicodeDecodeError as exc:
+            problem = _not_utf8(name, self._file(env, name), exc)
+            raise NoticeError(problem.message, template=name, line=problem.line) from exc
 
     def variables(
         self, notice: str, fmt: str = "html", locale: str = DEFAULT_LOCALE
@@ -253,14 +322,17 @@ class NoticeRenderer:
 
         Names the templates set or import themselves (``{% set title = ... %}``,
         ``{% from "_common.j2" import level_name %}``) are not counted.
+
+        Raises:
+            NoticeError: The template, or one it extends, includes or imports, is missing,
+                is not UTF-8 or has a syntax error (see ``problems``).
         """
         name = self.template_name(notice, fmt, locale)
         env, _ = self._load(name)
         used: set[str] = set()
         assigned: set[str] = set()
         for member in self._family(env, name):
-            source = env.loader.get_source(env, member)[0]  # type: ignore[union-attr]
-            tree = env.parse(source)
+            tree = member.tree
             used |= jinja2.meta.find_undeclared_variables(tree)
             targets = [n.target for n in tree.find_all(jinja2.nodes.Assign)]
             targets += [n.target for n in tree.find_all(jinja2.nodes.AssignBlock)]
@@ -282,32 +354,100 @@ class NoticeRenderer:
         known = self._fingerprints.get(name)
         if known is None:
             family = self._family(env, name)
-            sources = "\0".join(
-                env.loader.get_source(env, n)[0]  # type: ignore[union-attr]
-                for n in family
-            )
+            sources = "\0".join(m.source for m in family)
             known = self._fingerprints[name] = (
-                family,
+                [m.name for m in family],
                 hashlib.sha256(sources.encode()).hexdigest(),
             )
         return known
 
-    def _family(self, env: jinja2.Environment, name: str) -> list[str]:
-        """Return ``name`` and every template it extends, includes or imports, in order."""
-        seen: list[str] = []
-        todo = [name]
+    def _family(self, env: jinja2.Environment, name: str) -> list[_Member]:
+        """Return ``name`` and every template it extends, includes or imports, in order.
+
+        Raises:
+            NoticeError: The first problem of any of them (see ``problems``).
+        """
+        members, problems = self._scan(env, [name])
+        if problems:
+            problem, cause = problems[0]
+            error = NoticeError(problem.message, template=problem.template, line=problem.line)
+            raise error from cause
+        return members
+
+    def _scan(
+        self, env: jinja2.Environment, roots: list[str]
+    ) -> tuple[list[_Member], list[tuple[TemplateProblem, Exception]]]:
+        """Read and parse ``roots`` and the templates they refer to, breadth first.
+
+        Returns the templates that could be read, and the problems of the others with the
+        exception behind each (a missing template is reported where it is named).
+        """
+        members: list[_Member] = []
+        problems: list[tuple[TemplateProblem, Exception]] = []
+        seen: set[str] = set()
+        todo = list(roots)
         while todo:
-            current = todo.pop(0)
-            if current in seen:
+            name = todo.pop(0)
+            if name in seen:
                 continue
-            seen.append(current)
-            source = env.loader.get_source(env, current)[0]  # type: ignore[union-attr]
-            todo.extend(
-                n
-                for n in jinja2.meta.find_referenced_templates(env.parse(source))
-                if isinstance(n, str)
-            )
-        return seen
+            seen.add(name)
+            read = self._read(env, name)
+            if not isinstance(read, _Member):
+                problems.append(read)
+                continue
+            members.append(read)
+            for node, candidates, dynamic in _references(read.tree):
+                present = [n for n in candidates if self._exists(env, n)]
+                todo.extend(present)
+                ignore = isinstance(node, jinja2.nodes.Include) and node.ignore_missing
+                if not (present or dynamic or ignore or not candidates):
+                    problems.append(self._missing(env, name, node, candidates))
+        return members, problems
+
+    def _read(
+        self, env: jinja2.Environment, name: str
+    ) -> _Member | tuple[TemplateProblem, Exception]:
+        """Return ``name`` read and parsed, or why it cannot be."""
+        file = self._file(env, name)
+        try:
+            source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+            return _Member(name, source, env.parse(source, name, file))
+        except UnicodeDecodeError as exc:
+            return _not_utf8(name, file, exc), exc
+        except jinja2.TemplateSyntaxError as exc:
+            message = f"syntax error: {exc.message}"
+            return TemplateProblem("syntax", name, file, exc.lineno or 1, 1, message), exc
+
+    def _exists(self, env: jinja2.Environment, name: str) -> bool:
+        try:
+            env.loader.get_source(env, name)  # type: ignore[union-attr]
+        except jinja2.TemplateNotFound:
+            return False
+        except UnicodeDecodeError:
+            return True  # it is there; reading it reports the encoding
+        return True
+
+    def _missing(
+        self, env: jinja2.Environment, name: str, node: jinja2.nodes.Node, candidates: list[str]
+    ) -> tuple[TemplateProblem, Exception]:
+        """Return the problem of ``name`` naming ``candidates``, none of which exists."""
+        verb = {"Extends": "extends", "Include": "includes"}.get(type(node).__name__, "imports")
+        known = sorted(
+            self._host_names | self._builtin_names() if env is self._host else self._builtin_names()
+        )
+        choices = ", ".join(known[:_SHOWN_TEMPLATES]) or "none"
+        if len(known) > _SHOWN_TEMPLATES:
+            choices += f" and {len(known) - _SHOWN_TEMPLATES} more"
+        wanted = " or ".join(repr(c) for c in candidates)
+        message = f"{verb} {wanted}, which is not a template; templates: {choices}"
+        problem = TemplateProblem("missing", name, self._file(env, name), node.lineno, 1, message)
+        return problem, jinja2.TemplatesNotFound(candidates)
+
+    def _file(self, env: jinja2.Environment, name: str) -> str:
+        """Return the file ``name`` is read from in ``env``, as diagnostics show it."""
+        if env is self._host and name in self._host_names and self._host_folder is not None:
+            return str(self._host_folder / name)
+        return f"notices/{name}"
 
     def render(
         self,
@@ -320,28 +460,31 @@ class NoticeRenderer:
         """Render ``notice`` with ``context`` into a document.
 
         Raises:
-            NoticeError: The template is missing, has a syntax error, uses a variable the
-                context lacks (naming the template, line and variable), or the sandbox
-                refused something.
+            NoticeError: The template, or one it extends, includes or imports, is missing,
+                is not UTF-8 or has a syntax error (the error names that template and line);
+                or rendering needs a variable the context lacks, or the sandbox refused
+                something: then the error names this notice's template and its line, and
+                the message says where in a template this one uses it happened (``used at
+                _layout.html.j2:6``).
         """
         name = self.template_name(notice, fmt, locale)
         env, template = self._load(name)
-        family, template_sha = self._fingerprint(env, name)
+        _, template_sha = self._fingerprint(env, name)
         try:
             module = template.make_module(dict(context))
         except jinja2.UndefinedError as exc:
-            where, line = _where(env, family)
+            line, inner = _where(env, name)
             match = _UNDEFINED.search(str(exc))
             variable = next((g for g in match.groups() if g), "") if match else ""
             raise NoticeError(
-                f"undefined variable {variable!r}: {exc}",
-                template=where,
+                f"undefined variable {variable!r}{inner}: {exc}",
+                template=name,
                 line=line,
                 variable=variable,
             ) from exc
         except (jinja2.TemplateError, TypeError, ValueError) as exc:
-            where, line = _where(env, family)
-            raise NoticeError(f"cannot render: {exc}", template=where, line=line) from exc
+            line, inner = _where(env, name)
+            raise NoticeError(f"cannot render{inner}: {exc}", template=name, line=line) from exc
         title = getattr(module, "title", None) or context.get("title") or notice
         return Document(
             title=str(title).strip(),
@@ -354,18 +497,64 @@ class NoticeRenderer:
         )
 
 
-def _where(env: jinja2.Environment, names: list[str]) -> tuple[str, int]:
-    """Return the template and line the exception being handled was raised at.
+def _not_utf8(name: str, file: str, exc: UnicodeDecodeError) -> TemplateProblem:
+    line = exc.object[: exc.start].count(b"\n") + 1
+    message = f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+    return TemplateProblem("encoding", name, file, line, 1, message)
 
-    ``make_module`` runs the compiled template without Jinja's traceback rewriting, so the
-    frames carry lines of the generated code; each template maps them back to its own.
+
+def _references(
+    tree: jinja2.nodes.Template,
+) -> Iterator[tuple[jinja2.nodes.Node, list[str], bool]]:
+    """Yield each extends, include and import with the template names it gives literally.
+
+    The names come in ``jinja2.meta.find_referenced_templates`` order (the digest of a
+    family depends on it); the flag tells whether some name is computed when rendering.
     """
-    by_file = {t.filename: (n, t) for n in names if (t := env.get_template(n)).filename}
+    for node in tree.find_all(_REFERENCES):
+        target = node.template  # type: ignore[attr-defined]
+        items: list[object]
+        if isinstance(target, jinja2.nodes.Const):
+            value = target.value
+            items = list(value) if isinstance(value, list | tuple) else [value]
+        elif isinstance(target, jinja2.nodes.Tuple | jinja2.nodes.List):
+            items = [i.value if isinstance(i, jinja2.nodes.Const) else None for i in target.items]
+        else:
+            items = [None]
+        names = [i for i in items if isinstance(i, str)]
+        yield node, names, None in items
+
+
+def _where(env: jinja2.Environment, name: str) -> tuple[int, str]:
+    """Return where the exception being handled passed through template ``name``.
+
+    Returns the line of ``name`` (0 when unknown) and, when the exception was raised in
+    another template that ``name`` extends, includes or imports, `` (used at NAME:LINE)``.
+    ``make_module`` runs the compiled template without Jinja's traceback rewriting, so the
+    frames carry lines of the generated code; each frame's template (the module global
+    ``__jinja_template__``) maps them back to its own.
+    """
+    frames: list[tuple[jinja2.Template, FrameType, int]] = []
     tb = sys.exc_info()[2]
-    found = (names[0], 0)
     while tb is not None:
-        hit = by_file.get(tb.tb_frame.f_code.co_filename)
-        if hit is not None:
-            found = (hit[0], hit[1].get_corresponding_lineno(tb.tb_lineno))
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if isinstance(template, jinja2.Template):
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+            frames.append((template, tb.tb_frame, line))
         tb = tb.tb_next
-    return found
+    own = [i for i, (template, _, _) in enumerate(frames) if template.name == name]
+    last = own[-1] if own else -1
+    line = frames[last][2] if own else 0
+    if last == len(frames) - 1:
+        return line, ""
+    if own and frames[last][1].f_locals.get("parent_template") is frames[last + 1][0]:
+        # The child's root ends by running its parent; that line is wherever the child's
+        # last statement was, so point at the extends tag instead.
+        line = _extends_line(env, name) or line
+    return line, f" (used at {frames[-1][0].name}:{frames[-1][2]})"
+
+
+def _extends_line(env: jinja2.Environment, name: str) -> int:
+    source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+    node = env.parse(source).find(jinja2.nodes.Extends)
+    return node.lineno if node is not None else 0
