@@ -63,10 +63,12 @@ __all__ = [
     "alias_bombs",
     "blowups",
     "broken_ledgers",
+    "chinese_texts",
     "deadline_rules",
     "deep_nestings",
     "hostile_texts",
     "ledger_sheets",
+    "mobile_numbers",
     "mutated_data",
     "mutated_texts",
     "names",
@@ -180,6 +182,20 @@ def names() -> st.SearchStrategy[str]:
 def titles() -> st.SearchStrategy[str]:
     """Non-blank text: arbitrary Unicode, plus texts that mean something to YAML."""
     return _TITLES
+
+
+_MOBILES: Final = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+_HANZI: Final = st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), max_size=6)
+
+
+def mobile_numbers() -> st.SearchStrategy[str]:
+    """Mainland mobile numbers as 11 ASCII digits: 1, then 3-9, then nine digits."""
+    return _MOBILES
+
+
+def chinese_texts() -> st.SearchStrategy[str]:
+    """Short runs of CJK ideographs (names, addresses), possibly empty; never a digit."""
+    return _HANZI
 
 
 # Strategies are built once: building them afresh in every example costs more than drawing.

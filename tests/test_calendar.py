@@ -9,6 +9,7 @@ no source covers.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -258,6 +259,49 @@ def test_bad_holiday_file_reports_every_problem_at_once() -> None:
 def test_unreadable_holiday_file_is_a_definition_error(tmp_path: Path) -> None:
     with pytest.raises(rectify.DefinitionError, match="cannot read"):
         load_holidays(f"{tmp_path}/missing.yaml")
+
+
+# -- what a calendar is given -------------------------------------------------------------------
+
+AT_NINE = dt.datetime(2024, 9, 27, 9, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+CALENDARS = [
+    pytest.param(OfficialCalendar(), id="official"),
+    pytest.param(FakeCalendar(), id="fake"),
+]
+
+
+@pytest.mark.parametrize("calendar", CALENDARS)
+@pytest.mark.parametrize(
+    "given",
+    [AT_NINE, AT_NINE.replace(tzinfo=None), "2024-09-27", None],
+    ids=["aware-datetime", "naive-datetime", "iso-text", "none"],
+)
+def test_a_datetime_or_a_non_date_is_refused_for_a_day_by_every_calendar(
+    calendar: OfficialCalendar | FakeCalendar, given: object
+) -> None:
+    with pytest.raises(TypeError, match=re.escape(repr(given))):
+        calendar.add_working_days(given, 3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape(repr(given))):
+        calendar.add_working_days(given, 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape(repr(given))):
+        calendar.is_working_day(given)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("given", [AT_NINE, "2024-09-27"], ids=["datetime", "iso-text"])
+def test_working_days_between_refuses_a_datetime_or_a_non_date_at_either_end(
+    official: OfficialCalendar, given: object
+) -> None:
+    with pytest.raises(TypeError, match=r"^start must be a date.*" + re.escape(repr(given))):
+        official.working_days_between(given, D(2024, 10, 8))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^end must be a date.*" + re.escape(repr(given))):
+        official.working_days_between(D(2024, 9, 20), given)  # type: ignore[arg-type]
+
+
+def test_a_datetime_is_refused_with_a_message_saying_to_give_its_date(
+    official: OfficialCalendar,
+) -> None:
+    with pytest.raises(TypeError, match=r"start must be a date, not the datetime .*give its date"):
+        official.add_working_days(AT_NINE, 3)
 
 
 # -- properties ---------------------------------------------------------------------------------

@@ -272,6 +272,15 @@ def test_working_days_without_a_calendar_is_a_deadline_error() -> None:
     )
 
 
+@pytest.mark.parametrize("rule", [CalendarDays(3), WorkingDays(3), FixedDate(D(2024, 6, 30))])
+def test_a_datetime_start_is_refused_whatever_the_rule(
+    rule: rectify.definitions.DeadlineRule,
+) -> None:
+    start = dt.datetime(2024, 5, 6, 9, tzinfo=TZ)
+    with pytest.raises(TypeError, match=r"start must be a date, not the datetime"):
+        due_date(rule, start, {}, calendar=FakeCalendar(), phases={}, severities={})
+
+
 def test_earliest_fails_when_any_of_its_rules_cannot_be_evaluated() -> None:
     with pytest.raises(DeadlineError, match="'due'"):
         rule_date(Earliest((WorkingDays(3), FieldDate("due"))))

@@ -1103,6 +1103,13 @@ def test_merge_dated_before_the_targets_last_event_is_out_of_order() -> None:
     assert (caught.value.case_id, caught.value.event) == ("H-1", "@merge")
 
 
+def test_merge_refuses_a_naive_datetime_like_open_and_fire() -> None:
+    duplicate = engine("hazard").open("H-9", {}, GRID, at(4, 2, 12)).case
+    naive = dt.datetime(2024, 4, 5, 9)  # naive on purpose
+    with pytest.raises(NaiveDatetimeError, match="no timezone"):
+        engine("hazard").merge(duplicate, open_hazard(), COMMUNITY, naive, reason="same")
+
+
 # --- text, evidence and roles the engine refuses at the door ----------------------------
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
+from typing import Any, Never
 from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
 
-from rectify import Actor, Case, Evidence, Ledger, SweepReport
-from rectify.exceptions import CaseNotFoundError, ConcurrencyError
+from rectify import Actor, Case, EventOption, Evidence, Ledger, SweepReport
+from rectify.exceptions import CaseNotFoundError, ConcurrencyError, NaiveDatetimeError
 from rectify.stores import CaseQuery, Delivery, MemoryStore, Store
 from rectify.testing import FakeCalendar
 
@@ -186,6 +187,61 @@ def test_fire_on_a_missing_case_raises_case_not_found(ledger: Ledger) -> None:
         ledger.fire("nope", "assign", COMMUNITY, at=T0)
 
 
+class Untouchable(MemoryStore):
+    """A memory store that fails the test the moment it is read or written."""
+
+    def _touched(self, *_args: object, **_kwargs: object) -> Never:
+        raise AssertionError("the store was touched")
+
+    add = append = append_all = add_many = get = query = _touched
+
+
+class NaiveClock:
+    """A broken clock that tells naive times."""
+
+    def now(self) -> dt.datetime:
+        return NAIVE
+
+
+NAIVE = dt.datetime(2024, 5, 6, 9)  # naive on purpose
+# Every ledger entry point that takes a time, called with ``when`` (None: the clock's).
+ENTRY_POINTS: dict[str, Callable[[Ledger, Any], object]] = {
+    "open": lambda ledger, when: ledger.open(
+        "H-1", "hazard", hazard_data(), COMMUNITY, at=when, recurrence_of="H-0"
+    ),
+    "fire": lambda ledger, when: ledger.fire("H-1", "assign", COMMUNITY, at=when),
+    "merge": lambda ledger, when: ledger.merge("H-2", "H-1", TOWN, reason="重复", at=when),
+    "sweep": lambda ledger, when: ledger.sweep(when),
+    "import_cases": lambda ledger, when: ledger.import_cases([], COMMUNITY, at=when),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_a_date_for_a_time_is_refused_by_every_entry_point_before_the_store(entry: str) -> None:
+    ledger = make_ledger(Untouchable())
+    with pytest.raises(TypeError, match=r"aware datetime.*datetime\.date\(2024, 5, 1\)"):
+        ENTRY_POINTS[entry](ledger, dt.date(2024, 5, 1))
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_a_naive_time_is_refused_by_every_entry_point_before_the_store(entry: str) -> None:
+    ledger = make_ledger(Untouchable())
+    with pytest.raises(NaiveDatetimeError, match=r"2024-05-06T09:00:00 has no timezone"):
+        ENTRY_POINTS[entry](ledger, NAIVE)
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_a_naive_clock_is_refused_by_every_entry_point_before_the_store(entry: str) -> None:
+    ledger = Ledger(Untouchable(), make_ledger(MemoryStore()).engines, clock=NaiveClock())
+    with pytest.raises(NaiveDatetimeError, match="no timezone"):
+        ENTRY_POINTS[entry](ledger, None)
+
+
+def test_a_naive_sweep_of_an_empty_store_is_refused_not_silently_done(ledger: Ledger) -> None:
+    with pytest.raises(NaiveDatetimeError, match="no timezone"):
+        ledger.sweep(NAIVE)
+
+
 def test_merge_closes_the_duplicate_and_records_it_on_the_kept_case(ledger: Ledger) -> None:
     ledger.open("H-1", "hazard", hazard_data(), COMMUNITY, at=T0)
     ledger.open("H-2", "hazard", {**hazard_data(), "note": "同一处"}, COMMUNITY, at=T0)
@@ -246,6 +302,24 @@ def test_query_filters_and_pages(ledger: Ledger) -> None:
         "H-0",
         "H-2",
     ]
+
+
+def test_allowed_events_of_a_stored_case_are_its_engines_answer(ledger: Ledger) -> None:
+    open_planned(ledger, "H-1")
+    case = ledger.get("H-1")
+    expected = ledger.engine(case.workflow, case.version).allowed_events(case, PARTY)
+    options = ledger.allowed_events("H-1", PARTY)
+    assert options == expected
+    assert all(isinstance(o, EventOption) for o in options)
+    assert [o.event for o in options if o.allowed] == ["report_fixed"]
+
+
+def test_allowed_events_of_an_unknown_case_raise_what_get_raises(ledger: Ledger) -> None:
+    with pytest.raises(CaseNotFoundError) as from_get:
+        ledger.get("nope")
+    with pytest.raises(CaseNotFoundError) as caught:
+        ledger.allowed_events("nope", COMMUNITY)
+    assert str(caught.value) == str(from_get.value)
 
 
 # -- sweeping ---------------------------------------------------------------------------------
@@ -327,10 +401,10 @@ def test_deliver_redelivers_an_effect_whose_handler_raised(ledger: Ledger) -> No
     with pytest.raises(RuntimeError, match="mail server down"):
         ledger.deliver(flaky)
     assert len(handled) == 1
-    assert failed[0].attempts == 0
+    assert failed[0].attempts == 1  # the first hand-out is the first attempt
     assert ledger.deliver(flaky) == 2  # the failed effect comes again, then the rest
     assert [d.id for d in handled[1:]] == [failed[0].id, handled[2].id]
-    assert handled[1].attempts == 1
+    assert handled[1].attempts == 2
     assert len({d.id for d in handled}) == 3
     assert ledger.pending() == []
     assert ledger.deliver(flaky) == 0

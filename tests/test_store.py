@@ -503,6 +503,18 @@ def test_cases_reads_page_by_page(sql_store: SQLStore, monkeypatch: pytest.Monke
 # -- the outbox -------------------------------------------------------------------------------
 
 
+def test_each_hand_out_counts_an_attempt_the_first_being_attempt_one(store: Store) -> None:
+    case = make_case("H-1")
+    store.add(case, [notice(case), DeadlineSet(case.id, "planned", D(2024, 5, 20))])
+    assert [(d.id, d.attempts) for d in store.pending()] == [("H-1:1:0", 1), ("H-1:1:1", 1)]
+    assert [(d.id, d.attempts) for d in store.pending(limit=1)] == [("H-1:1:0", 2)]
+    assert [(d.id, d.attempts) for d in store.pending()] == [("H-1:1:0", 3), ("H-1:1:1", 2)]
+    later = grow(case)
+    store.append(later, case.seq, [notice(later)])
+    newest = [d for d in store.pending() if d.case_id == later.id][-1]
+    assert (newest.id, newest.attempts) == (f"H-1:{later.seq}:0", 1)
+
+
 def test_pending_is_at_least_once_until_acknowledged(store: Store) -> None:
     one, two = make_case("H-2"), make_case("H-1")
     store.add(one, [notice(one), DeadlineSet(one.id, "planned", D(2024, 5, 20))])
@@ -515,14 +527,14 @@ def test_pending_is_at_least_once_until_acknowledged(store: Store) -> None:
         DeadlineSet(one.id, "planned", D(2024, 5, 20)),
         notice(two),
     ]
-    assert [d.attempts for d in first] == [0, 0, 0]
+    assert [d.attempts for d in first] == [1, 1, 1]
     again = store.pending()
     assert [d.id for d in again] == [d.id for d in first]
-    assert [d.attempts for d in again] == [1, 1, 1]
+    assert [d.attempts for d in again] == [2, 2, 2]
     assert [d.id for d in store.pending(limit=1)] == ["H-2:1:0"]
     store.acknowledge(["H-2:1:0", "H-2:1:0", "unknown"])
     rest = store.pending()
-    assert [(d.id, d.attempts) for d in rest] == [("H-2:1:1", 2), ("H-1:1:0", 2)]
+    assert [(d.id, d.attempts) for d in rest] == [("H-2:1:1", 3), ("H-1:1:0", 3)]
     store.acknowledge([])
     store.acknowledge(d.id for d in rest)
     assert store.pending() == []

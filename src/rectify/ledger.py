@@ -27,7 +27,7 @@ from rectify.definitions._campaign import Campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories, load_workflow, workflow_files
 from rectify.engine._case import Actor, Case, Effect, Evidence, Outcome
-from rectify.engine._engine import TIMEZONE, Engine
+from rectify.engine._engine import TIMEZONE, Engine, EventOption, require_aware
 from rectify.engine._escalation import escalate
 from rectify.engine._guards import Action, Guard
 from rectify.engine._history import verify_history
@@ -170,6 +170,10 @@ class Ledger:
         """Return every engine, by workflow and version."""
         return tuple(self._engines[key] for key in sorted(self._engines))
 
+    def _now(self, at: dt.datetime | None, name: str = "at") -> dt.datetime:
+        """Return ``at``, or the clock's now, checked before anything touches the store."""
+        return require_aware(self.clock.now() if at is None else at, name)
+
     # -- writing ----------------------------------------------------------------------
 
     def open(
@@ -182,11 +186,15 @@ class Ledger:
         at: dt.datetime | None = None,
         recurrence_of: str | None = None,
     ) -> Outcome:
-        """Open and store a case; ``recurrence_of`` names a closed case it repeats."""
+        """Open and store a case; ``recurrence_of`` names a closed case it repeats.
+
+        Raises:
+            TypeError: ``at`` is not a datetime.
+            NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
+        """
+        when = self._now(at)
         previous = self.store.get(recurrence_of) if recurrence_of else None
-        outcome = self.engine(workflow).open(
-            case_id, data, actor, at or self.clock.now(), recurrence_of=previous
-        )
+        outcome = self.engine(workflow).open(case_id, data, actor, when, recurrence_of=previous)
         self.store.add(outcome.case, outcome.effects)
         return outcome
 
@@ -219,7 +227,10 @@ class Ledger:
         Raises:
             ConcurrencyError: Someone else changed the case first; nothing was written.
             EventRefusedError: The engine refused the event; nothing was written.
+            TypeError: ``at`` is not a datetime.
+            NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
         """
+        when = self._now(at)
         case = self.store.get(case_id)
         if expected_seq is not None and case.seq != expected_seq:
             raise ConcurrencyError(case_id=case_id, expected=expected_seq, found=case.seq)
@@ -228,7 +239,7 @@ class Ledger:
             case,
             event,
             actor,
-            at or self.clock.now(),
+            when,
             payload=payload,
             evidence=evidence,
             reason=reason,
@@ -245,10 +256,16 @@ class Ledger:
         reason: str,
         at: dt.datetime | None = None,
     ) -> tuple[Outcome, Outcome]:
-        """Merge a duplicate report into an existing case; both histories are kept."""
+        """Merge a duplicate report into an existing case; both histories are kept.
+
+        Raises:
+            TypeError: ``at`` is not a datetime.
+            NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
+        """
+        when = self._now(at)
         duplicate, into = self.store.get(duplicate_id), self.store.get(into_id)
         engine = self.engine(duplicate.workflow, duplicate.version)
-        merged, kept = engine.merge(duplicate, into, actor, at or self.clock.now(), reason=reason)
+        merged, kept = engine.merge(duplicate, into, actor, when, reason=reason)
         # One transaction: a duplicate merged without its @merge record would be lost.
         self.store.append_all(
             [(merged.case, duplicate.seq, merged.effects), (kept.case, into.seq, kept.effects)]
@@ -260,6 +277,19 @@ class Ledger:
     def get(self, case_id: str) -> Case:
         """Return a stored case with its history."""
         return self.store.get(case_id)
+
+    def allowed_events(self, case_id: str, actor: Actor) -> tuple[EventOption, ...]:
+        """Return every event of a stored case's workflow as ``actor`` sees it now.
+
+        The case is read and asked of the engine of its own workflow version, so a screen
+        can offer the events that may be fired and say why the others may not. Guards are
+        not evaluated (they depend on the payload); they run on fire.
+
+        Raises:
+            CaseNotFoundError: No case with that id is stored.
+        """
+        case = self.store.get(case_id)
+        return self.engine(case.workflow, case.version).allowed_events(case, actor)
 
     def query(self, query: CaseQuery | None = None, **filters: object) -> list[Case]:
         """Return stored cases matching ``query`` or the filters of :class:`CaseQuery`."""
@@ -276,8 +306,12 @@ class Ledger:
 
         Safe to run from several processes at once: a case another sweeper escalated first
         is skipped (its write conflicts), so no level is recorded twice.
+
+        Raises:
+            TypeError: ``now`` is not a datetime (a ``datetime.date`` included).
+            NaiveDatetimeError: ``now`` (or the clock's now) has no timezone.
         """
-        now = now or self.clock.now()
+        now = self._now(now, "now")
         looked = 0
         escalated: list[str] = []
         effects: list[Effect] = []
@@ -352,8 +386,12 @@ class Ledger:
         """Open many cases at once from ``(case_id, workflow, data)``; return how many new.
 
         Cases already stored (same id) are skipped, so importing again duplicates nothing.
+
+        Raises:
+            TypeError: ``at`` is not a datetime.
+            NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
         """
-        when = at or self.clock.now()
+        when = self._now(at)
         opened = (
             (outcome.case, outcome.effects)
             for outcome in (

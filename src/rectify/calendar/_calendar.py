@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import chinese_calendar
 
-from rectify.calendar._deadlines import count_working_days
+from rectify.calendar._deadlines import count_working_days, require_date
 from rectify.definitions._holidays import HolidayData
 from rectify.exceptions import CalendarError
 
@@ -47,7 +47,12 @@ class OfficialCalendar:
 
         Raises:
             CalendarError: No source covers ``day``'s year and no fallback was allowed.
+            TypeError: ``day`` is a datetime, or not a date.
         """
+        return self._working(require_date(day))
+
+    def _working(self, day: dt.date) -> bool:
+        """Return whether ``day`` (a checked date) is a working day, remembering the answer."""
         known = self._memo.get(day)
         if known is None:
             known = self._memo[day] = self._decide(day)
@@ -84,16 +89,26 @@ class OfficialCalendar:
         """Return the ``days``-th working day after ``start``.
 
         With 0: ``start`` when it is a working day, else the next working day.
+
+        Raises:
+            CalendarError: No source covers a year counted through.
+            TypeError: ``start`` is a datetime, or not a date.
         """
-        return count_working_days(self.is_working_day, start, days)
+        return count_working_days(self._working, start, days)
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
-        """Return the number of working days after ``start`` up to and including ``end``."""
+        """Return the number of working days after ``start`` up to and including ``end``.
+
+        Raises:
+            CalendarError: No source covers a year counted through.
+            TypeError: ``start`` or ``end`` is a datetime, or not a date.
+        """
+        require_date(start, "start")
+        require_date(end, "end")
         if end <= start:
             return 0
         return sum(
-            self.is_working_day(start + dt.timedelta(days=n))
-            for n in range(1, (end - start).days + 1)
+            self._working(start + dt.timedelta(days=n)) for n in range(1, (end - start).days + 1)
         )
 
 

@@ -18,7 +18,26 @@ from rectify.definitions._spec import (
 )
 from rectify.exceptions import DeadlineError
 
-__all__ = ["WorkingCalendar", "count_working_days", "due_date"]
+__all__ = ["WorkingCalendar", "count_working_days", "due_date", "require_date"]
+
+
+def require_date(value: object, name: str = "day") -> dt.date:
+    """Return ``value`` if it is a plain date; the one check of every day a calendar is given.
+
+    A ``datetime`` is a ``date`` to Python, but counting days from one would return a
+    datetime and leave its time of day (and timezone) to chance, so it is refused too.
+
+    Raises:
+        TypeError: ``value`` is a datetime, or not a date at all.
+    """
+    if isinstance(value, dt.datetime):
+        raise TypeError(
+            f"{name} must be a date, not the datetime {value!r}; "
+            "give its date in Asia/Shanghai instead"
+        )
+    if not isinstance(value, dt.date):
+        raise TypeError(f"{name} must be a date (datetime.date), not {value!r}")
+    return value
 
 
 def count_working_days(
@@ -27,9 +46,13 @@ def count_working_days(
     """Return the ``days``-th working day after ``start`` by ``is_working_day``.
 
     With 0: ``start`` when it is a working day, else the next working day. Calendars build
-    their ``add_working_days`` on this.
+    their ``add_working_days`` on this; ``start`` is checked here, once, so
+    ``is_working_day`` may skip the check for the days counted from it.
+
+    Raises:
+        TypeError: ``start`` is a datetime, or not a date.
     """
-    day = start
+    day = require_date(start, "start")
     if days == 0:
         while not is_working_day(day):
             day += dt.timedelta(days=1)
@@ -65,7 +88,9 @@ def due_date(
 
     Raises:
         DeadlineError: The rule needs something that is missing.
+        TypeError: ``start`` is a datetime, or not a date.
     """
+    require_date(start, "start")
     match rule:
         case WorkingDays(days):
             if calendar is None:

@@ -57,7 +57,7 @@ from rectify.exceptions import (
     WorkflowDefinitionError,
 )
 
-__all__ = ["MERGE", "OPEN", "TIMEZONE", "Engine", "EventOption", "local_date"]
+__all__ = ["MERGE", "OPEN", "TIMEZONE", "Engine", "EventOption", "local_date", "require_aware"]
 
 #: The event name of a case's first record. Names starting with ``@`` are the engine's own.
 OPEN = "@open"
@@ -67,14 +67,32 @@ TIMEZONE = ZoneInfo("Asia/Shanghai")
 _SCALARS = (str, int, float, bool, dt.date, type(None))
 
 
-def local_date(at: dt.datetime) -> dt.date:
-    """Return the date of ``at`` in Asia/Shanghai, refusing naive datetimes."""
-    if at.tzinfo is None or at.utcoffset() is None:
+def require_aware(value: object, name: str = "at") -> dt.datetime:
+    """Return ``value`` if it is a timezone-aware datetime; the one check of every time given.
+
+    Args:
+        value: The time to check.
+        name: The argument's name, for the message.
+
+    Raises:
+        TypeError: ``value`` is not a datetime (a ``datetime.date`` included).
+        NaiveDatetimeError: ``value`` has no timezone.
+    """
+    if not isinstance(value, dt.datetime):
+        raise TypeError(
+            f"{name} must be an aware datetime (a datetime.datetime with a timezone), not {value!r}"
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(
-            f"{at.isoformat()} has no timezone; give an aware datetime "
+            f"{name} {value.isoformat()} has no timezone; give an aware datetime "
             "(for example with tzinfo=ZoneInfo('Asia/Shanghai'))"
         )
-    return at.astimezone(TIMEZONE).date()
+    return value
+
+
+def local_date(at: dt.datetime) -> dt.date:
+    """Return the date of ``at`` in Asia/Shanghai, refusing naive datetimes and dates."""
+    return require_aware(at).astimezone(TIMEZONE).date()
 
 
 @attrs.frozen
@@ -254,7 +272,10 @@ class Engine:
                 a merged state, or that event has no ``duplicate_of`` field.
             CaseFinalError: ``into`` is closed.
             EventRefusedError: The merging event is refused for the duplicate.
+            TypeError: ``at`` is not a datetime.
+            NaiveDatetimeError: ``at`` has no timezone.
         """
+        require_aware(at)
         if duplicate.id == into.id:
             raise RectifyError(f"case {into.id!r} cannot be merged into itself")
         if self.is_final(into):
@@ -329,6 +350,7 @@ class Engine:
 
         Raises:
             EventRefusedError: One of its subclasses, saying why; ``case`` is unchanged.
+            TypeError: ``at`` is not a datetime.
             NaiveDatetimeError: ``at`` has no timezone.
         """
         day = local_date(at)

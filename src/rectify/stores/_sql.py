@@ -744,7 +744,11 @@ class SQLStore:
     # -- the outbox ----------------------------------------------------------------------
 
     def pending(self, limit: int = 100) -> list[Delivery]:
-        """Return effects not yet acknowledged, oldest first (each counts as an attempt)."""
+        """Return effects not yet acknowledged, oldest first (see :class:`Store`).
+
+        Each call counts an attempt: the row's ``attempts`` is raised in the transaction
+        that reads it, and the deliveries carry the raised count (1 the first time).
+        """
         outbox = self._tables.outbox
         with self._failing("reading the outbox"), self._begin(write=True) as conn:
             rows = conn.execute(
@@ -763,7 +767,7 @@ class SQLStore:
                 str(row.id),
                 str(row.case_id),
                 effect_from_json(json.loads(row.effect)),
-                int(row.attempts),
+                int(row.attempts) + 1,  # this hand-out, counted in the update above
             )
             for row in rows
         ]

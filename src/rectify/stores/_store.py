@@ -68,7 +68,13 @@ def matches(case: Case, query: CaseQuery) -> bool:
 
 @attrs.frozen
 class Delivery:
-    """An effect waiting in the outbox. ``id`` is stable: the same effect, the same id."""
+    """An effect waiting in the outbox. ``id`` is stable: the same effect, the same id.
+
+    Attributes:
+        attempts: How many times ``pending`` has handed the effect out, this time included:
+            1 the first time, 2 when it comes again, and so on (0 only before it was ever
+            handed out).
+    """
 
     id: str
     case_id: str
@@ -127,7 +133,11 @@ class Store(Protocol):
         ...
 
     def pending(self, limit: int = 100) -> list[Delivery]:
-        """Return effects not yet acknowledged, oldest first (each counts as an attempt)."""
+        """Return effects not yet acknowledged, oldest first.
+
+        Each call counts an attempt: an effect handed out for the first time has
+        ``attempts == 1``, the next time 2.
+        """
         ...
 
     def acknowledge(self, ids: Iterable[str]) -> None:
@@ -227,9 +237,11 @@ class MemoryStore:
     def pending(self, limit: int = 100) -> list[Delivery]:
         """Return undelivered effects (see :class:`Store`)."""
         with self._lock:
-            out = list(self._outbox.values())[:limit]
-            for delivery in out:
-                self._outbox[delivery.id] = attrs.evolve(delivery, attempts=delivery.attempts + 1)
+            out = [
+                attrs.evolve(delivery, attempts=delivery.attempts + 1)
+                for delivery in list(self._outbox.values())[:limit]
+            ]
+            self._outbox.update((delivery.id, delivery) for delivery in out)
         return out
 
     def acknowledge(self, ids: Iterable[str]) -> None:

@@ -43,9 +43,14 @@ _MONTHS: Final = (
 # A phone number as people write it: digits, maybe a +country code, spaces or hyphens
 # between groups (152 0000 3801, +86 152-0000-3801, 023-4567 0119).
 _PHONE_RUN: Final = re.compile(r"\+?\d(?:[ \-]?\d){6,}")
+_GROUP_SEPARATOR: Final = re.compile(r"([ \-])")
 _DATE: Final = re.compile(r"(19|20)\d\d-\d{1,2}-\d{1,2}")
 _MAX_NUMERAL: Final = 9999
 _MOBILE: Final = 11
+_SHORTEST_PHONE: Final = 7
+# The most digits one number has: a mobile (starts with 1) 11, with the 86 country code 13,
+# any other (a landline with its area code, 0755-8765 4321) 12.
+_LONGEST_LANDLINE: Final = 12
 
 
 def _as_date(value: object) -> dt.date:
@@ -104,18 +109,53 @@ def mask_phone(phone: object, *, reveal: bool = False) -> str:
 
     Each run of 7 or more digits, spaces and hyphens between them allowed, is masked: a
     mobile number (11 digits or more) keeps its first three and last four digits, a shorter
-    one its last two; a +86 country code is kept. Other text (a name in the same cell) is
-    kept.
+    one its last two; a +86 country code is kept. A run longer than one number (two numbers
+    side by side, 13812345678 13987654321) is cut where a number is complete and each is
+    masked on its own. Other text (a name in the same cell, a date) is kept.
     """
     text = "" if phone is None else str(phone)
     return text if reveal else _PHONE_RUN.sub(_mask_run, text)
 
 
 def _mask_run(match: re.Match[str]) -> str:
-    text = match.group()
+    """Mask a run of digit groups, cutting it between groups where one number is full.
+
+    A cut needs a phone number on one side of it at least, so that a run whose grouping is
+    odd (138123 456789) is still masked as one rather than left as two short pieces.
+    """
+    parts = _GROUP_SEPARATOR.split(match.group())  # group, separator, group, ...
+    out: list[str] = []
+    number = parts[0]
+    for separator, group in zip(parts[1::2], parts[2::2], strict=True):
+        have, more = _digit_count(number), _digit_count(group)
+        if have + more > _longest(number) and max(have, more) >= _SHORTEST_PHONE:
+            out += [_mask_number(number), separator]
+            number = group
+        else:
+            number += separator + group
+    out.append(_mask_number(number))
+    return "".join(out)
+
+
+def _digit_count(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
+def _longest(number: str) -> int:
+    """Return the most digits the number that ``number`` begins can have."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if number.startswith("+") or digits.startswith("86"):
+        return _MOBILE + 2
+    return _MOBILE if digits.startswith("1") else _LONGEST_LANDLINE
+
+
+def _mask_number(text: str) -> str:
+    """Mask one number written as digit groups (a group too short to be one is kept)."""
     if _DATE.fullmatch(text):
         return text  # 2024-06-30 is a date, not a phone number
     digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) < _SHORTEST_PHONE:
+        return text  # 12 in 房间 12 13812345678 is not part of the number
     prefix = ""
     if text.startswith("+86") or (digits.startswith("86") and len(digits) == _MOBILE + 2):
         prefix, digits = "+86 ", digits[2:]

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from rectify.calendar._deadlines import count_working_days
+from rectify.calendar._deadlines import count_working_days, require_date
 
 __all__ = ["FakeCalendar", "FakeClock"]
 
@@ -27,7 +27,14 @@ class FakeCalendar:
         self.workdays = frozenset(workdays)
 
     def is_working_day(self, day: dt.date) -> bool:
-        """Return whether ``day`` is a working day."""
+        """Return whether ``day`` is a working day.
+
+        Raises:
+            TypeError: ``day`` is a datetime, or not a date (as ``OfficialCalendar``).
+        """
+        return self._working(require_date(day))
+
+    def _working(self, day: dt.date) -> bool:
         if day in self.workdays:
             return True
         return day.weekday() < _SATURDAY and day not in self.holidays
@@ -36,8 +43,11 @@ class FakeCalendar:
         """Return the ``days``-th working day after ``start``.
 
         With 0: ``start`` when it is a working day, else the next working day.
+
+        Raises:
+            TypeError: ``start`` is a datetime, or not a date (as ``OfficialCalendar``).
         """
-        return count_working_days(self.is_working_day, start, days)
+        return count_working_days(self._working, start, days)
 
 
 class FakeClock:
