@@ -22,10 +22,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rectify.cli import cli, main
-from tests.conftest import EXAMPLES, WORKFLOWS
+from rectify.cli._wording import Names
+from rectify.definitions._load import load_categories, load_workflow, workflow_files
+from tests.conftest import EXAMPLES, ROOT, WORKFLOWS
 from tests.test_notices import check_html
 
 LEDGER = EXAMPLES / "data" / "ledger-2024.csv"
+DOCS = ROOT / "docs" / "cli.md"
 SURVEYED_AT = "2024-03-18T09:00"
 #: Case ids are stable hashes of the ledger rows: a hazard and an on-the-spot case.
 HAZARD = "HZ-0455b4c3b6"  # 虎峰社区, 3栋 3单元, extinguishers out of date (FAC.EXT)
@@ -99,10 +102,40 @@ def assign_and_plan(db: Path, plan_file: Path) -> None:
 def table_rows(stdout: str) -> list[list[str]]:
     """Return the rows of a ``cases`` table (no header, no count line), split on spaces."""
     lines = stdout.splitlines()
-    assert lines[0].split() == [
-        "case", "workflow", "state", "community", "category", "deadline", "level",
-    ]  # fmt: skip
+    assert lines[0].split() == ["案件编号", "流程", "状态", "社区", "隐患类别", "期限", "督办"]
     return [line.split() for line in lines[1:-1]]
+
+
+#: English words the daily commands used to print; none may be left in their output.
+ENGLISH = re.compile(
+    r"\b(?:cases?|state|deadline|level|effects?|queued|written|checked|broken|new|stored|"
+    r"rows|overdue|importing|by|record|looked|escalated|error|no)\b"
+)
+
+
+def assert_chinese(text: str) -> None:
+    """Assert that every line of ``text`` speaks Chinese (codes and ids may stay as they are)."""
+    for line in text.splitlines():
+        assert re.search(r"[\u4e00-\u9fff]", line), line
+        assert not ENGLISH.search(line), line
+
+
+def numbers(db: Path) -> list[tuple[str, int, int]]:
+    """Return the store's document number book: each series' code, year and last number."""
+    connection = sqlite3.connect(db)
+    with connection:
+        rows = connection.execute("SELECT code, year, last FROM rectify_numbers ORDER BY code")
+        found = [(str(code), int(year), int(last)) for code, year, last in rows]
+    connection.close()
+    return found
+
+
+def doc_section(command: str) -> str:
+    """Return the section of docs/cli.md on ``rectify COMMAND``, up to the next heading."""
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index(f"\n### rectify {command}\n")
+    ends = [i for i in (text.find("\n## ", start + 1), text.find("\n### ", start + 1)) if i > 0]
+    return text[start : min(ends, default=len(text))]
 
 
 @pytest.fixture(scope="module")
@@ -144,25 +177,27 @@ def test_import_counts_new_cases_and_importing_again_adds_none(tmp_path: Path) -
     run("init", "--db", db)
     first = invoke("import", LEDGER, "--db", db, "--at", SURVEYED_AT)
     assert first.exit_code == 0, first.output
-    assert first.stdout.splitlines()[-1] == "100 new cases, 0 already stored, 0 rows with problems"
+    assert first.stdout.splitlines()[-1] == "新增 100 件，已存在 0 件，有问题 0 行"
     assert "按流程：hazard 70行，immediate 30行。" in first.stdout
-    assert "importing" in first.stderr  # the progress bar goes to stderr
+    assert "导入中" in first.stderr  # the progress bar goes to stderr
     again = run("import", LEDGER, "--db", db, "--at", SURVEYED_AT)
-    assert again.splitlines()[-1] == "0 new cases, 100 already stored, 0 rows with problems"
+    assert again.splitlines()[-1] == "新增 0 件，已存在 100 件，有问题 0 行"
     assert run("init", "--db", db) == f"store ready at {db}: 100 cases, 3 workflows\n"
 
 
 # -- cases and show -----------------------------------------------------------------------
 
 
-def test_cases_lists_the_open_cases_as_a_table(db: Path) -> None:
+def test_cases_lists_the_open_cases_as_a_table_of_titles(db: Path) -> None:
     out = run("cases", "--db", db)
     rows = table_rows(out)
-    assert out.splitlines()[-1] == "100 cases"
+    assert out.splitlines()[-1] == "共 100 件"
     assert len(rows) == 100
     assert [r[0] for r in rows] == sorted(r[0] for r in rows)
     hazard = next(r for r in rows if r[0] == HAZARD)
-    assert hazard[:6] == [HAZARD, "hazard", "discovered", "虎峰社区", "FAC.EXT", "2024-03-21"]
+    assert hazard[:6] == [
+        HAZARD, "隐患整改", "已发现", "虎峰社区", "灭火器缺失、过期或损坏", "2024-03-21",
+    ]  # fmt: skip
 
 
 def test_cases_filters_by_community_state_and_overdue_date(db: Path) -> None:
@@ -170,13 +205,13 @@ def test_cases_filters_by_community_state_and_overdue_date(db: Path) -> None:
     assert len(in_hufeng) == 20
     assert {r[3] for r in in_hufeng} == {"虎峰社区"}
     found = table_rows(run("cases", "--db", db, "--state", "found"))
-    assert {(r[1], r[2]) for r in found} == {("immediate", "found")}
+    assert {(r[1], r[2]) for r in found} == {("当场整改", "现场发现")}
     assert len(found) == 30
     # On-the-spot cases are due the day they are found; triage has three working days.
     next_day = table_rows(run("cases", "--db", db, "--overdue", "2024-03-19"))
     assert sorted(r[0] for r in next_day) == sorted(r[0] for r in found)
-    assert {r[-1] for r in next_day} == {"overdue"}
-    assert run("cases", "--db", db, "--overdue", "2024-03-18").splitlines()[-1] == "0 cases"
+    assert {r[-1] for r in next_day} == {"逾期"}
+    assert run("cases", "--db", db, "--overdue", "2024-03-18").splitlines()[-1] == "共 0 件"
 
 
 def test_cases_shows_closed_cases_only_with_all(db: Path) -> None:
@@ -187,31 +222,138 @@ def test_cases_shows_closed_cases_only_with_all(db: Path) -> None:
     )  # fmt: skip
     run("fire", ON_THE_SPOT, "correct_on_spot", *grid, *photos, "--at", "2024-03-18T10:00")
     run("fire", ON_THE_SPOT, "close", *grid, "--at", "2024-03-19T09:00")
-    assert run("cases", "--db", db).splitlines()[-1] == "99 cases"
+    assert run("cases", "--db", db).splitlines()[-1] == "共 99 件"
     every = table_rows(run("cases", "--db", db, "--all"))
     assert len(every) == 100
-    assert next(r for r in every if r[0] == ON_THE_SPOT)[2] == "closed"
+    assert next(r for r in every if r[0] == ON_THE_SPOT)[2] == "已销号"
 
 
 def test_cases_reads_the_store_from_rectify_db(db: Path) -> None:
     result = invoke("cases", "--community", "正街社区", env={"RECTIFY_DB": str(db)})
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "29 cases"
+    assert result.stdout.splitlines()[-1] == "共 29 件"
 
 
-def test_show_prints_the_data_and_every_history_record(worked: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "title", "code"),
+    [
+        ("--state", "已发现", "discovered"),
+        ("--category", "可燃雨棚", "STR.CANOPY"),
+        ("--workflow", "当场整改", "immediate"),
+    ],
+)
+def test_cases_takes_a_title_wherever_it_takes_a_code(
+    db: Path, option: str, title: str, code: str
+) -> None:
+    by_title = run("cases", "--db", db, option, title)
+    assert by_title == run("cases", "--db", db, option, code)
+    assert table_rows(by_title)
+
+
+def test_cases_finds_the_planned_hazard_by_its_state_title(worked: Path) -> None:
+    rows = table_rows(run("cases", "--db", worked, "--state", "整改中"))
+    assert [r[:3] for r in rows] == [[HAZARD, "隐患整改", "整改中"]]
+
+
+def test_a_state_title_names_that_state_in_every_workflow_or_in_the_one_given() -> None:
+    specs = [load_workflow(f) for f in workflow_files(WORKFLOWS)]
+    names = Names(specs, load_categories())
+    assert names.states_of("待复查") == [
+        ("hazard", "fixed"), ("immediate", "complied"), ("major", "rectified"),
+    ]  # fmt: skip
+    assert names.states_of("待复查", "major") == [("major", "rectified")]
+    assert names.states_of("planned") == [("hazard", "planned")]
+
+
+@pytest.mark.parametrize(
+    ("option", "typed", "message"),
+    [
+        (
+            "--community",
+            "正街",
+            "未知社区 '正街'；已知社区：正街社区、巴岳社区、新桥社区、虎峰社区",
+        ),
+        ("--state", "整改", "未知状态 '整改'；已知状态：整改中（planned）、"),
+        ("--state", "plan", "未知状态 'plan'；已知状态：整改中（planned）、"),
+        ("--category", "可燃", "未知隐患类别 '可燃'；已知隐患类别：可燃雨棚（STR.CANOPY）、"),
+        (
+            "--category",
+            "水带",
+            "未知隐患类别 '水带'；已知隐患类别：消火栓箱内水带、水枪缺失（FAC.HOSE）、",
+        ),
+        ("--workflow", "隐患", "未知流程 '隐患'；已知流程：隐患整改（hazard）、"),
+    ],
+)
+def test_an_unknown_name_is_a_usage_error_listing_the_known_ones_closest_first(
+    db: Path, capsys: pytest.CaptureFixture[str], option: str, typed: str, message: str
+) -> None:
+    code, out, err = run_main(capsys, "cases", "--db", db, option, typed)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1].startswith(f"Error: {message}")
+
+
+def test_an_unknown_category_lists_every_known_one(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _code, _out, err = run_main(capsys, "cases", "--db", db, "--category", "雨棚")
+    listed = err.splitlines()[-1].split("：", 1)[1].split("、")
+    table = load_categories()
+    assert len(listed) >= len(table.codes)  # titles may hold 、 themselves
+    for category in table.categories:
+        assert f"{category.title}（{category.code}）" in err
+
+
+def test_cases_says_how_many_there_are_in_all_when_the_listing_is_cut(db: Path) -> None:
+    cut = run("cases", "--db", db, "--limit", "3")
+    assert len(table_rows(cut)) == 3
+    assert cut.splitlines()[-1] == "共 100 件，显示前 3 件"
+    assert run("cases", "--db", db, "--limit", "100").splitlines()[-1] == "共 100 件"
+    none = run("cases", "--db", db, "--limit", "0")
+    assert (table_rows(none), none.splitlines()[-1]) == ([], "共 100 件，显示前 0 件")
+
+
+def test_cases_reads_page_by_page_without_losing_or_repeating_a_case(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = run("cases", "--db", db, "--state", "已销号", "--all")
+    everything = run("cases", "--db", db, "--all", "--limit", "1000")
+    monkeypatch.setattr("rectify.cli._commands._PAGE", 7)
+    assert run("cases", "--db", db, "--state", "已销号", "--all") == whole
+    assert run("cases", "--db", db, "--all", "--limit", "1000") == everything
+    paged = run("cases", "--db", db, "--all", "--limit", "30")
+    assert table_rows(paged) == table_rows(everything)[:30]
+    assert paged.splitlines()[-1] == "共 100 件，显示前 30 件"
+
+
+@pytest.mark.parametrize("limit", ["-1", "1000001"])
+def test_cases_refuses_a_negative_or_absurd_limit(
+    db: Path, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    code, out, err = run_main(capsys, "cases", "--db", db, "--limit", limit)
+    assert (code, out) == (2, "")
+    assert "Invalid value for '--limit'" in err
+
+
+def test_show_prints_the_data_and_every_history_record_with_titles(worked: Path) -> None:
     lines = run("show", HAZARD, "--db", worked).splitlines()
-    assert lines[0] == f"{HAZARD}  hazard v1  state planned  deadline 2024-06-30  level 3"
-    assert "  community: 虎峰社区" in lines
-    assert "  responsible_party: 某物业" in lines  # the assign payload is merged into the data
-    history = [line for line in lines if line.startswith("  #")]
-    assert history[0].startswith("  #0 2024-03-18 09:00 @open →discovered by 摸排组 (community)")
-    assert history[1] == (
-        "  #1 2024-03-19 10:00 assign discovered→assigned by 社区-李 (community) "
-        "responsible_party=某物业, measures=更换过期灭火器, due=2024-06-30"
+    assert lines[0] == (
+        f"{HAZARD}  隐患整改 v1  状态：整改中  期限：2024-06-30  督办级别：3（报区级）"
     )
-    assert history[2].startswith("  #2 2024-03-20 10:00 plan assigned→planned by 物业-张")
-    assert [h.split()[3] for h in history[3:]] == ["@escalate"] * (len(history) - 3)
+    assert "  社区：虎峰社区" in lines
+    assert "  隐患类别：灭火器缺失、过期或损坏（FAC.EXT）" in lines
+    assert "  整改责任人：某物业" in lines  # the assign payload is merged into the data
+    history = [line for line in lines if line.startswith("  #")]
+    assert history[0].startswith("  #0 2024-03-18 09:00 登记 →已发现 摸排组（社区）")
+    assert history[1] == (
+        "  #1 2024-03-19 10:00 交办（assign） 已发现→已交办 社区-李（社区） "
+        "responsible_party=某物业，measures=更换过期灭火器，due=2024-06-30"
+    )
+    assert history[2].startswith(
+        "  #2 2024-03-20 10:00 制定整改方案（plan） 已交办→整改中 物业-张（物业服务企业）"
+    )
+    assert [h.split()[3:5] for h in history[3:]] == [["升级督办", "整改中→整改中"]] * (
+        len(history) - 3
+    )
 
 
 # -- fire ---------------------------------------------------------------------------------
@@ -225,7 +367,8 @@ def test_fire_assign_and_plan_move_the_case_and_queue_effects(db: Path, tmp_path
     )  # fmt: skip
     # The party has five working days to submit a plan; the notice and the deadline are queued.
     assert assigned == (
-        f"{HAZARD}: assign → assigned (record 1), deadline 2024-03-26; 2 effects queued\n"
+        f"{HAZARD}：交办（assign） → 已交办（记录 #1），期限 2024-03-26；"
+        "待处理 2 项（rectify notices 发出）\n"
     )
     plan = tmp_path / "整改方案.pdf"
     plan.write_bytes(b"%PDF-1.4 plan")
@@ -234,10 +377,12 @@ def test_fire_assign_and_plan_move_the_case_and_queue_effects(db: Path, tmp_path
         "--set", "measures=采购并更换灭火器", "--set", "due=2024-06-30",
         "--evidence", f"plan_document={plan}", "--at", "2024-03-20T10:00", "--expect-seq", "1",
     )  # fmt: skip
-    assert planned.startswith(f"{HAZARD}: plan → planned (record 2), deadline 2024-06-30;")
+    assert planned.startswith(
+        f"{HAZARD}：制定整改方案（plan） → 整改中（记录 #2），期限 2024-06-30；"
+    )
 
 
-def test_a_refused_event_is_one_error_line_naming_the_roles_that_may(
+def test_a_refused_event_is_one_chinese_error_line_naming_the_roles_that_may(
     db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run_main(
@@ -247,10 +392,10 @@ def test_a_refused_event_is_one_error_line_naming_the_roles_that_may(
     )  # fmt: skip
     assert (code, out) == (1, "")
     assert err == (
-        f"rectify: error: case '{HAZARD}' in state 'discovered': event 'assign' refused: "
-        "role 'grid_worker' may not fire it; roles that may: community, town_office\n"
+        f"rectify: 错误：案件 '{HAZARD}' 处于「已发现」，不能执行「交办（assign）」："
+        "角色「网格员（grid_worker）」无权执行；可执行的角色：社区（community）、镇消安办（town_office）\n"
     )
-    assert "state discovered" in run("show", HAZARD, "--db", db)  # nothing was written
+    assert "状态：已发现" in run("show", HAZARD, "--db", db)  # nothing was written
 
 
 def test_a_stale_expect_seq_is_a_concurrency_error_and_exit_1(
@@ -266,10 +411,10 @@ def test_a_stale_expect_seq_is_a_concurrency_error_and_exit_1(
     )  # fmt: skip
     assert (code, out) == (1, "")
     assert err == (
-        f"rectify: error: case '{HAZARD}' was at record 1 when read but is at 2 now; "
-        "read it again and retry\n"
+        f"rectify: 错误：案件 '{HAZARD}' 读取时在第 1 条记录，现在已到第 2 条；"
+        "请重新查看（rectify show）后再试\n"
     )
-    assert "state planned" in run("show", HAZARD, "--db", db)
+    assert "状态：整改中" in run("show", HAZARD, "--db", db)
 
 
 # -- sweep and notices --------------------------------------------------------------------
@@ -279,9 +424,9 @@ def test_sweep_records_the_escalations_due(db: Path, tmp_path: Path) -> None:
     assign_and_plan(db, tmp_path / "plan.pdf")
     out = run("sweep", "--db", db, "--now", "2024-08-01T18:00")
     # The planned hazard is a month past its due date; the 30 on-the-spot cases are overdue.
-    assert re.fullmatch(r"100 open cases looked at, 31 escalated, \d+ effects queued\n", out)
-    assert run("sweep", "--db", db, "--now", "2024-08-01T18:00").startswith(
-        "100 open cases looked at, 0 escalated, 0 effects queued"
+    assert re.fullmatch(r"查看未办结案件 100 件，升级 31 件，待处理 \d+ 项\n", out)
+    assert run("sweep", "--db", db, "--now", "2024-08-01T18:00") == (
+        "查看未办结案件 100 件，升级 0 件，待处理 0 项\n"
     )
 
 
@@ -289,8 +434,9 @@ def test_notices_writes_html_and_text_and_acknowledges_them(worked: Path, tmp_pa
     db = copy_store(worked, tmp_path)
     out = tmp_path / "notices"
     line = run("notices", "--db", db, "--out", out)
-    written = int(line.split()[0])
-    assert line == f"{written} notices written to {out}/\n"
+    found = re.fullmatch(rf"已生成通知 (\d+) 份，写入 {re.escape(str(out))}/\n", line)
+    assert found, line
+    written = int(found.group(1))
     html, text = sorted(out.glob("*.html")), sorted(out.glob("*.txt"))
     assert written > 31  # the slip, and a notice for each of the 31 escalated cases at least
     assert len(html) == len(text) == written
@@ -301,7 +447,7 @@ def test_notices_writes_html_and_text_and_acknowledges_them(worked: Path, tmp_pa
     assert "<title>消防安全隐患整改通知单</title>" in body
     assert "某物业" in body
     assert any(p.name.startswith(f"{HAZARD}-") and "supervision_order" in p.name for p in html)
-    assert run("notices", "--db", db, "--out", out) == f"0 notices written to {out}/\n"
+    assert run("notices", "--db", db, "--out", out) == f"已生成通知 0 份，写入 {out}/\n"
 
 
 # -- reports ------------------------------------------------------------------------------
@@ -342,8 +488,29 @@ def test_report_writes_to_a_file_with_out(worked: Path, tmp_path: Path) -> None:
     result = invoke("report", "circular", "--db", worked, "--month", "2024-08", "--out", target)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert result.stderr == f"{REPORT_TITLES['circular']} written to {target}\n"
+    assert result.stderr == f"已写入 {target}：{REPORT_TITLES['circular']}\n"
     check_html(target.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("kind", ["monthly", "ledger"])
+def test_report_refuses_an_unknown_community_before_rendering_or_numbering(
+    worked: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    db = copy_store(worked, tmp_path)
+    run("report", "circular", "--db", db, "--month", "2024-08", "--as-of", "2024-08-22")
+    before = numbers(db)
+    assert before, "the circular took a number"
+    target = tmp_path / "report.html"
+    code, out, err = run_main(
+        capsys, "report", kind, "--db", db, "--community", "正街", "--month", "2024-08",
+        "--as-of", "2024-08-22", "--out", target,
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "Error: 未知社区 '正街'；已知社区：正街社区、巴岳社区、新桥社区、虎峰社区"
+    )
+    assert not target.exists()
+    assert numbers(db) == before
 
 
 def test_a_monthly_report_without_community_is_a_usage_error(
@@ -351,7 +518,7 @@ def test_a_monthly_report_without_community_is_a_usage_error(
 ) -> None:
     code, _out, err = run_main(capsys, "report", "monthly", "--db", worked, "--month", "2024-08")
     assert code == 2
-    assert err.splitlines()[-1] == "Error: the monthly report needs --community"
+    assert err.splitlines()[-1] == "Error: 月度进度报告要用 --community 指明社区"
 
 
 # -- verify -------------------------------------------------------------------------------
@@ -362,7 +529,7 @@ def test_verify_passes_then_names_the_case_whose_history_was_edited(
 ) -> None:
     db = copy_store(worked, tmp_path)
     clean = invoke("verify", "--db", db)
-    assert (clean.exit_code, clean.stdout) == (0, "100 cases checked, 0 broken\n")
+    assert (clean.exit_code, clean.stdout) == (0, "已校验 100 件，历史记录不通过 0 件\n")
     with sqlite3.connect(db) as connection:
         changed = connection.execute(
             "UPDATE rectify_events SET payload = replace(payload, '某物业', '别家物业') "
@@ -374,10 +541,52 @@ def test_verify_passes_then_names_the_case_whose_history_was_edited(
     broken = invoke("verify", "--db", db)
     assert broken.exit_code == 1
     assert broken.stdout.splitlines() == [
-        f"case '{HAZARD}': history does not verify at record 1: content does not match "
-        "its digest (edited)",
-        "100 cases checked, 1 broken",
+        f"案件 '{HAZARD}'：历史记录第 1 条校验不通过：内容与摘要不符（被改动过）",
+        "已校验 100 件，历史记录不通过 1 件",
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("notices", "out"), ("notices", "reader"), ("cases", "limit"), ("import", "actor")],
+)
+def test_docs_cli_md_states_the_default_the_code_has(command: str, option: str) -> None:
+    param = next(p for p in cli.commands[command].params if p.name == option)
+    default = param.default.as_posix() if isinstance(param.default, Path) else param.default
+    assert f"default `{default}`" in doc_section(command)
+
+
+def test_notices_writes_to_out_notices_by_default_as_docs_cli_md_says() -> None:
+    param = next(p for p in cli.commands["notices"].params if p.name == "out")
+    assert param.default == Path("out/notices")
+    assert "`--out` (default `out/notices`" in doc_section("notices")
+
+
+def test_the_daily_commands_speak_chinese_on_every_line(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imported = invoke("import", LEDGER, "--db", db, "--at", SURVEYED_AT)
+    outputs = [imported.stdout, imported.stderr]
+    assign = (
+        "fire", HAZARD, "assign", "--db", db, "--actor", "社区-李", "--role", "community",
+        "--set", "responsible_party=某物业", "--set", "measures=更换过期灭火器",
+        "--set", "due=2024-06-30", "--at", "2024-03-19T10:00",
+    )  # fmt: skip
+    outputs.append(run(*assign))
+    outputs.append(run("cases", "--db", db, "--limit", "5"))
+    outputs.append(run("sweep", "--db", db, "--now", "2024-08-01T18:00"))
+    outputs.append(run("show", HAZARD, "--db", db))
+    outputs.append(run("notices", "--db", db, "--out", tmp_path / "notices"))
+    written = invoke("report", "circular", "--db", db, "--out", tmp_path / "circular.html")
+    outputs.append(written.stderr)
+    outputs.append(run("verify", "--db", db))
+    for refused in (assign, ("show", "HZ-nope", "--db", db)):
+        code, _out, err = run_main(capsys, *refused)
+        assert code == 1
+        outputs.append(err)
+    for text in outputs:
+        assert text.strip()
+        assert_chinese(text)
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -401,8 +610,8 @@ def test_a_missing_ledger_file_is_a_usage_error(
 @pytest.mark.parametrize(
     ("target", "reason"),
     [
-        ("sqlite:///{tmp}/no-such-folder/rectify.db", "unable to open database file"),
-        ("{tmp}/a-file/rectify.db", "cannot open a store at"),
+        ("sqlite:///{tmp}/no-such-folder/rectify.db", "无法连接存储 sqlite:///"),
+        ("{tmp}/a-file/rectify.db", "无法打开存储 "),
         ("nosuchdialect://host/db", "Can't load plugin"),
     ],
     ids=["sqlite-url-in-a-missing-folder", "path-under-a-file", "unknown-dialect"],
@@ -414,7 +623,7 @@ def test_a_store_that_cannot_be_opened_is_one_error_line(
     code, out, err = run_main(capsys, "cases", "--db", target.format(tmp=tmp_path))
     assert (code, out) == (1, "")
     assert len(err.splitlines()) == 1
-    assert err.startswith("rectify: error: ")
+    assert err.startswith("rectify: 错误：")
     assert reason in err
 
 
@@ -426,7 +635,7 @@ def test_python_dash_m_rectify_exits_1_with_one_error_line(surveyed: Path) -> No
         check=False,
     )
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == "rectify: error: no case 'HZ-nope'\n"
+    assert done.stderr == "rectify: 错误：没有案件 'HZ-nope'\n"
 
 
 # -- validate and diagram -----------------------------------------------------------------
@@ -451,6 +660,17 @@ def test_validate_broken_file_prints_file_line_col_and_exits_one(tmp_path: Path)
         "done, start [events.finish.to]"
     ]
     assert len(lines) == 1, "a wrong target is reported once, not echoed as a trap state"
+
+
+def test_validate_checks_host_templates_given_with_notices(tmp_path: Path) -> None:
+    host = tmp_path / "town-templates"
+    host.mkdir()
+    (host / "reminder.txt.j2").write_text("第一行\n{{ case.id }\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", "-q", "--notices", str(host), str(WORKFLOWS)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines() == [
+        f"{host / 'reminder.txt.j2'}:2:1: error template-syntax syntax error: unexpected '}}'"
+    ]
 
 
 def test_validate_missing_path_is_a_usage_error() -> None:
@@ -644,7 +864,8 @@ def test_holiday_data_for_a_year_the_package_lacks_comes_from_rectify_holidays(
     )
     done = invoke("fire", rows[0][0], "assign", *assign, env={"RECTIFY_HOLIDAYS": str(holidays)})
     assert done.exit_code == 0, done.output
-    assert "deadline 2031-01-10" in done.stdout  # five working days on the host's calendar
+    assert "期限 2031-01-10" in done.stdout  # five working days on the host's calendar
     code, _, err = run_main(capsys, "fire", rows[1][0], "assign", *assign)
     assert code == 1  # without the holiday file: a clear error naming the year, not a guess
-    assert "no holiday data for 2031" in err
+    assert err.startswith("rectify: 错误：没有 2031 年的节假日数据")
+    assert "RECTIFY_HOLIDAYS" in err

@@ -108,7 +108,15 @@ class NaiveDatetimeError(RectifyError, ValueError):
 
 
 class CalendarError(RectifyError):
-    """No holiday data covers a year: supply it, or allow the weekends-only fallback."""
+    """No holiday data covers a year: supply it, or allow the weekends-only fallback.
+
+    Attributes:
+        year: The year no source covers, where one is to blame.
+    """
+
+    def __init__(self, message: str, *, year: int | None = None) -> None:
+        super().__init__(message)
+        self.year = year
 
 
 class DeadlineError(RectifyError):
@@ -284,10 +292,18 @@ class ConcurrencyError(StoreError):
 
 
 class CaseNotFoundError(StoreError, KeyError):
-    """No case with that id is stored."""
+    """No case with that id is stored.
+
+    Attributes:
+        case_id: The id asked for.
+    """
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no case {case_id!r}")
+        self.case_id = case_id
 
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "no such case"
+        return str(self.args[0])
 
 
 class CaseExistsError(StoreError):

@@ -74,7 +74,8 @@ class OfficialCalendar:
                 f"no holiday data for {day.year}: chinese-calendar "
                 f"{_package_years()} does not cover it; supply the year in a holiday file "
                 f"(years: {{{day.year}: {{holidays: [...], workdays: [...]}}}}) or allow the "
-                "weekends-only fallback"
+                "weekends-only fallback",
+                year=day.year,
             )
         if day.year not in self._warned:
             self._warned.add(day.year)

@@ -19,6 +19,7 @@ from rectify.cli._commands import COMMANDS
 from rectify.definitions._diagram import FORMATS, draw_workflow
 from rectify.definitions._load import load_workflow, validate_paths
 from rectify.exceptions import DefinitionError, RectifyError
+from rectify.templating._renderer import NoticeRenderer
 
 __all__ = ["cli", "main"]
 
@@ -34,12 +35,20 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary line.")
-def validate(paths: Sequence[Path], *, quiet: bool) -> None:
+@click.option(
+    "--notices",
+    "notices_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of host notice templates, checked with the workflows (they override the "
+    "shipped templates by name).",
+)
+def validate(paths: Sequence[Path], *, quiet: bool, notices_dir: Path | None) -> None:
     """Check workflow files and folders; one line per problem as file:line:col.
 
     Exits 0 when clean, 1 when problems were found, 2 on usage errors.
     """
-    report = validate_paths(paths)
+    renderer = NoticeRenderer(notices_dir) if notices_dir is not None else None
+    report = validate_paths(paths, notices=renderer)
     for diagnostic in report.diagnostics:
         click.echo(diagnostic.format())
     if not quiet:

@@ -1,6 +1,8 @@
 """The command line's daily work on a store, and the campaign demo.
 
-Init, import, cases, show, fire, sweep, notices, report, verify and demo.
+Init, import, cases, show, fire, sweep, notices, report, verify and demo. The daily
+commands (import to verify) speak Chinese to the clerk: tables show titles, options take
+titles or codes, and errors come worded by ``_wording``.
 
 The store comes from ``--db`` or ``RECTIFY_DB`` (a SQLite path or a database URL), by
 default ``./rectify.db``.
@@ -9,26 +11,38 @@ default ``./rectify.db``.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import itertools
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import attrs
 import click
 
 from rectify._resources import sample_ledger
 from rectify.calendar._calendar import OfficialCalendar
 from rectify.cli._demo import ISSUER, run_demo
+from rectify.cli._wording import (
+    FIELD_LABELS,
+    ClerkError,
+    Names,
+    clerk,
+    describe,
+    event_label,
+    unknown,
+)
 from rectify.definitions._campaign import load_campaign
 from rectify.definitions._holidays import load_holidays
 from rectify.definitions._load import load_categories
 from rectify.documents._publishing import Notices
 from rectify.documents._reports import report_context
-from rectify.engine._case import Actor, Evidence, NoticeDue
+from rectify.engine._case import Actor, Case, Evidence, NoticeDue
 from rectify.engine._engine import TIMEZONE
-from rectify.engine._escalation import is_overdue
-from rectify.exceptions import RectifyError, StoreError
+from rectify.engine._escalation import SYSTEM, is_overdue
+from rectify.exceptions import EventRefusedError, RectifyError, StoreError
 from rectify.ledger import Ledger
 from rectify.stores._sql import open_store
 from rectify.stores._store import CaseQuery
@@ -37,6 +51,9 @@ from rectify.templating._formatting import display_width, pad
 __all__ = ["COMMANDS"]
 
 _DEFAULT_DB = "rectify.db"
+#: The most cases ``cases --limit`` lists; more is a typo, not a table anyone reads.
+MAX_LIMIT = 1_000_000
+_PAGE = 500  # cases read from the store at a time when counting a long listing
 
 db_option = click.option(
     "--db",
@@ -65,14 +82,14 @@ def _ledger(db: str) -> Iterator[Ledger]:
         store.close()
 
 
-def _when(text: str | None) -> dt.datetime:
+def _when(text: str | None, option: str = "--at") -> dt.datetime:
     if not text:
         return dt.datetime.now(TIMEZONE)
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{text!r} is not a date and time such as 2024-06-30T09:00"
+        raise click.UsageError(
+            f"{option} {text!r} 不是日期和时间，应写作 2024-06-30T09:00 这样"
         ) from exc
     return value if value.tzinfo else value.replace(tzinfo=TIMEZONE)
 
@@ -88,9 +105,7 @@ def _day(text: str | None, option: str = "--as-of") -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{text!r} is not a date such as 2024-08-22", param_hint=option
-        ) from exc
+        raise click.UsageError(f"{option} {text!r} 不是日期，应写作 2024-08-22 这样") from exc
 
 
 def _typed(text: str, kind: str | None) -> object:
@@ -131,10 +146,12 @@ def init(*, db: str) -> None:
 @db_option
 @click.option("--actor", default="摸排组", show_default=True, help="Who records the survey.")
 @click.option("--at", "at_text", help="When (ISO date and time; now by default).")
+@clerk
 def import_(*, ledger_file: Path, db: str, actor: str, at_text: str | None) -> None:
     """Import a ledger (台账) spreadsheet, CSV or XLSX, in the Attachment 1 layout."""
-    from rectify.spreadsheets._sheets import read_ledger  # noqa: PLC0415 - openpyxl only when needed
+    from rectify.spreadsheets._reading import read_ledger  # noqa: PLC0415 - openpyxl only when needed
 
+    when = _when(at_text)
     imported = read_ledger(ledger_file, categories=load_categories())
     for problem in imported.problems:
         click.echo(f"{ledger_file}:{problem.row}: {problem.column}: {problem.reason}", err=True)
@@ -142,32 +159,30 @@ def import_(*, ledger_file: Path, db: str, actor: str, at_text: str | None) -> N
     stream = sys.stderr
     with (
         _ledger(db) as ledger,
-        click.progressbar(length=len(rows), label="importing", file=stream) as bar,
+        click.progressbar(length=len(rows), label="导入中", file=stream) as bar,
     ):
 
         def progress(_done: int, seen: int) -> None:
             bar.update(seen - bar.pos)
 
         # The community sends its ledger: a role every shipped workflow declares.
-        added = ledger.import_cases(
-            rows, Actor(actor, "community"), at=_when(at_text), progress=progress
-        )
+        added = ledger.import_cases(rows, Actor(actor, "community"), at=when, progress=progress)
     click.echo(imported.summary())
     click.echo(
-        f"{added} new cases, {len(rows) - added} already stored, "
-        f"{len(imported.bad_rows)} rows with problems"
+        f"新增 {added} 件，已存在 {len(rows) - added} 件，有问题 {len(imported.bad_rows)} 行"
     )
 
 
 @click.command()
 @db_option
-@click.option("--community")
-@click.option("--state")
-@click.option("--category")
-@click.option("--workflow")
+@click.option("--community", help="The community's full name (正街社区).")
+@click.option("--state", help="A state's title (整改中) or name (planned).")
+@click.option("--category", help="A category's title (可燃雨棚) or code (STR.CANOPY).")
+@click.option("--workflow", help="A workflow's title (隐患整改) or id (hazard).")
 @click.option("--overdue", "overdue_on", help="Only cases overdue on this date (YYYY-MM-DD).")
 @click.option("--all", "show_all", is_flag=True, help="Closed cases too.")
-@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--limit", type=click.IntRange(0, MAX_LIMIT), default=200, show_default=True)
+@clerk
 def cases(
     *,
     db: str,
@@ -179,35 +194,80 @@ def cases(
     show_all: bool,
     limit: int,
 ) -> None:
-    """List cases as a table, filtered."""
+    """List cases as a table, filtered; say how many there are in all."""
     on = _day(overdue_on, "--overdue") if overdue_on else None
-    query = CaseQuery(
-        community=community,
-        state=state,
-        category=category,
-        workflow=workflow,
-        open=None if show_all else True,
-        overdue_on=on,
-        limit=limit,
-    )
     with _ledger(db) as ledger:
-        found = ledger.query(query)
+        names = _names(ledger)
+        query = CaseQuery(
+            community=_community(ledger, community),
+            category=None if category is None else names.category_of(category),
+            workflow=None if workflow is None else names.workflow_of(workflow),
+            open=None if show_all else True,
+            overdue_on=on,
+        )
+        found = _matching(ledger, _by_state(query, names, state))
+        shown = list(itertools.islice(found, limit))
+        total = len(shown) + sum(1 for _ in found)
         today = on or dt.datetime.now(TIMEZONE).date()
         rows = [
             (
                 c.id,
-                c.workflow,
-                c.state,
+                names.workflow(c.workflow),
+                names.state(c),
                 str(c.data.get("community", "")),
-                str(c.data.get("category", "")),
+                names.category(str(c.data.get("category", ""))),
                 str(c.deadline or "-"),
-                "-" if c.escalation is None else f"L{c.escalation}",
-                "overdue" if is_overdue(c, today) else "",
+                names.level(c),
+                "逾期" if is_overdue(c, today) else "",
             )
-            for c in found
+            for c in shown
         ]
-    _table(("case", "workflow", "state", "community", "category", "deadline", "level", ""), rows)
-    click.echo(f"{len(rows)} cases")
+    _table(CASES_HEAD, rows)
+    click.echo(f"共 {total} 件" if len(rows) == total else f"共 {total} 件，显示前 {len(rows)} 件")
+
+
+#: The head of the ``cases`` table.
+CASES_HEAD = ("案件编号", "流程", "状态", "社区", "隐患类别", "期限", "督办", "")
+
+
+def _names(ledger: Ledger) -> Names:
+    return Names((e.spec for e in ledger.engines), load_categories())
+
+
+def _community(ledger: Ledger, name: str | None) -> str | None:
+    """Return ``name`` if a stored case is in that community (``None`` stays ``None``).
+
+    Raises:
+        click.UsageError: No stored case is in a community of that name.
+    """
+    if name is None or ledger.query(CaseQuery(community=name, limit=1)):
+        return name
+    raise _unknown_community(name, ledger.cases())
+
+
+def _unknown_community(name: str, stored: Iterable[Case]) -> click.UsageError:
+    known = sorted({str(c.data["community"]) for c in stored if c.data.get("community")})
+    return unknown("社区", name, [(c, (c,)) for c in known])
+
+
+def _by_state(query: CaseQuery, names: Names, state: str | None) -> list[CaseQuery]:
+    """Return ``query`` once per state a ``--state`` names (a title may name several)."""
+    if state is None:
+        return [query]
+    pairs = names.states_of(state, query.workflow)
+    return [attrs.evolve(query, workflow=w, state=s) for w, s in pairs]
+
+
+def _matching(ledger: Ledger, queries: Sequence[CaseQuery]) -> Iterator[Case]:
+    """Yield the cases matching any of ``queries``, by id, reading a page at a time."""
+
+    def paged(query: CaseQuery) -> Iterator[Case]:
+        after = None
+        while page := ledger.query(attrs.evolve(query, after=after, limit=_PAGE)):
+            yield from page
+            after = page[-1].id
+
+    return heapq.merge(*(paged(q) for q in queries), key=lambda c: c.id)
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -221,24 +281,39 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 @click.command()
 @click.argument("case_id")
 @db_option
+@clerk
 def show(*, case_id: str, db: str) -> None:
     """Show a case: its data and its history."""
     with _ledger(db) as ledger:
         case = ledger.get(case_id)
+        names = _names(ledger)
+    spec = names.spec(case.workflow, case.version)
+    level = "-" if case.escalation is None else f"{case.escalation}（{names.level(case)}）"
     click.echo(
-        f"{case.id}  {case.workflow} v{case.version}  state {case.state}  "
-        f"deadline {case.deadline or '-'}  level "
-        f"{'-' if case.escalation is None else case.escalation}"
+        f"{case.id}  {names.workflow(case.workflow)} v{case.version}  "
+        f"状态：{names.state(case)}  期限：{case.deadline or '-'}  督办级别：{level}"
     )
     for key, value in case.data.items():
-        click.echo(f"  {key}: {value}")
+        click.echo(f"  {FIELD_LABELS.get(key, key)}：{_value(names, key, str(value))}")
     for record in case.history:
-        payload = ", ".join(f"{k}={v}" for k, v in record.payload.items() if k != "data")
+        payload = "，".join(f"{k}={v}" for k, v in record.payload.items() if k != "data")
+        source = names.state(case, record.source) if record.source else ""
+        reason = f"；理由：{record.reason}" if record.reason else ""
+        who = f"{record.actor}（{names.role(spec, record.role)}）"
+        if record.role == SYSTEM:  # the sweep records escalations in the library's own name
+            who = "系统"
         click.echo(
-            f"  #{record.seq} {record.at:%Y-%m-%d %H:%M} {record.event} "
-            f"{record.source or ''}→{record.target} by {record.actor} ({record.role})"
-            f"{' ' + payload if payload else ''}{' — ' + record.reason if record.reason else ''}"
+            f"  #{record.seq} {record.at:%Y-%m-%d %H:%M} {event_label(spec, record.event)} "
+            f"{source}→{names.state(case, record.target)} {who}"
+            f"{' ' + payload if payload else ''}{reason}"
         )
+
+
+def _value(names: Names, key: str, value: str) -> str:
+    """Return a data value as ``show`` prints it: a category or severity with its title."""
+    if key == "category" and names.category(value) != value:
+        return f"{names.category(value)}（{value}）"
+    return names.severity(value) if key == "severity" else value
 
 
 @click.command()
@@ -252,6 +327,7 @@ def show(*, case_id: str, db: str) -> None:
 @click.option("--reason")
 @click.option("--at", "at_text", help="When (ISO date and time; now by default).")
 @click.option("--expect-seq", type=int, help="Refuse if the case moved past this record.")
+@clerk
 def fire(
     *,
     case_id: str,
@@ -270,19 +346,18 @@ def fire(
     for item in fields:
         key, sep, value = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+            raise click.UsageError(f"--set {item!r} 应写作 字段=值")
         raw[key] = value
     refs = []
     for item in evidence:
         kind, sep, name = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"{item!r} is not KIND=FILE", param_hint="--evidence")
+            raise click.UsageError(f"--evidence {item!r} 应写作 种类=文件")
         try:
             refs.append(Evidence.of(kind, Path(name).name, Path(name).read_bytes()))
         except OSError as exc:
-            raise click.BadParameter(
-                f"cannot read {name!r}: {exc.strerror}", param_hint="--evidence"
-            ) from exc
+            raise click.UsageError(f"--evidence 读不了文件 {name!r}：{exc.strerror}") from exc
+    when = _when(at_text)
     with _ledger(db) as ledger:
         case = ledger.get(case_id)
         spec = ledger.engine(case.workflow, case.version).spec
@@ -293,33 +368,42 @@ def fire(
             for f in (*e.require, *e.optional)
         }
         payload = {key: _typed(value, types.get(key)) for key, value in raw.items()}
-        outcome = ledger.fire(
-            case_id,
-            event,
-            Actor(actor, role),
-            payload=payload,
-            evidence=refs,
-            reason=reason,
-            expected_seq=expect_seq,
-            at=_when(at_text),
-        )
+        try:
+            outcome = ledger.fire(
+                case_id,
+                event,
+                Actor(actor, role),
+                payload=payload,
+                evidence=refs,
+                reason=reason,
+                expected_seq=expect_seq,
+                at=when,
+            )
+        except EventRefusedError as exc:
+            message = describe(exc, spec)
+            if message is None:
+                raise
+            raise ClerkError(message) from exc
+        names = _names(ledger)
     case = outcome.case
     click.echo(
-        f"{case.id}: {event} → {case.state} (record {case.seq}), deadline "
-        f"{case.deadline or '-'}; {len(outcome.effects)} effects queued"
+        f"{case.id}：{event_label(spec, event)} → {names.state(case)}（记录 #{case.seq}），"
+        f"期限 {case.deadline or '-'}；待处理 {len(outcome.effects)} 项（rectify notices 发出）"
     )
 
 
 @click.command()
 @db_option
 @click.option("--now", "now_text", help="Sweep as of this time (ISO; now by default).")
+@clerk
 def sweep(*, db: str, now_text: str | None) -> None:
     """Record the escalations due by now on every open case."""
+    now = _when(now_text, "--now")
     with _ledger(db) as ledger:
-        report = ledger.sweep(_when(now_text))
+        report = ledger.sweep(now)
     click.echo(
-        f"{report.looked_at} open cases looked at, {len(report.escalated)} escalated, "
-        f"{len(report.effects)} effects queued"
+        f"查看未办结案件 {report.looked_at} 件，升级 {len(report.escalated)} 件，"
+        f"待处理 {len(report.effects)} 项"
     )
 
 
@@ -338,6 +422,7 @@ def sweep(*, db: str, now_text: str | None) -> None:
     help="The reader's role (phone numbers are masked for roles that may not see).",
 )
 @as_of_option
+@clerk
 def notices(*, db: str, out: Path, reader: str, as_of: str | None) -> None:
     """Render the pending notices into --out and acknowledge every pending effect."""
     today = _day(as_of)
@@ -363,7 +448,7 @@ def notices(*, db: str, out: Path, reader: str, as_of: str | None) -> None:
                         (out / f"{stem}.{suffix}").write_text(doc.body, encoding="utf-8")
                     written += 1
             ledger.acknowledge([d.id for d in batch])
-    click.echo(f"{written} notices written to {out}/")
+    click.echo(f"已生成通知 {written} 份，写入 {out}/")
 
 
 @click.command()
@@ -372,7 +457,7 @@ def notices(*, db: str, out: Path, reader: str, as_of: str | None) -> None:
 )
 @db_option
 @click.option("--month", help="YYYY-MM (this month by default).")
-@click.option("--community", help="For the monthly report: which community.")
+@click.option("--community", help="The community's full name (monthly: required; ledger: one).")
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "text"]), default="html", show_default=True
 )
@@ -382,6 +467,7 @@ def notices(*, db: str, out: Path, reader: str, as_of: str | None) -> None:
     help="Write to a file instead of standard output.",
 )
 @as_of_option
+@clerk
 def report(
     *,
     kind: str,
@@ -397,12 +483,10 @@ def report(
     try:
         first = dt.date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{month!r} is not a month such as 2024-06", param_hint="--month"
-        ) from exc
+        raise click.UsageError(f"--month {month!r} 不是月份，应写作 2024-06 这样") from exc
     year, number = first.year, first.month
     if kind == "monthly" and not community:
-        raise click.UsageError("the monthly report needs --community")
+        raise click.UsageError("月度进度报告要用 --community 指明社区")
     name = {
         "monthly": "monthly_report",
         "totals": "ledger_totals",
@@ -410,6 +494,9 @@ def report(
     }.get(kind, kind)
     with _ledger(db) as ledger:
         stored, specs = list(ledger.cases()), [e.spec for e in ledger.engines]
+        # Refused before a number is taken: a typo must not render, nor use up a number.
+        if community and not any(c.data.get("community") == community for c in stored):
+            raise _unknown_community(community, stored)
         table = load_categories()
         sequence = ledger.store.next_number(ISSUER.code, today.year)
         context = report_context(
@@ -429,7 +516,7 @@ def report(
         click.echo(document.body, nl=False)
     else:
         out.write_text(document.body, encoding="utf-8")
-        click.echo(f"{document.title} written to {out}", err=True)
+        click.echo(f"已写入 {out}：{document.title}", err=True)
 
 
 def _totals_due(today: dt.date) -> dt.date:
@@ -440,13 +527,14 @@ def _totals_due(today: dt.date) -> dt.date:
 
 @click.command()
 @db_option
+@clerk
 def verify(*, db: str) -> None:
     """Check the hash chain of every stored case; exit 1 if any is broken."""
     with _ledger(db) as ledger:
         result = ledger.verify()
     for problem in result.problems:
-        click.echo(str(problem))
-    click.echo(f"{result.checked} cases checked, {len(result.problems)} broken")
+        click.echo(describe(problem) or str(problem))
+    click.echo(f"已校验 {result.checked} 件，历史记录不通过 {len(result.problems)} 件")
     if not result.ok:
         raise SystemExit(1)
 
@@ -475,7 +563,7 @@ def verify(*, db: str) -> None:
 )
 def demo(*, out: Path, ledger_file: Path | None, seed: int, scale: int) -> None:
     """Simulate the town's 2024 campaign on a fresh SQLite file in --out."""
-    from rectify.spreadsheets._sheets import read_ledger  # noqa: PLC0415 - openpyxl only when needed
+    from rectify.spreadsheets._reading import read_ledger  # noqa: PLC0415 - openpyxl only when needed
 
     source: Path | bytes = ledger_file or sample_ledger().read_bytes()
     imported = read_ledger(source, categories=load_categories())

@@ -566,7 +566,7 @@ class SQLStore:
                 sa.select(cases.c.head_seq).where(cases.c.id == case.id)
             ).scalar_one_or_none()
             if found is None:
-                raise CaseNotFoundError(f"no case {case.id!r}")
+                raise CaseNotFoundError(case.id)
             raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=int(found))
         new = [_event_row(case.id, r) for r in case.history if r.seq > expected_seq]
         if new:
@@ -674,7 +674,7 @@ class SQLStore:
                 )
             ).first()
             if row is None:
-                raise CaseNotFoundError(f"no case {case_id!r}")
+                raise CaseNotFoundError(case_id)
             return self._load(conn, [row])[0]
 
     def _where(self, query: CaseQuery) -> list[sa.ColumnElement[bool]]:

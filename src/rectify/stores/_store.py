@@ -210,7 +210,7 @@ class MemoryStore:
             for case, expected_seq, _ in items:  # check every case before writing any
                 stored = self._cases.get(case.id)
                 if stored is None:
-                    raise CaseNotFoundError(f"no case {case.id!r}")
+                    raise CaseNotFoundError(case.id)
                 if stored.seq != expected_seq:
                     raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=stored.seq)
             for case, _, effects in items:
@@ -221,7 +221,7 @@ class MemoryStore:
         with self._lock:
             case = self._cases.get(case_id)
         if case is None:
-            raise CaseNotFoundError(f"no case {case_id!r}")
+            raise CaseNotFoundError(case_id)
         return case
 
     def query(self, query: CaseQuery) -> list[Case]:
