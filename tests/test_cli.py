@@ -742,16 +742,16 @@ def test_demo_prints_the_campaign_summary(demo: tuple[Result, Path]) -> None:
         "虎峰社区",
     ]
     assert re.fullmatch(
-        r"cases 102; overdue on 2024-12-25: \d+; escalated to town supervision or above: \d+; "
-        r"relapses: 1; histories verify: yes",
+        r"案件 102 件；2024-12-25 逾期 \d+ 件；升级至镇督办及以上 \d+ 件；复发 1 件；"
+        r"历史记录校验：通过",
         lines[5],
     )
     assert re.fullmatch(
-        rf"102 cases, \d+ events, \d+ documents; open {re.escape(str(out / 'index.html'))}",
+        rf"共 102 件案件、\d+ 条记录、\d+ 份文书；请打开 {re.escape(str(out / 'index.html'))}",
         lines[6],
     )
     assert len(lines) == 7, "no stage timings at the default scale"
-    assert "2024-08-22: monthly reports and circular" in result.stderr
+    assert "2024-08-22：已出月报和通报" in result.stderr
 
 
 def test_demo_index_links_to_every_document_and_each_exists(demo: tuple[Result, Path]) -> None:
@@ -760,7 +760,7 @@ def test_demo_index_links_to_every_document_and_each_exists(demo: tuple[Result, 
     check_html(body)
     links = _Links()
     links.feed(body)
-    count = int(re.search(r"(\d+) documents;", result.stdout).group(1))  # type: ignore[union-attr]
+    count = int(re.search(r"(\d+) 份文书；", result.stdout).group(1))  # type: ignore[union-attr]
     assert len(links.hrefs) == len(set(links.hrefs)) == count
     assert [h for h in links.hrefs if not (out / h).is_file()] == []
 
@@ -809,9 +809,9 @@ def test_demo_at_a_larger_scale_prints_stage_timings(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     # 40 hazards, the major case one of them was referred to, and a look-back relapse.
-    assert re.search(r"^cases 42; .*histories verify: yes$", out, re.MULTILINE), out
-    stages = re.findall(r"^  (\w+) +\d+\.\d\d s$", out, re.MULTILINE)
-    assert stages == ["fires", "import", "notices", "reports", "sweeps", "total"]
+    assert re.search(r"^案件 42 件；.*历史记录校验：通过$", out, re.MULTILINE), out
+    stages = re.findall(r"^  (\w+) +\d+\.\d\d 秒$", out, re.MULTILINE)
+    assert stages == ["办理", "导入", "通知", "报表", "巡查", "合计"]
 
 
 # -- values, dates and calendars from the command line -------------------------------------

@@ -568,8 +568,8 @@ def demo(*, out: Path, ledger_file: Path | None, seed: int, scale: int) -> None:
     source: Path | bytes = ledger_file or sample_ledger().read_bytes()
     imported = read_ledger(source, categories=load_categories())
     if imported.problems:
-        where = ledger_file or "the sample ledger"
-        raise RectifyError(f"{where}: {len(imported.problems)} rows could not be read")
+        where = ledger_file or "示例台账"
+        raise RectifyError(f"{where}：有 {len(imported.problems)} 行无法读取")
     rows = imported.cases()
     result = run_demo(
         out, rows, seed=seed, scale=scale, progress=lambda line: click.echo(line, err=True)
@@ -577,12 +577,22 @@ def demo(*, out: Path, ledger_file: Path | None, seed: int, scale: int) -> None:
     for line in result.summary:
         click.echo(line)
     click.echo(
-        f"{result.cases} cases, {result.fires} events, {result.documents} documents; "
-        f"open {result.out / 'index.html'}"
+        f"共 {result.cases} 件案件、{result.fires} 条记录、{result.documents} 份文书；"
+        f"请打开 {result.out / 'index.html'}"
     )
     if scale > 1:
         for stage, seconds in sorted(result.timings.items()):
-            click.echo(f"  {stage:<8} {seconds:8.2f} s")
+            click.echo(f"  {_STAGES.get(stage, stage)} {seconds:8.2f} 秒")
 
+
+# The demo's stages (the keys of DemoResult.timings) as the clerk reads them.
+_STAGES = {
+    "fires": "办理",
+    "import": "导入",
+    "notices": "通知",
+    "reports": "报表",
+    "sweeps": "巡查",
+    "total": "合计",
+}
 
 COMMANDS = (init, import_, cases, show, fire, sweep, notices, report, verify, demo)

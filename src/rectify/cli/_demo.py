@@ -550,7 +550,7 @@ def run_demo(
             if not major_done and data.get("category") == "MIX.SHOP" and workflow == "hazard":
                 profile, major_done = "major", True
             sim.plans[cid] = _Plan(profile)
-    say(f"{sum(len(v) for v in arrivals.values())} hazards to import during the survey")
+    say(f"排查阶段待导入隐患 {sum(len(v) for v in arrivals.values())} 处")
     for day in _days(campaign.starts, campaign.ends):
         clock.current = _at(day, 9)
         if arrivals.get(day):
@@ -568,7 +568,7 @@ def run_demo(
             sim.totals(day)
         if day.day == _REPORT_DAY:
             sim.monthly(day)
-            say(f"{day}: monthly reports and circular; {sim.fires} events so far")
+            say(f"{day}：已出月报和通报；累计 {sim.fires} 条记录")
         if day == _LOOKBACK_DAY:
             sim.lookback(day)
     sim.closing(campaign.ends)
@@ -608,9 +608,8 @@ def _summary(
     escalated = sum(1 for c in cases if (c.escalation or -1) >= 2)  # noqa: PLR2004 - 督办
     relapses = sum(1 for c in cases if c.recurrence_of)
     lines.append(
-        f"cases {len(cases)}; overdue on {day}: {overdue}; escalated to town "
-        f"supervision or above: {escalated}; relapses: {relapses}; "
-        f"histories verify: {'yes' if verified else 'NO'}"
+        f"案件 {len(cases)} 件；{day} 逾期 {overdue} 件；升级至镇督办及以上 {escalated} 件；"
+        f"复发 {relapses} 件；历史记录校验：{'通过' if verified else '未通过'}"
     )
     return lines
 
