@@ -2,8 +2,11 @@
 
 Built-in templates live in ``notices/`` (``NAME.html.j2`` and ``NAME.txt.j2``, with other
 locales in a subfolder such as ``en/``). A host may supply its own folder: its templates
-override built-ins by name and run in Jinja2's sandbox. Undefined variables are errors
-(``StrictUndefined``), reported with the template, line and variable; HTML autoescapes.
+override built-ins by name. Every template runs in Jinja2's immutable sandbox, is loaded
+only by a name inside its folder, and renders within a time budget and an output size
+(``_sandbox``). Undefined variables are errors (``StrictUndefined``), reported with the
+template, line and variable; HTML autoescapes. Any other error a template raises is a
+``NoticeError`` naming the template and line.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import FrameType
@@ -37,6 +40,7 @@ from rectify.templating._formatting import (
     zh_numeral,
     zh_ordinal,
 )
+from rectify.templating._sandbox import FolderLoader, Limits, Sandbox, limited
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -58,6 +62,10 @@ _REFERENCES: Final = (
     jinja2.nodes.FromImport,
 )
 _SHOWN_TEMPLATES: Final = 30  # template names a message lists; a long list is cut short
+#: Characters a document may have: the longest shipped one (a town's ledger) is far shorter.
+MAX_OUTPUT: Final = 4_000_000
+#: Seconds a render may take; the shipped templates take milliseconds.
+TIME_BUDGET: Final = 10.0
 
 
 @attrs.frozen
@@ -179,37 +187,8 @@ _GLOBALS: Final[Mapping[str, object]] = {
 }
 
 
-class _TraversableLoader(jinja2.BaseLoader):
-    """Loads templates from a folder that may live inside a wheel (importlib.resources)."""
-
-    def __init__(self, root: Traversable) -> None:
-        self.root = root
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        node = self.root
-        for part in template.split("/"):
-            node = node / part
-        if not node.is_file():
-            raise jinja2.TemplateNotFound(template)
-        return node.read_text(encoding="utf-8"), f"notices/{template}", lambda: True
-
-    def list_templates(self) -> list[str]:
-        out: list[str] = []
-        stack: list[tuple[str, Traversable]] = [("", self.root)]
-        while stack:
-            prefix, node = stack.pop()
-            for child in node.iterdir():
-                if child.is_dir():
-                    stack.append((f"{prefix}{child.name}/", child))
-                elif child.name.endswith(".j2"):
-                    out.append(prefix + child.name)
-        return sorted(out)
-
-
-def _environment(cls: type[jinja2.Environment], loader: jinja2.BaseLoader) -> jinja2.Environment:
-    env = cls(
+def _environment(loader: jinja2.BaseLoader) -> Sandbox:
+    env = Sandbox(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(
@@ -221,33 +200,43 @@ def _environment(cls: type[jinja2.Environment], loader: jinja2.BaseLoader) -> ji
     )
     env.filters.update(_FILTERS)
     env.globals.update(_GLOBALS)
+    env.guard_filters()
     return env
 
 
 class NoticeRenderer:
     """Renders notices and reports from the built-in templates and, optionally, the host's.
 
+    Every template, built-in or the host's, runs in Jinja2's immutable sandbox and is
+    loaded only by a name that stays inside its folder (see ``docs/notices.md``).
+
     Args:
-        host_folder: A folder of the host's templates; they override built-ins by name and
-            run in Jinja2's sandbox.
+        host_folder: A folder of the host's templates; they override built-ins by name.
         builtin: The built-in templates (``notices/`` shipped with rectify by default).
+        max_output: Characters a rendered document may have (and any value a template
+            builds on the way).
+        time_budget: Seconds one render may take.
     """
 
     def __init__(
-        self, host_folder: Path | None = None, *, builtin: Traversable | None = None
+        self,
+        host_folder: Path | None = None,
+        *,
+        builtin: Traversable | None = None,
+        max_output: int = MAX_OUTPUT,
+        time_budget: float = TIME_BUDGET,
     ) -> None:
-        builtin_loader = _TraversableLoader(builtin or default_notices())
-        self._builtin = _environment(jinja2.Environment, builtin_loader)
+        builtin_loader = FolderLoader(builtin or default_notices(), lambda t: f"notices/{t}")
+        self._builtin = _environment(builtin_loader)
         self._host: jinja2.Environment | None = None
         self._host_folder = Path(host_folder) if host_folder is not None else None
         self._host_names: frozenset[str] = frozenset()
         self._fingerprints: dict[str, tuple[list[str], str]] = {}
-        if host_folder is not None:
-            host_loader = jinja2.FileSystemLoader(str(host_folder))
-            self._host = _environment(
-                jinja2.sandbox.SandboxedEnvironment,
-                jinja2.ChoiceLoader([host_loader, builtin_loader]),
-            )
+        self._limits = Limits(max_output=max_output, time_budget=time_budget)
+        if self._host_folder is not None:
+            folder = self._host_folder
+            host_loader = FolderLoader(folder, lambda t: str(folder / t))
+            self._host = _environment(jinja2.ChoiceLoader([host_loader, builtin_loader]))
             self._host_names = frozenset(host_loader.list_templates())
 
     def template_name(self, notice: str, fmt: str = "html", locale: str = DEFAULT_LOCALE) -> str:
@@ -314,6 +303,9 @@ class NoticeRenderer:
         except UnicodeDecodeError as exc:
             problem = _not_utf8(name, self._file(env, name), exc)
             raise NoticeError(problem.message, template=name, line=problem.line) from exc
+        except (RecursionError, MemoryError) as exc:
+            message = f"syntax error: nested too deeply to read ({_described(exc)})"
+            raise NoticeError(message, template=name, line=1) from exc
 
     def variables(
         self, notice: str, fmt: str = "html", locale: str = DEFAULT_LOCALE
@@ -417,6 +409,9 @@ class NoticeRenderer:
         except jinja2.TemplateSyntaxError as exc:
             message = f"syntax error: {exc.message}"
             return TemplateProblem("syntax", name, file, exc.lineno or 1, 1, message), exc
+        except (RecursionError, MemoryError) as exc:
+            message = f"syntax error: nested too deeply to read ({_described(exc)})"
+            return TemplateProblem("syntax", name, file, 1, 1, message), exc
 
     def _exists(self, env: jinja2.Environment, name: str) -> bool:
         try:
@@ -471,7 +466,7 @@ class NoticeRenderer:
         env, template = self._load(name)
         _, template_sha = self._fingerprint(env, name)
         try:
-            module = template.make_module(dict(context))
+            body, exported = _generate(template, context, self._limits)
         except jinja2.UndefinedError as exc:
             line, inner = _where(env, name)
             match = _UNDEFINED.search(str(exc))
@@ -482,19 +477,55 @@ class NoticeRenderer:
                 line=line,
                 variable=variable,
             ) from exc
-        except (jinja2.TemplateError, TypeError, ValueError) as exc:
+        except (Exception, RecursionError, MemoryError) as exc:
+            # Whatever a template raises (1/0, a refused name or operation, a runaway
+            # macro) is the template's fault, reported at its line.
             line, inner = _where(env, name)
-            raise NoticeError(f"cannot render{inner}: {exc}", template=name, line=line) from exc
-        title = getattr(module, "title", None) or context.get("title") or notice
+            shown = str(exc) if isinstance(exc, jinja2.TemplateError) else _described(exc)
+            raise NoticeError(f"cannot render{inner}: {shown}", template=name, line=line) from exc
+        title = exported.get("title") or context.get("title") or notice
         return Document(
             title=str(title).strip(),
-            body=str(module),
+            body=body,
             format=fmt,
             template=name,
             locale=locale,
             template_sha256=template_sha,
             context_sha256=context_digest(context),
         )
+
+
+def _generate(
+    template: jinja2.Template, context: Mapping[str, object], limits: Limits
+) -> tuple[str, dict[str, object]]:
+    """Render ``template`` within ``limits``; return the body and the names it exported.
+
+    As ``Template.make_module`` does, without Jinja2's traceback rewriting (``_where``
+    reads the frames), but one piece at a time so that the output's size and the time
+    are checked as it grows.
+    """
+    with limited(limits) as running:
+        ctx = template.new_context(dict(context))
+        pieces: list[str] = []
+        size = 0
+        stream = template.root_render_func(ctx)
+        for piece in stream:
+            size += len(piece)
+            try:
+                running.refuse(size)
+                running.tick()
+            except jinja2.TemplateError as exc:
+                if isinstance(stream, Generator):  # raised where the template is, for its line
+                    stream.throw(exc)
+                raise
+            pieces.append(piece)
+        return "".join(pieces), ctx.get_exported()
+
+
+def _described(exc: BaseException) -> str:
+    """Return ``exc`` as a message: its type (``ZeroDivisionError``), then its text."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _not_utf8(name: str, file: str, exc: UnicodeDecodeError) -> TemplateProblem:
