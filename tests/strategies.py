@@ -16,6 +16,7 @@ import functools
 import itertools
 import math
 import operator
+import re
 import string
 from collections.abc import Sequence
 from typing import Final
@@ -67,12 +68,16 @@ __all__ = [
     "deadline_rules",
     "deep_nestings",
     "hostile_texts",
+    "id_card_numbers",
+    "landline_numbers",
     "ledger_sheets",
     "mobile_numbers",
     "mutated_data",
     "mutated_texts",
     "names",
     "payload_fields",
+    "phone_free_texts",
+    "phone_writings",
     "titles",
     "triggers",
     "workflow_specs",
@@ -196,6 +201,110 @@ def mobile_numbers() -> st.SearchStrategy[str]:
 def chinese_texts() -> st.SearchStrategy[str]:
     """Short runs of CJK ideographs (names, addresses), possibly empty; never a digit."""
     return _HANZI
+
+
+# --- phone numbers, ID-card numbers and the text around them ----------------------------
+
+_LANDLINES: Final = st.from_regex(r"0(?:[1-9][0-9]|[1-9][0-9]{2})[2-9][0-9]{6,7}", fullmatch=True)
+_BIRTHDAYS: Final = st.dates(dt.date(1900, 1, 1), dt.date(2020, 12, 31))
+_ID_CARDS: Final = st.builds(
+    lambda region, born, serial, check: f"{region}{born:%Y%m%d}{serial}{check}",
+    st.from_regex(r"[1-9][0-9]{5}", fullmatch=True),
+    _BIRTHDAYS,
+    st.from_regex(r"[0-9]{3}", fullmatch=True),
+    st.sampled_from("0123456789X"),
+)
+#: How people separate digit groups: ASCII, full-width, dashes, dots, slashes, odd spaces.
+_PHONE_SEPARATORS: Final = (
+    "",
+    " ",
+    "-",
+    "－",
+    ".",
+    "．",
+    "/",
+    "／",
+    "\u2013",  # en dash
+    "\u2014",  # em dash
+    "\u00a0",  # no-break space
+    "\u2009",  # thin space
+    "\u202f",  # narrow no-break space
+    "\u3000",  # ideographic space
+)
+_COUNTRY_CODES: Final = ("", "+86 ", "+86-", "0086 ", "86", "(+86)", "（＋86）", "+86")
+_FULL_WIDTH: Final = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+_PIECE_SIZES: Final = st.integers(3, 5)
+
+
+def landline_numbers() -> st.SearchStrategy[str]:
+    """Mainland landlines with their area code: 0, two or three digits, 7 or 8 digits."""
+    return _LANDLINES
+
+
+def id_card_numbers() -> st.SearchStrategy[str]:
+    """18-character resident ID numbers: region, birth date, serial, check digit or X."""
+    return _ID_CARDS
+
+
+@st.composite
+def phone_writings(draw: st.DrawFn) -> tuple[str, str]:
+    """Return ``(number, written)``: a mobile, landline or ID number as someone typed it.
+
+    The number (ASCII digits, maybe a final X) is cut into groups of three to five
+    characters joined by one drawn separator (the writings people use; a group of one or
+    two digits would read as a date's month), maybe in full-width digits, and a mobile
+    maybe with a country code in front.
+    """
+    kind = draw(st.sampled_from(("mobile", "landline", "id")))
+    number = draw({"mobile": _MOBILES, "landline": _LANDLINES, "id": _ID_CARDS}[kind])
+    groups, rest = [], number
+    while len(rest) > 5:
+        size = draw(_PIECE_SIZES)
+        if len(rest) - size < 3:
+            size = len(rest) - 3
+        groups.append(rest[:size])
+        rest = rest[size:]
+    groups.append(rest)
+    written = draw(st.sampled_from(_PHONE_SEPARATORS)).join(groups)
+    if kind == "mobile":
+        written = draw(st.sampled_from(_COUNTRY_CODES)) + written
+    if draw(st.booleans()):
+        written = written.translate(_FULL_WIDTH)
+    return number, written
+
+
+_LONG_RUN: Final = re.compile(r"[0-9]{7}").search
+#: Numbers in hazard texts that are not phones: dates, document and case numbers, money,
+#: buildings, heights, standards.
+_NOT_PHONES: Final = st.one_of(
+    st.integers(0, 999_999).map(str),
+    _BIRTHDAYS.map(lambda d: f"{d:%Y-%m-%d}"),
+    _BIRTHDAYS.map(lambda d: f"{d.year}.{d.month}.{d.day}"),
+    _BIRTHDAYS.map(lambda d: f"{d.year}/{d.month}/{d.day}"),
+    _BIRTHDAYS.map(lambda d: f"{d.year}年{d.month}月{d.day}日"),
+    st.builds("虎峰镇消安〔{}〕{}号".format, st.integers(2000, 2099), st.integers(1, 999)),
+    st.from_regex(r"HZ-[0-9a-f]{10}", fullmatch=True).filter(lambda s: not _LONG_RUN(s)),
+    st.integers(0, 10**9 - 1).map("{}元".format),
+    st.integers(0, 10**6).map("￥{:,}.00".format),
+    st.builds(
+        "{}栋{}单元{}室".format, st.integers(1, 30), st.integers(1, 9), st.integers(101, 3303)
+    ),
+    st.integers(1, 99).map("{}层".format),
+    st.integers(1, 300).map("{}米".format),
+)
+_SOME_HANZI: Final = st.text(
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), min_size=1, max_size=6
+)
+
+
+@st.composite
+def phone_free_texts(draw: st.DrawFn) -> str:
+    """Chinese text with numbers that are not phones, each between runs of ideographs."""
+    pieces = draw(st.lists(_NOT_PHONES, max_size=4))
+    out = draw(_HANZI)
+    for piece in pieces:
+        out += piece + draw(_SOME_HANZI)
+    return out
 
 
 # Strategies are built once: building them afresh in every example costs more than drawing.

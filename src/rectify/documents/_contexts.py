@@ -9,6 +9,7 @@ canonical encoding, and with it the document's ``context_sha256``, is stable.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Final
 
 import attrs
@@ -18,7 +19,7 @@ from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import CASE_NOTICE_VARIABLES, WorkflowSpec
 from rectify.engine._case import Case, NoticeDue, Record
 from rectify.engine._engine import OPEN, local_date
-from rectify.templating._formatting import document_number
+from rectify.templating._formatting import document_number, mask_values
 
 __all__ = [
     "CASE_NOTICE_VARIABLES",
@@ -26,6 +27,7 @@ __all__ = [
     "Issuer",
     "case_notice_context",
     "hazard_view",
+    "private_view",
     "reader_view",
 ]
 
@@ -78,8 +80,28 @@ def reader_view(role: str | None) -> dict[str, object]:
     return {"role": role or "public", "may_see_phones": role in PHONE_ROLES}
 
 
-def hazard_view(case: Case, categories: CategoryTable | None) -> dict[str, object]:
-    """Return the hazard's ledger fields, with category and severity titles and legal basis."""
+def private_view(view: Mapping[str, object], reader_role: str | None) -> dict[str, object]:
+    """Return ``view`` with the numbers in its text masked unless the reader may see them.
+
+    Every string in the view, nested ones too (an event's payload), goes through
+    ``mask_phone``: phone and ID-card numbers in any writing are masked, other text is
+    kept. This is the one place where what a case holds is hidden from a reader whose
+    role is not in :data:`PHONE_ROLES`; contexts pass their case-derived parts through it,
+    so that no template (a host's included) can print a number from them.
+    """
+    if reader_role in PHONE_ROLES:
+        return dict(view)
+    return {key: mask_values(value) for key, value in view.items()}
+
+
+def hazard_view(
+    case: Case, categories: CategoryTable | None, *, reader_role: str | None = None
+) -> dict[str, object]:
+    """Return the hazard's ledger fields, with category and severity titles and legal basis.
+
+    Phone and ID-card numbers in the fields are masked unless ``reader_role`` may see them
+    (:func:`private_view`).
+    """
     out: dict[str, object] = {key: case.data.get(key, "") for key in _HAZARD_FIELDS}
     out.update({k: v for k, v in case.data.items() if k not in out})
     code = str(case.data.get("category", ""))
@@ -92,7 +114,7 @@ def hazard_view(case: Case, categories: CategoryTable | None) -> dict[str, objec
             out["legal_basis"] = category.basis
         if severity in categories.severity_names:
             out["severity_title"] = categories.severity(severity).title
-    return out
+    return private_view(out, reader_role)
 
 
 def _case_view(case: Case, spec: WorkflowSpec, today: dt.date) -> dict[str, object]:
@@ -117,10 +139,10 @@ def _case_view(case: Case, spec: WorkflowSpec, today: dt.date) -> dict[str, obje
     }
 
 
-def _event_view(record: Record, spec: WorkflowSpec) -> dict[str, object]:
+def _event_view(record: Record, spec: WorkflowSpec, reader_role: str | None) -> dict[str, object]:
     title = spec.event(record.event).title if spec.has_event(record.event) else ""
     roles = {r.name: r.title for r in spec.roles}
-    return {
+    view: dict[str, object] = {
         "name": record.event,
         "title": title or {"@open": "登记", "@escalate": "升级督办"}.get(record.event, ""),
         "at": record.at,
@@ -131,6 +153,7 @@ def _event_view(record: Record, spec: WorkflowSpec) -> dict[str, object]:
         "reason": record.reason or "",
         "payload": dict(record.payload) if record.event != OPEN else {},
     }
+    return private_view(view, reader_role)
 
 
 def case_notice_context(
@@ -159,7 +182,8 @@ def case_notice_context(
         issued_on: The date of issue.
         categories: The category table (titles, legal basis).
         calendar: Used for the planned re-check date; without it the deadline is used.
-        reader_role: Who reads it; phone numbers are masked unless the role may see them.
+        reader_role: Who reads it; phone and ID-card numbers in the hazard and the event
+            (their text and payload) are masked unless the role may see them.
         recheck_working_days: Re-inspection falls within this many working days after the
             deadline (3 under 公安部令第120号).
         reply_working_days: A supervision order asks for a written report within this many
@@ -196,8 +220,8 @@ def case_notice_context(
         "issued_on": issued_on,
         "issuer": attrs.asdict(issuer),
         "case": _case_view(case, spec, issued_on),
-        "hazard": hazard_view(case, categories),
-        "event": _event_view(record, spec),
+        "hazard": hazard_view(case, categories, reader_role=reader_role),
+        "event": _event_view(record, spec, reader_role),
         "recheck_on": recheck,
         "reader": reader_view(reader_role),
     }

@@ -55,6 +55,7 @@ _EXPORT_HEADERS: Final = (
     "督办等级",
     "案件编号",
 )
+_CASE_ID_COLUMN: Final = _EXPORT_HEADERS.index("案件编号")
 _TOTALS_HEADERS: Final = ("镇街/社区", "小区数", "楼栋数", "隐患数", "已销号", "未销号", "逾期")
 
 
@@ -112,9 +113,6 @@ def _ledger_table(
             value = data.get(key)
             return "" if value is None else str(value)
 
-        def private(key: str) -> str:
-            return mask_phone(text(key), reveal=reveal)
-
         spec = by_key.get((case.workflow, case.version))
         state = spec.state(case.state).title if spec and spec.has_state(case.state) else case.state
         level = ""
@@ -130,26 +128,33 @@ def _ledger_table(
             value = text(key)
             if key == "severity" and categories and value in categories.severity_names:
                 value = categories.severity(value).title
-            extra.append(private(key) if key in ("responsible_party", "note") else value)
+            extra.append(value)
         head = f"{text('building_head')} {text('phone')}".strip()
-        rows.append(
-            [
-                f"{town}/{community}" if town and community else town or community,
-                text("community_name"),
-                text("address"),
-                mask_phone(head, reveal=reveal),
-                _height_text(data),
-                private("description"),
-                _date_cell(data.get("due")),
-                category,
-                state,
-                case.deadline,
-                level,
-                case.id,
-                *extra,
-            ]
-        )
+        row: list[Cell] = [
+            f"{town}/{community}" if town and community else town or community,
+            text("community_name"),
+            text("address"),
+            head,
+            _height_text(data),
+            text("description"),
+            _date_cell(data.get("due")),
+            category,
+            state,
+            case.deadline,
+            level,
+            case.id,
+            *extra,
+        ]
+        rows.append(row if reveal else _private(row))
     return (*_EXPORT_HEADERS, *(h for _, h in optional)), rows
+
+
+def _private(row: Sequence[Cell]) -> list[Cell]:
+    """Mask the phone and ID-card numbers in every text cell but the case id."""
+    return [
+        mask_phone(cell) if isinstance(cell, str) and col != _CASE_ID_COLUMN else cell
+        for col, cell in enumerate(row)
+    ]
 
 
 def _format(path: Path, fmt: Format | None) -> Format:
@@ -271,7 +276,8 @@ def write_ledger(
     The seven Attachment 1 columns come first, then 隐患类别, 当前状态, 整改期限 (the open
     deadline), 督办等级 and 案件编号, then 楼栋, 隐患部位, 严重程度, 整改责任人, 整改措施
     and 备注 where any case has them; :func:`read_ledger` reads the file back to the same
-    case ids and data. Phone numbers (in any text cell) are masked unless ``reader_role``
+    case ids and data. Phone and ID-card numbers, in any writing and in any text cell but
+    the case id (the description, address, measures...), are masked unless ``reader_role``
     may see them (:data:`~rectify.documents.PHONE_ROLES`); every cell that begins with ``=``, ``+``,
     ``-``, ``@`` (or a tab or carriage return) is prefixed with ``'`` so that no
     spreadsheet runs it as a formula.
