@@ -85,7 +85,8 @@ OVERDUE_ON: Final = (OPENED + dt.timedelta(days=30)).date()
 #: The sweep store: planned cases, one in ``OVERDUE_EVERY`` with its reminder due at ``NOW``.
 NOW: Final = dt.datetime(2024, 3, 18, 7, 0, tzinfo=TZ)
 SPREAD: Final = 60
-PLACEHOLDER: Final = "H-@@@@@@@"
+# Replaced by each case's id in the rows; it follows the case id grammar (no "@").
+PLACEHOLDER: Final = "H-QZXQZXQ"
 POSTGRES_VARIABLES: Final = ("RECTIFY_BENCH_POSTGRES_URL", "RECTIFY_TEST_POSTGRES_URL")
 PROCESSES: Final = (1, 2, 4)
 

@@ -11,11 +11,13 @@ silently.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from rectify.definitions._categories import Category, CategoryTable
 from rectify.definitions._spec import CalendarDays
+from rectify.engine._ids import CASE_ID_MAX, case_id_problem
 from rectify.engine._payload import encodable
 from rectify.spreadsheets._cells import parse_height, parse_person, split_community
 from rectify.spreadsheets._header import BY_KEY, HEADER_SEARCH, Header, find_header
@@ -28,7 +30,7 @@ from rectify.spreadsheets._inference import (
     severity_of,
     stable_id,
 )
-from rectify.spreadsheets._text import SPACES, cell_text, clean_text
+from rectify.spreadsheets._text import cell_text, clean_text
 from rectify.spreadsheets._values import (
     LEDGER_HEADERS,
     CellError,
@@ -196,12 +198,42 @@ def _read_due(r: _RowReader, severity: str | None, table: CategoryTable) -> None
 
 
 def _case_id(r: _RowReader) -> str:
+    """Return the row's case id: the cell's (checked against the grammar), or a stable one.
+
+    The cell is read as ``text`` reads it (full-width letters and digits made half-width),
+    but a character that reading would drop (a control character, inner white space) is a
+    problem of the row, not silently removed from the id.
+    """
+    raw = cell_text(r.values.get("case_id")).strip()
+    if not raw:
+        return stable_id(r.data)
     given = r.text("case_id")
-    if given:
-        if SPACES.search(given):
-            r.problem("case_id", "bad-case-id", f"案件编号「{given}」不能含空白")
-        return given
-    return stable_id(r.data)
+    if not encodable(raw):
+        return given  # reported as bad-text by ``text``
+    probe = given if len(given) == len(raw) else raw
+    problem = case_id_problem(probe)
+    if problem is not None:
+        r.problem("case_id", "bad-case-id", _id_reason(probe, *problem))
+    return given
+
+
+_ID_SHOWN: Final = 40  # characters of a refused id shown in its problem's reason
+_ID_REASONS: Final = {
+    "too-long": "有 {} 个字符，超过 " + str(CASE_ID_MAX) + " 个",
+    "character": "含有不允许的字符 {}",
+    "leading": "不能以「{}」开头",
+    "dots": "不能含「..」",
+}
+
+
+def _id_reason(value: str, code: str, detail: str) -> str:
+    """Return why ``value`` is refused as a case id, in words safe to print on a terminal."""
+    shown = "".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in value[:_ID_SHOWN])
+    more = "…" if len(value) > _ID_SHOWN else ""
+    return (
+        f"案件编号「{shown}{more}」{_ID_REASONS[code].format(detail)}；"
+        f"案件编号只能由半角字母、数字、汉字和 - _ . 组成，1 至 {CASE_ID_MAX} 个字符"
+    )
 
 
 def _differs(a: Mapping[str, object], b: Mapping[str, object], header: Header) -> tuple[str, ...]:
@@ -225,8 +257,9 @@ def parse_rows(
     source: str,
 ) -> LedgerImport:
     """Return what the rows of a sheet hold: rows to import, problems, inferences, duplicates."""
-    grid = [list(row) for row in rows]
-    header = find_header(grid)
+    stream = iter(rows)  # read once, row by row: a ledger may have a million rows
+    head = [list(row) for row in itertools.islice(stream, HEADER_SEARCH + 1)]
+    header = find_header(head)
     if header is None:
         wanted = "、".join(LEDGER_HEADERS)
         problem = LedgerProblem(
@@ -243,8 +276,8 @@ def parse_rows(
     seen: dict[str, LedgerRow] = {}
     last: dict[str, object] = {}
     stray: dict[int, list[int]] = {}
-    for index in range(header.data_start, len(grid)):
-        cells = grid[index]
+    body = itertools.chain(head[header.data_start :], (list(row) for row in stream))
+    for index, cells in enumerate(body, start=header.data_start):
         if not any(cell_text(v).strip() for v in cells):
             continue
         for i, value in enumerate(cells):
