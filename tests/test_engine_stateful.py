@@ -175,7 +175,7 @@ def expected(spec: WorkflowSpec, case: Case, attempt: Attempt) -> tuple[Refusals
         last = _latest(case.history, other)
         if last is not None and last.actor == attempt.actor.id:
             broken.add(rectify.exceptions.SeparationOfDutiesError)
-    if attempt.at < case.updated_at:
+    if attempt.at.astimezone(dt.UTC) < case.updated_at.astimezone(dt.UTC):  # as instants
         broken.add(rectify.exceptions.OutOfOrderError)
     if not attempt.payload_ok or (event.reason and not (attempt.reason and attempt.reason.strip())):
         broken.add(rectify.exceptions.PayloadError)
@@ -220,12 +220,16 @@ def _orders(items: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
     return st.permutations(items)
 
 
-#: Non-blank text: some visible character, with anything (blanks too) either side.
+#: Non-blank text: some visible character, with anything (blanks too) either side; never
+#: NUL, which the engine refuses in every text (PostgreSQL cannot store it).
+_ANY: Final = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=5
+)
 _TEXT: Final = st.builds(
     "{}{}{}".format,
-    st.text(max_size=5),
+    _ANY,
     st.characters(exclude_categories=("Z", "Cc", "Cs")),
-    st.text(max_size=5),
+    _ANY,
 ).filter(lambda s: bool(s.strip()))
 _MAYBE_TEXT: Final = st.none() | _TEXT
 _COIN: Final = st.booleans()

@@ -9,7 +9,9 @@ The hierarchy::
     RectifyError
     ├── DefinitionError               a workflow or catalogue document is invalid
     │   └── WorkflowDefinitionError   carries every diagnostic of one document
+    ├── ArgumentError                 an argument of the wrong type (also a TypeError)
     ├── NaiveDatetimeError            a datetime without a timezone (also a ValueError)
+    ├── CaseIdError                   a new case id breaks the id grammar (also a ValueError)
     ├── DeadlineError                 a deadline rule lacks a field, phase, severity or calendar
     ├── CalendarError                 no holiday data covers a year
     ├── EventRefusedError             an event was refused; the case is unchanged
@@ -41,9 +43,11 @@ if TYPE_CHECKING:
     from rectify._diagnostics import Diagnostic
 
 __all__ = [
+    "ArgumentError",
     "CalendarError",
     "CaseExistsError",
     "CaseFinalError",
+    "CaseIdError",
     "CaseNotFoundError",
     "ConcurrencyError",
     "DeadlineError",
@@ -103,8 +107,35 @@ class WorkflowDefinitionError(DefinitionError):
         return tuple(d for d in self.diagnostics if d.is_error)
 
 
+class ArgumentError(RectifyError, TypeError):
+    """An argument is of the wrong type (a date where a datetime is needed, text for a time).
+
+    Also a ``TypeError``, so callers that caught the bare ``TypeError`` still catch it.
+    """
+
+
 class NaiveDatetimeError(RectifyError, ValueError):
     """A datetime without a timezone was given; rectify needs aware datetimes."""
+
+
+class CaseIdError(RectifyError, ValueError):
+    """A new case id does not follow the case id grammar (docs/engine.md, section 2).
+
+    Attributes:
+        case_id: The id refused (its ``repr`` when it is not text).
+        reason: Why, in words.
+        code: Why, as a stable name: ``not-text``, ``empty``, ``too-long``, ``character``,
+            ``leading`` or ``dots``.
+    """
+
+    def __init__(self, case_id: str, reason: str, *, code: str = "") -> None:
+        super().__init__(
+            f"case id {case_id!r} {reason}; a case id is 1 to 64 ASCII letters, digits, CJK "
+            "ideographs, '-', '_' or '.', not starting with '-' or '.', without '..'"
+        )
+        self.case_id = case_id
+        self.reason = reason
+        self.code = code
 
 
 class CalendarError(RectifyError):

@@ -16,7 +16,7 @@ from rectify.definitions._spec import (
     FromSeverity,
     WorkingDays,
 )
-from rectify.exceptions import DeadlineError
+from rectify.exceptions import ArgumentError, DeadlineError
 
 __all__ = ["WorkingCalendar", "count_working_days", "due_date", "require_date"]
 
@@ -28,15 +28,15 @@ def require_date(value: object, name: str = "day") -> dt.date:
     datetime and leave its time of day (and timezone) to chance, so it is refused too.
 
     Raises:
-        TypeError: ``value`` is a datetime, or not a date at all.
+        ArgumentError: ``value`` is a datetime, or not a date at all (also a ``TypeError``).
     """
     if isinstance(value, dt.datetime):
-        raise TypeError(
+        raise ArgumentError(
             f"{name} must be a date, not the datetime {value!r}; "
             "give its date in Asia/Shanghai instead"
         )
     if not isinstance(value, dt.date):
-        raise TypeError(f"{name} must be a date (datetime.date), not {value!r}")
+        raise ArgumentError(f"{name} must be a date (datetime.date), not {value!r}")
     return value
 
 
@@ -50,7 +50,7 @@ def count_working_days(
     ``is_working_day`` may skip the check for the days counted from it.
 
     Raises:
-        TypeError: ``start`` is a datetime, or not a date.
+        ArgumentError: ``start`` is a datetime, or not a date (also a ``TypeError``).
     """
     day = require_date(start, "start")
     if days == 0:
@@ -87,10 +87,29 @@ def due_date(
     """Return the date ``rule`` gives for a clock started on ``start``.
 
     Raises:
-        DeadlineError: The rule needs something that is missing.
-        TypeError: ``start`` is a datetime, or not a date.
+        DeadlineError: The rule needs something that is missing, or its date would fall
+            past ``datetime.date.max``.
+        ArgumentError: ``start`` is a datetime, or not a date (also a ``TypeError``).
     """
     require_date(start, "start")
+    try:
+        return _due_date(rule, start, data, calendar=calendar, phases=phases, severities=severities)
+    except OverflowError as exc:
+        raise DeadlineError(
+            f"the deadline of a clock started on {start.isoformat()} falls past the last "
+            f"date there is ({dt.date.max.isoformat()})"
+        ) from exc
+
+
+def _due_date(
+    rule: DeadlineRule,
+    start: dt.date,
+    data: Mapping[str, object],
+    *,
+    calendar: WorkingCalendar | None,
+    phases: Mapping[str, dt.date],
+    severities: Mapping[str, DeadlineRule],
+) -> dt.date:
     match rule:
         case WorkingDays(days):
             if calendar is None:
@@ -115,7 +134,7 @@ def due_date(
             if not isinstance(severity, str) or severity not in severities:
                 known = ", ".join(sorted(severities)) or "none"
                 raise DeadlineError(f"severity {severity!r} has no default period; known: {known}")
-            return due_date(
+            return _due_date(
                 severities[severity],
                 start,
                 data,
@@ -125,7 +144,7 @@ def due_date(
             )
         case Earliest(rules):
             return min(
-                due_date(r, start, data, calendar=calendar, phases=phases, severities=severities)
+                _due_date(r, start, data, calendar=calendar, phases=phases, severities=severities)
                 for r in rules
             )
     raise AssertionError(rule)  # pragma: no cover - the union is exhaustive

@@ -1,6 +1,7 @@
 """The engine: cases, events, the hash-chained history, escalation sweeps and replay.
 
-Owns the case values (``Case``, ``Record``, ``Outcome`` and the effects), the one module
+Owns the case values (``Case``, ``Record``, ``Outcome`` and the effects), the case id
+grammar (``check_case_id``, enforced by ``Engine.open``), the one module
 that imports ``transitions``, guards and actions from the host's registry, payload checks,
 sealing and verifying histories, escalation ladders and sweeps, severity changes, replay and
 migration across workflow versions, and look-back sampling. Pure: no files, clock, database
@@ -27,6 +28,7 @@ from rectify.engine._engine import Engine, EventOption
 from rectify.engine._escalation import Sweep, due_within, escalate, is_overdue, sweep
 from rectify.engine._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify.engine._history import verify_history
+from rectify.engine._ids import CASE_ID_MAX, check_case_id
 from rectify.engine._lookback import ALWAYS_SAMPLED, sample_lookback
 from rectify.engine._replay import MigrationCheck, migrate, plan_migration, replay
 from rectify.engine._severity import change_severity
@@ -34,6 +36,7 @@ from rectify.engine._severity import change_severity
 __all__ = [
     "ALWAYS_SAMPLED",
     "BUILTIN_GUARDS",
+    "CASE_ID_MAX",
     "Action",
     "Actor",
     "Case",
@@ -52,6 +55,7 @@ __all__ = [
     "Record",
     "Sweep",
     "change_severity",
+    "check_case_id",
     "due_within",
     "escalate",
     "is_overdue",

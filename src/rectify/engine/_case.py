@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import attrs
@@ -71,6 +71,18 @@ class Evidence:
     def of(cls, kind: str, name: str, content: bytes) -> Evidence:
         """Return the reference of ``content`` (a photo, a scanned record)."""
         return cls(kind, name, hashlib.sha256(content).hexdigest())
+
+    @classmethod
+    def of_chunks(cls, kind: str, name: str, chunks: Iterable[bytes]) -> Evidence:
+        """Return the reference of the content ``chunks`` make up, hashed as they come.
+
+        For content too large to hold at once: a file read a block at a time. The caller
+        bounds what it reads (the command line refuses files over a size limit).
+        """
+        digest = hashlib.sha256()
+        for chunk in chunks:
+            digest.update(chunk)
+        return cls(kind, name, digest.hexdigest())
 
 
 @attrs.frozen

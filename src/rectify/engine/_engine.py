@@ -40,10 +40,13 @@ from rectify.engine._case import (
 )
 from rectify.engine._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify.engine._history import new_record, seal
+from rectify.engine._ids import check_case_id
 from rectify.engine._machine import StateMachine
 from rectify.engine._payload import check_payload, encodable
 from rectify.exceptions import (
+    ArgumentError,
     CaseFinalError,
+    DeadlineError,
     EventNotAllowedError,
     EvidenceMissingError,
     GuardRefusedError,
@@ -57,7 +60,17 @@ from rectify.exceptions import (
     WorkflowDefinitionError,
 )
 
-__all__ = ["MERGE", "OPEN", "TIMEZONE", "Engine", "EventOption", "local_date", "require_aware"]
+__all__ = [
+    "MERGE",
+    "OPEN",
+    "TIMEZONE",
+    "Engine",
+    "EventOption",
+    "before",
+    "instant",
+    "local_date",
+    "require_aware",
+]
 
 #: The event name of a case's first record. Names starting with ``@`` are the engine's own.
 OPEN = "@open"
@@ -75,11 +88,12 @@ def require_aware(value: object, name: str = "at") -> dt.datetime:
         name: The argument's name, for the message.
 
     Raises:
-        TypeError: ``value`` is not a datetime (a ``datetime.date`` included).
+        ArgumentError: ``value`` is not a datetime (a ``datetime.date`` included); also a
+            ``TypeError``.
         NaiveDatetimeError: ``value`` has no timezone.
     """
     if not isinstance(value, dt.datetime):
-        raise TypeError(
+        raise ArgumentError(
             f"{name} must be an aware datetime (a datetime.datetime with a timezone), not {value!r}"
         )
     if value.tzinfo is None or value.utcoffset() is None:
@@ -91,8 +105,34 @@ def require_aware(value: object, name: str = "at") -> dt.datetime:
 
 
 def local_date(at: dt.datetime) -> dt.date:
-    """Return the date of ``at`` in Asia/Shanghai, refusing naive datetimes and dates."""
-    return require_aware(at).astimezone(TIMEZONE).date()
+    """Return the date of ``at`` in Asia/Shanghai, refusing naive datetimes and dates.
+
+    Raises:
+        DeadlineError: ``at`` falls on no date Python can hold in Asia/Shanghai (a time
+            near ``datetime.max`` or ``datetime.min`` in another zone).
+    """
+    try:
+        return require_aware(at).astimezone(TIMEZONE).date()
+    except OverflowError as exc:
+        raise DeadlineError(
+            f"{at.isoformat()} has no date in Asia/Shanghai between {dt.date.min} and {dt.date.max}"
+        ) from exc
+
+
+def instant(at: dt.datetime) -> dt.timedelta:
+    """Return a key that orders aware datetimes as the instants they are.
+
+    Python compares two datetimes of the same ``tzinfo`` by their wall-clock readings,
+    ignoring ``fold``: 01:10 EST after a fall-back would sort before 01:30 EDT, 40 minutes
+    earlier. The key is the time since ``datetime.min`` in UTC, as a timedelta, so it
+    cannot overflow at either end of the calendar as ``astimezone`` can.
+    """
+    return at.replace(tzinfo=None) - dt.datetime.min - (at.utcoffset() or dt.timedelta())
+
+
+def before(at: dt.datetime, last: dt.datetime) -> bool:
+    """Return whether ``at`` is an instant earlier than ``last`` (see :func:`instant`)."""
+    return instant(at) < instant(last)
 
 
 @attrs.frozen
@@ -178,9 +218,11 @@ class Engine:
                 case is linked to it and its recurrence count is one more.
 
         Raises:
+            CaseIdError: ``case_id`` does not follow the case id grammar (``check_case_id``).
             PayloadError: A data value is not text, a number, a boolean or a date.
             RectifyError: ``recurrence_of`` is a case of this workflow that is not closed.
         """
+        check_case_id(case_id)  # the one door for new ids: ledgers and imports come here
         day = local_date(at)
         if actor.role not in self.spec.role_names:
             raise RoleNotPermittedError(
@@ -280,7 +322,7 @@ class Engine:
             raise RectifyError(f"case {into.id!r} cannot be merged into itself")
         if self.is_final(into):
             raise CaseFinalError(case_id=into.id, state=into.state, event=MERGE)
-        if at < into.updated_at:
+        if before(at, into.updated_at):
             raise OutOfOrderError(
                 case_id=into.id,
                 state=into.state,
@@ -356,7 +398,7 @@ class Engine:
         day = local_date(at)
         spec = self._event(case, event)
         self._check_actor(case, spec, actor)
-        if at < case.updated_at:
+        if before(at, case.updated_at):
             raise OutOfOrderError(
                 case_id=case.id,
                 state=case.state,
@@ -382,6 +424,7 @@ class Engine:
             case.state,
             event,
             {
+                **{name: value for name, value in clean.items() if isinstance(value, str)},
                 "reason": reason or "",
                 "actor": actor.id,
                 **{f"evidence {e.kind}": e.kind + e.name + e.sha256 for e in evidence},
@@ -549,15 +592,20 @@ class Engine:
 
     @staticmethod
     def _check_texts(case_id: str, state: str, event: str, texts: Mapping[str, str]) -> None:
-        """Refuse text that cannot be written as UTF-8 (it could never be stored or hashed)."""
+        """Refuse text that some store cannot keep, so every backend gives the same answer.
+
+        Text that UTF-8 cannot encode could never be stored or hashed; a NUL character is
+        kept by SQLite and MariaDB but refused by PostgreSQL (text and JSON alike).
+        """
         for field, text in texts.items():
+            problem = None
             if not encodable(text):
+                problem = "holds a lone surrogate, which UTF-8 cannot encode"
+            elif "\x00" in text:
+                problem = "holds a NUL character (\\x00), which PostgreSQL cannot store"
+            if problem is not None:
                 raise PayloadError(
-                    case_id=repr(case_id),
-                    state=state,
-                    event=event,
-                    field=field,
-                    problem="holds a lone surrogate, which UTF-8 cannot encode",
+                    case_id=case_id, state=state, event=event, field=field, problem=problem
                 )
 
     def _event(self, case: Case, event: str) -> EventSpec:

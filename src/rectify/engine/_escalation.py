@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
+from rectify.calendar._deadlines import require_date
 from rectify.definitions._spec import (
     AfterDeadline,
     BeforeDeadline,
@@ -29,7 +30,7 @@ from rectify.definitions._spec import (
     Trigger,
 )
 from rectify.engine._case import Case, Effect, Escalated, NoticeDue, Outcome, Record
-from rectify.engine._engine import TIMEZONE, Engine, local_date
+from rectify.engine._engine import TIMEZONE, Engine, instant, local_date
 from rectify.engine._history import seal
 from rectify.exceptions import DeadlineError
 
@@ -50,12 +51,22 @@ SYSTEM = "rectify"
 
 
 def is_overdue(case: Case, day: dt.date) -> bool:
-    """Return whether ``case`` is open, its clock running, and past its deadline on ``day``."""
+    """Return whether ``case`` is open, its clock running, and past its deadline on ``day``.
+
+    Raises:
+        ArgumentError: ``day`` is not a date (a datetime included; also a ``TypeError``).
+    """
+    require_date(day)
     return case.deadline is not None and case.paused_since is None and day > case.deadline
 
 
 def due_within(case: Case, day: dt.date, days: int) -> bool:
-    """Return whether ``case``'s deadline falls within ``days`` days from ``day``."""
+    """Return whether ``case``'s deadline falls within ``days`` days from ``day``.
+
+    Raises:
+        ArgumentError: ``day`` is not a date (a datetime included; also a ``TypeError``).
+    """
+    require_date(day)
     if case.deadline is None:
         return False
     return day <= case.deadline <= day + dt.timedelta(days=days)
@@ -131,11 +142,12 @@ def _due_levels(
         if level.level <= current:
             continue
         moments = [m for t in level.triggers if (m := _moment(engine, case, t, ladder)) is not None]
-        if moments and min(moments) <= now:
-            due.append((min(moments), level.level, level))
+        first = min(moments, key=instant, default=None)
+        if first is not None and instant(first) <= instant(now):
+            due.append((first, level.level, level))
     # In the order they came due, as a sweep at every instant would see them: a level that
     # came due after a higher one was reached is passed over, so the schedule does not matter.
-    for moment, number, level in sorted(due, key=lambda d: (d[0], d[1])):
+    for moment, number, level in sorted(due, key=lambda d: (instant(d[0]), d[1])):
         if number > current:
             current = number
             yield level, moment
@@ -149,7 +161,7 @@ def escalate(engine: Engine, case: Case, now: dt.datetime) -> Outcome:
     local_date(now)
     effects: list[Effect] = []
     for level, moment in _due_levels(engine, case, now):
-        at = max(moment, case.updated_at)
+        at = max(moment, case.updated_at, key=instant)
         record = seal(
             Record(
                 case.seq + 1,
@@ -241,13 +253,14 @@ class _Quiet:
                         for trigger in level.triggers
                         if isinstance(trigger, BeforeDeadline | AfterDeadline)
                     ),
+                    key=instant,
                     default=None,
                 )
-            if earliest is not None and earliest <= self.now:
+            if earliest is not None and instant(earliest) <= instant(self.now):
                 return False
         for trigger in others:
             moment = _moment(engine, case, trigger, ladder)
-            if moment is not None and moment <= self.now:
+            if moment is not None and instant(moment) <= instant(self.now):
                 return False
         return True
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from rectify.engine._case import Actor, Case, Outcome, Record
-from rectify.engine._engine import MERGE, OPEN, Engine, local_date
+from rectify.engine._engine import MERGE, OPEN, Engine, before, local_date
 from rectify.engine._escalation import ESCALATE, apply_escalation
 from rectify.engine._history import seal
 from rectify.engine._severity import SEVERITY, apply_severity
@@ -169,7 +169,7 @@ def migrate(
     check = _check(engine, case, state_map)
     if not check.ok or check.target is None:
         raise RectifyError(f"case {case.id!r} cannot migrate: {check.reason}")
-    if at < case.updated_at:
+    if before(at, case.updated_at):
         raise RectifyError(f"case {case.id!r}: migration dated before its last event")
     payload = {
         "from_version": case.version,

@@ -9,7 +9,7 @@ import attrs
 from rectify.calendar._deadlines import due_date
 from rectify.definitions._spec import DeadlineRule, Earliest, FromSeverity
 from rectify.engine._case import Actor, Case, DeadlineSet, Effect, Outcome, Record
-from rectify.engine._engine import Engine, local_date
+from rectify.engine._engine import Engine, before, local_date
 from rectify.engine._history import seal
 from rectify.exceptions import CaseFinalError, OutOfOrderError, PayloadError
 
@@ -48,7 +48,7 @@ def change_severity(
             field="reason",
             problem="is required: say why the severity changes",
         )
-    if at < case.updated_at:
+    if before(at, case.updated_at):
         raise OutOfOrderError(
             case_id=case.id,
             state=case.state,
