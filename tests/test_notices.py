@@ -45,6 +45,7 @@ from rectify.documents import (
     Notices,
 )
 from rectify.engine import NoticeDue
+from rectify.ledger import digest_heads
 from rectify.templating import _charts
 from tests.conftest import NOTICES, ROOT, WORKFLOWS
 
@@ -817,6 +818,8 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
             sequence=sequence,
             categories=town.categories,
         )
+    # What Ledger.heads_digest() gives for the town's store: the footer 台账校验码.
+    heads = digest_heads((c.id, c.seq, c.history[-1].digest) for c in town.cases.values())
     if name == "circular":
         return rectify.documents.circular_context(
             town.cases.values(),
@@ -826,6 +829,7 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
             as_of=AS_OF,
             issued_on=CIRCULAR_ON,
             categories=town.categories,
+            heads_digest=heads,
             **common,  # type: ignore[arg-type]
         )
     if name == "ledger":
@@ -834,6 +838,7 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
             town.specs,
             as_of=AS_OF,
             categories=town.categories,
+            heads_digest=heads,
             **common,  # type: ignore[arg-type]
         )
     if name == "ledger_totals":

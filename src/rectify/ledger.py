@@ -14,9 +14,10 @@ sit above it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 import attrs
 
@@ -26,15 +27,61 @@ from rectify.calendar._deadlines import WorkingCalendar
 from rectify.definitions._campaign import Campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories, load_workflow, workflow_files
-from rectify.engine._case import Actor, Case, Effect, Evidence, Outcome
-from rectify.engine._engine import TIMEZONE, Engine, EventOption, require_aware
+from rectify.documents._contexts import Issuer, case_notice_context
+from rectify.engine._case import Actor, Case, Effect, Evidence, NoticeDue, Outcome
+from rectify.engine._engine import TIMEZONE, Engine, EventOption, local_date, require_aware
 from rectify.engine._escalation import escalate
 from rectify.engine._guards import Action, Guard
 from rectify.engine._history import verify_history
-from rectify.exceptions import ConcurrencyError, HistoryError, RectifyError
-from rectify.stores._store import CaseQuery, Delivery, Store
+from rectify.engine._replay import replay
+from rectify.exceptions import ConcurrencyError, HistoryError, RectifyError, ReplayError
+from rectify.stores._store import AuditRow, CaseQuery, Delivery, Store, projection_columns
 
-__all__ = ["Clock", "Ledger", "SweepReport", "SystemClock", "VerifyReport"]
+__all__ = [
+    "DEAD_AFTER",
+    "FINDING_KINDS",
+    "Clock",
+    "Finding",
+    "Ledger",
+    "SweepReport",
+    "SystemClock",
+    "VerifyReport",
+    "digest_heads",
+]
+
+
+#: The attempts after which ``Ledger.deliver`` gives up on a failing effect (a dead letter).
+DEAD_AFTER: Final = 5
+_DELIVER_PAGE = 200  # effects read from the outbox at a time by ``deliver``
+#: Stands in for the issuer when a notice's dates are worked out before it is queued.
+_CHECK_ISSUER: Final = Issuer(organ="", office="", code="")
+
+
+def _check_notices(engine: Engine, outcome: Outcome, when: dt.datetime) -> None:
+    """Work out the dates of each notice ``outcome`` queues, as rendering it will.
+
+    A notice whose re-check or reply date falls in a year no calendar source covers could
+    never render; it is refused now, with nothing stored, rather than failing in the outbox.
+
+    Raises:
+        CalendarError: A notice's date needs a year no source covers (and the host allowed
+            no weekends-only fallback).
+    """
+    for effect in outcome.effects:
+        if isinstance(effect, NoticeDue):
+            case_notice_context(
+                effect,
+                outcome.case,
+                engine.spec,
+                issuer=_CHECK_ISSUER,
+                sequence=0,
+                issued_on=local_date(when),
+                calendar=engine.calendar,
+            )
+
+
+def _error_text(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
 
 
 class Clock(Protocol):
@@ -63,32 +110,97 @@ class SweepReport:
     conflicts: tuple[str, ...] = ()
 
 
+#: What a :class:`Finding` can be, each its own kind.
+FINDING_KINDS: Final = (
+    "corrupt-row",  # a case row or record that does not decode: bad JSON, date, number
+    "events-past-head",  # records stored after the record the case row names as its head
+    "head-mismatch",  # the history does not end at the head: records cut off or replaced
+    "history",  # the hash chain breaks: a record edited, removed, inserted or reordered
+    "not-replayed",  # the history cannot be folded: no engine for it, or it does not replay
+    "orphan-events",  # records whose case row is missing
+    "projection-mismatch",  # a stored case value differs from the fold of its history
+)
+
+
+@attrs.frozen
+class Finding:
+    """One thing ``verify`` found wrong with one case.
+
+    Attributes:
+        case_id: The case.
+        kind: One of :data:`FINDING_KINDS`.
+        detail: What is wrong, naming the field or record and the values found; a
+            ``projection-mismatch`` reads ``"case deadline: stored 2099-01-01, history gives
+            2024-05-20"`` (``case`` for the stored case, ``column`` for a store's column).
+        seq: The record concerned, where one is.
+    """
+
+    case_id: str
+    kind: str
+    detail: str
+    seq: int | None = None
+
+    @property
+    def reason(self) -> str:
+        """Return ``detail`` (the name ``HistoryError`` gives it, for older callers)."""
+        return self.detail
+
+    def __str__(self) -> str:
+        at = "" if self.seq is None else f" at record {self.seq}"
+        return f"case {self.case_id!r}: {self.kind}{at}: {self.detail}"
+
+
 @attrs.frozen
 class VerifyReport:
-    """What ``verify`` found: cases checked and, per broken case, what is wrong."""
+    """What ``verify`` found: case rows checked, the findings, and the digest of the heads.
+
+    ``heads_digest`` is SHA-256 (hex) over one line per case row, ``case_id<TAB>seq<TAB>digest``
+    and a newline, ordered by case id (code points): see :meth:`Ledger.heads_digest`.
+    """
 
     checked: int
-    problems: tuple[HistoryError, ...]
+    findings: tuple[Finding, ...]
+    heads_digest: str = ""
+
+    @property
+    def problems(self) -> tuple[Finding, ...]:
+        """Return the findings (the name reports had before there were several kinds)."""
+        return self.findings
 
     @property
     def ok(self) -> bool:
-        """Return whether every history verified."""
-        return not self.problems
+        """Return whether nothing was found."""
+        return not self.findings
 
 
-def _check_head(case: Case, head: tuple[int, str] | None) -> None:
-    if head is None:
-        return
-    seq, digest = head
-    last = case.history[-1] if case.history else None
-    if last is None or last.seq != seq or last.digest != digest:
-        found = -1 if last is None else last.seq
-        raise HistoryError(
-            case_id=case.id,
-            seq=min(found + 1, seq),
-            reason=f"the history ends at record {found} but the store's head "
-            f"is record {seq}: records are missing or replaced at the end",
-        )
+def digest_heads(heads: Iterable[tuple[str, int, str]]) -> str:
+    r"""Return the SHA-256 (hex) of the heads' lines ``case_id\tseq\tdigest\n``, by case id.
+
+    The same as ``sqlite3 town.db "SELECT id || char(9) || head_seq || char(9) ||
+    head_digest FROM rectify_cases ORDER BY id" | sha256sum``.
+    """
+    hasher = hashlib.sha256()
+    for case_id, seq, digest in sorted(heads):
+        hasher.update(f"{case_id}\t{seq}\t{digest}\n".encode())
+    return hasher.hexdigest()
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return repr(dict(value))
+    return repr(value)
+
+
+def _differences(
+    where: str, stored: Mapping[str, object], folded: Mapping[str, object]
+) -> list[str]:
+    return [
+        f"{where} {name}: stored {_show(stored[name])}, history gives {_show(value)}"
+        for name, value in folded.items()
+        if name in stored and stored[name] != value
+    ]
 
 
 class Ledger:
@@ -189,12 +301,16 @@ class Ledger:
         """Open and store a case; ``recurrence_of`` names a closed case it repeats.
 
         Raises:
+            CalendarError: A deadline or a queued notice's date needs a year no calendar
+                source covers; nothing was stored.
             TypeError: ``at`` is not a datetime.
             NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
         """
         when = self._now(at)
         previous = self.store.get(recurrence_of) if recurrence_of else None
-        outcome = self.engine(workflow).open(case_id, data, actor, when, recurrence_of=previous)
+        engine = self.engine(workflow)
+        outcome = engine.open(case_id, data, actor, when, recurrence_of=previous)
+        _check_notices(engine, outcome, when)
         self.store.add(outcome.case, outcome.effects)
         return outcome
 
@@ -227,6 +343,8 @@ class Ledger:
         Raises:
             ConcurrencyError: Someone else changed the case first; nothing was written.
             EventRefusedError: The engine refused the event; nothing was written.
+            CalendarError: A deadline or a queued notice's date needs a year no calendar
+                source covers; nothing was written.
             TypeError: ``at`` is not a datetime.
             NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
         """
@@ -244,6 +362,7 @@ class Ledger:
             evidence=evidence,
             reason=reason,
         )
+        _check_notices(engine, outcome, when)
         self.store.append(outcome.case, case.seq, outcome.effects)
         return outcome
 
@@ -266,6 +385,8 @@ class Ledger:
         duplicate, into = self.store.get(duplicate_id), self.store.get(into_id)
         engine = self.engine(duplicate.workflow, duplicate.version)
         merged, kept = engine.merge(duplicate, into, actor, when, reason=reason)
+        _check_notices(engine, merged, when)
+        _check_notices(self.engine(into.workflow, into.version), kept, when)
         # One transaction: a duplicate merged without its @merge record would be lost.
         self.store.append_all(
             [(merged.case, duplicate.seq, merged.effects), (kept.case, into.seq, kept.effects)]
@@ -339,40 +460,168 @@ class Ledger:
                 effects.extend(outcome.effects)
         return SweepReport(looked, tuple(escalated), tuple(effects), tuple(conflicts))
 
-    def pending(self, limit: int = 100) -> list[Delivery]:
-        """Return effects waiting for the host, oldest first."""
-        return self.store.pending(limit)
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Delivery]:
+        """Return effects waiting for the host (not dead letters), oldest first."""
+        return self.store.pending(limit, skip=skip)
 
     def acknowledge(self, ids: Iterable[str]) -> None:
-        """Mark effects as delivered."""
+        """Mark effects as delivered (dead letters: as dealt with)."""
         self.store.acknowledge(ids)
 
-    def deliver(self, handler: Callable[[Delivery], None], *, limit: int = 100) -> int:
-        """Hand pending effects to ``handler`` one by one, acknowledging each it accepts.
+    def fail(
+        self, delivery_id: str, error: str, *, dead_after: int = DEAD_AFTER
+    ) -> Delivery | None:
+        """Record that delivering an effect failed; see ``Store.fail``."""
+        return self.store.fail(delivery_id, error, dead_after=dead_after)
 
-        An effect whose handler raises stays pending and comes again (at least once
-        delivery: hosts dedupe on ``Delivery.id``). Returns how many were acknowledged.
+    def failed(self, limit: int = 100) -> list[Delivery]:
+        """Return the effects whose last delivery failed, dead letters included."""
+        return self.store.failed(limit)
+
+    def deliver(
+        self,
+        handler: Callable[[Delivery], None],
+        *,
+        limit: int | None = 100,
+        dead_after: int = DEAD_AFTER,
+        on_failure: Callable[[Delivery], None] | None = None,
+    ) -> int:
+        """Hand pending effects to ``handler``, each on its own; return how many it took.
+
+        Each effect the handler returns from is acknowledged. One whose handler raises is
+        recorded as failed with the exception's message (``Store.fail``) and the rest go on.
+        A failed effect comes again on a later call (at least once delivery: hosts dedupe
+        on ``Delivery.id``) until it fails on its ``dead_after``-th attempt; then it is a
+        dead letter, listed by :meth:`failed` and no longer handed out. One call hands each
+        effect out at most once.
+
+        Args:
+            handler: Delivers one effect; raises an ``Exception`` when it cannot.
+            limit: The most effects to hand out; ``None``: every pending one.
+            dead_after: The attempt on whose failure an effect is given up.
+            on_failure: Called with each failure as recorded (error, attempts, dead).
+
+        Raises:
+            ValueError: ``dead_after`` is below 1.
         """
-        done = 0
-        for delivery in self.store.pending(limit):
-            handler(delivery)
-            self.store.acknowledge([delivery.id])
-            done += 1
+        if dead_after < 1:
+            raise ValueError(f"dead_after {dead_after} must be at least 1")
+        done = handed = 0
+        failed: set[str] = set()
+        while limit is None or handed < limit:
+            size = _DELIVER_PAGE if limit is None else min(_DELIVER_PAGE, limit - handed)
+            batch = self.store.pending(size, skip=failed)
+            if not batch:
+                break
+            delivered: list[str] = []
+            try:
+                for delivery in batch:
+                    handed += 1
+                    try:
+                        handler(delivery)
+                    except Exception as exc:  # each effect fails on its own
+                        failed.add(delivery.id)
+                        recorded = self.store.fail(
+                            delivery.id, _error_text(exc), dead_after=dead_after
+                        )
+                        if recorded is not None and on_failure is not None:
+                            on_failure(recorded)
+                    else:
+                        delivered.append(delivery.id)
+            finally:  # what was delivered stays delivered, even if the run is interrupted
+                self.store.acknowledge(delivered)
+            done += len(delivered)
         return done
 
     def verify(self) -> VerifyReport:
-        """Check the hash chain of every stored case, and that each ends at its head."""
-        heads = {case_id: (seq, digest) for case_id, seq, digest in self.store.heads()}
+        """Check every stored case against its history, and digest the heads.
+
+        For each case row: that it decodes; that its hash chain holds and ends at the head
+        the row records, with no record stored past it; that the stored case and the
+        store's columns equal the fold of the history (``replay``, with this ledger's
+        engines: the same calendar, campaign and severities must be in force). Records
+        without a case row are found too. A case that fails one check is reported and the
+        next case checked; each finding is its own :class:`Finding`.
+
+        A history cut short together with its head, and its case rewritten to match, is
+        only seen from outside: compare ``heads_digest`` with one kept elsewhere.
+        """
         checked = 0
-        problems: list[HistoryError] = []
-        for case in self.store.cases():
+        findings: list[Finding] = []
+        heads: list[tuple[str, int, str]] = []
+        for row in self.store.audit():
+            if row.head is None:
+                count = len(row.records) + len(row.errors)
+                detail = f"{count} record{'s' if count != 1 else ''} but no case row"
+                findings.append(Finding(row.case_id, "orphan-events", detail))
+                continue
             checked += 1
-            try:
-                verify_history(case)
-                _check_head(case, heads.get(case.id))
-            except HistoryError as exc:
-                problems.append(exc)
-        return VerifyReport(checked, tuple(problems))
+            heads.append((row.case_id, *row.head))
+            findings.extend(self._check(row))
+        return VerifyReport(checked, tuple(findings), digest_heads(heads))
+
+    def heads_digest(self) -> str:
+        """Return the digest of every case's head, as ``VerifyReport.heads_digest``.
+
+        Kept where the store's writers cannot reach (printed on each circular and ledger,
+        written down after each day's work), it shows later whether any history was cut
+        short, even together with its head and case. See :func:`digest_heads`.
+        """
+        return digest_heads(self.store.heads())
+
+    def _check(self, row: AuditRow) -> list[Finding]:
+        """Return what is wrong with one case row (see ``verify``)."""
+        if row.errors or row.case is None or row.head is None:
+            return [Finding(row.case_id, "corrupt-row", why, seq) for seq, why in row.errors]
+        seq, digest = row.head
+        history = tuple(r for r in row.records if r.seq <= seq)
+        past = [r.seq for r in row.records if r.seq > seq]
+        case = attrs.evolve(row.case, history=history)
+        try:
+            # The state is compared with the fold below, as a projection mismatch.
+            verify_history(attrs.evolve(case, state=history[-1].target) if history else case)
+        except HistoryError as exc:
+            return [Finding(row.case_id, "history", exc.reason, exc.seq)]
+        last = history[-1] if history else None
+        if last is None or last.seq != seq or last.digest != digest:
+            found = -1 if last is None else last.seq
+            return [
+                Finding(
+                    row.case_id,
+                    "head-mismatch",
+                    f"the history ends at record {found} but the store's head is record "
+                    f"{seq}: records are missing or replaced at the end",
+                    min(found + 1, seq),
+                )
+            ]
+        findings: list[Finding] = []
+        if past:
+            listed = ", ".join(map(str, past))
+            plural = "s" if len(past) != 1 else ""
+            detail = f"{len(past)} record{plural} after the head (record {seq}): {listed}"
+            findings.append(Finding(row.case_id, "events-past-head", detail, past[0]))
+        return findings + self._compare(row, case)
+
+    def _compare(self, row: AuditRow, case: Case) -> list[Finding]:
+        """Return where the stored case and columns differ from the fold of the history."""
+        workflow = case.history[0].payload.get("workflow")
+        engines = [e for e in self.engines if e.spec.id == workflow]
+        if not engines:
+            detail = f"no engine for workflow {workflow!r} to replay the history with"
+            return [Finding(row.case_id, "not-replayed", detail, 0)]
+        try:
+            folded = replay(engines, case.history)
+        except ReplayError as exc:
+            return [Finding(row.case_id, "not-replayed", exc.reason, exc.seq)]
+        fields = [f.name for f in attrs.fields(Case) if f.name != "history"]
+        details = _differences(
+            "case",
+            {name: getattr(case, name) for name in fields},
+            {name: getattr(folded, name) for name in fields},
+        )
+        if row.columns:
+            details += _differences("column", row.columns, projection_columns(folded))
+        return [Finding(row.case_id, "projection-mismatch", d) for d in details]
 
     def import_cases(
         self,

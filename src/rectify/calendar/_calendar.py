@@ -112,6 +112,23 @@ class OfficialCalendar:
             self._working(start + dt.timedelta(days=n)) for n in range(1, (end - start).days + 1)
         )
 
+    def last_covered_day(self) -> dt.date:
+        """Return the last day before the first year that no source covers.
+
+        That is December 31 of chinese-calendar's last year, or of the last of the host's
+        years that follow it without a gap. Deadlines and notice dates past it raise
+        ``CalendarError`` (or fall back to weekends only, if the host allowed that).
+        """
+        year = _package_last_year()
+        while year + 1 in self.host.years:
+            year += 1
+        return dt.date(year, 12, 31)
+
+
+def _package_last_year() -> int:
+    holidays: Mapping[dt.date, object] = chinese_calendar.holidays
+    return max(d.year for d in holidays)
+
 
 def _package_years() -> str:
     holidays: Mapping[dt.date, object] = chinese_calendar.holidays

@@ -19,9 +19,10 @@ import attrs
 
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._contexts import Issuer, hazard_view, reader_view
+from rectify.documents._contexts import PHONE_ROLES, Issuer, hazard_view, reader_view
 from rectify.engine._case import Case
 from rectify.engine._engine import local_date
+from rectify.templating._formatting import mask_phone
 
 __all__ = [
     "REPORT_VARIABLES",
@@ -45,8 +46,8 @@ REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
     "monthly_report": _COMMON
     | {"community", "period", "totals", "month", "by_category", "overdue_cases", "escalated_cases"},
     "circular": _COMMON
-    | {"period", "totals", "ranking", "by_category", "escalated_cases", "progress"},
-    "ledger": _COMMON | {"rows", "community"},
+    | {"period", "totals", "ranking", "by_category", "escalated_cases", "progress", "heads_digest"},
+    "ledger": _COMMON | {"rows", "community", "heads_digest"},
     "ledger_totals": _COMMON | {"rows", "totals", "due_on"},
     "lookback_report": _COMMON | {"rows", "by_community", "totals"},
     "escalation_levels": _COMMON | {"levels", "totals"},
@@ -178,10 +179,12 @@ def _category_rows(
     return out
 
 
-def _case_row(f: Facts, categories: CategoryTable | None) -> dict[str, object]:
+def _case_row(
+    f: Facts, categories: CategoryTable | None, reader_role: str | None
+) -> dict[str, object]:
     return {
         "id": f.case.id,
-        "hazard": hazard_view(f.case, categories),
+        "hazard": hazard_view(f.case, categories, reader_role=reader_role),
         "state_title": f.state_title,
         "deadline": f.case.deadline,
         "overdue_days": f.overdue_days,
@@ -239,12 +242,14 @@ def monthly_report_context(
         },
         "by_category": _category_rows(rows, categories),
         "overdue_cases": [
-            _case_row(f, categories)
+            _case_row(f, categories, reader_role)
             for f in sorted(
                 (f for f in rows if f.overdue), key=lambda f: (-f.overdue_days, f.case.id)
             )
         ],
-        "escalated_cases": [_case_row(f, categories) for f in rows if f.open and f.level >= 2],  # noqa: PLR2004
+        "escalated_cases": [
+            _case_row(f, categories, reader_role) for f in rows if f.open and f.level >= _TOWN
+        ],
     }
 
 
@@ -260,11 +265,14 @@ def circular_context(
     issued_on: dt.date | None = None,
     categories: CategoryTable | None = None,
     reader_role: str | None = None,
+    heads_digest: str | None = None,
 ) -> dict[str, object]:
     """Return the context of the town's monthly circular (通报) ranking the communities.
 
     Communities rank by rectification rate (higher first), then overdue count and relapses
     (fewer first). Circulars are public: phone numbers are masked for a public reader.
+    ``heads_digest`` (``Ledger.heads_digest()`` when the cases were read) is printed as the
+    footer line 台账校验码 (its first 16 hex digits), so that a filed copy pins the store.
     """
     rows = _facts(cases, specs, as_of)
     groups: dict[str, list[Facts]] = defaultdict(list)
@@ -289,13 +297,14 @@ def circular_context(
             as_of=as_of,
             reader_role=reader_role,
         ),
+        "heads_digest": heads_digest or "",
         "period": period,
         "totals": _totals(rows),
         "ranking": ranking,
         "progress": progress,
         "by_category": _category_rows(rows, categories),
         "escalated_cases": [
-            _case_row(f, categories)
+            _case_row(f, categories, reader_role)
             for f in sorted(
                 (f for f in rows if f.open and f.level >= _TOWN),
                 key=lambda f: (-f.level, f.community, f.case.id),
@@ -314,8 +323,12 @@ def ledger_context(
     community: str | None = None,
     categories: CategoryTable | None = None,
     reader_role: str | None = "community",
+    heads_digest: str | None = None,
 ) -> dict[str, object]:
-    """Return the ledger in the Attachment 1 layout, with each case's state and level."""
+    """Return the ledger in the Attachment 1 layout, with each case's state and level.
+
+    ``heads_digest`` is printed as the footer line 台账校验码, as on the circular.
+    """
     rows = [f for f in _facts(cases, specs, as_of) if community in (None, f.community)]
     rows.sort(
         key=lambda f: (
@@ -336,7 +349,8 @@ def ledger_context(
             reader_role=reader_role,
         ),
         "community": community or "",
-        "rows": [_case_row(f, categories) for f in rows],
+        "heads_digest": heads_digest or "",
+        "rows": [_case_row(f, categories, reader_role) for f in rows],
     }
 
 
@@ -426,9 +440,9 @@ def lookback_context(
     rows = [
         {
             "id": r.case.id,
-            "hazard": hazard_view(r.case, categories),
+            "hazard": hazard_view(r.case, categories, reader_role=reader_role),
             "passed": r.passed,
-            "note": r.note,
+            "note": mask_phone(r.note, reveal=reader_role in PHONE_ROLES),
             "new_case": r.new_case,
         }
         for r in results
@@ -494,7 +508,7 @@ def escalation_report_context(
             {
                 "level": number,
                 "title": titles.get(number, f"L{number}"),
-                "cases": [_case_row(f, categories) for f in group],
+                "cases": [_case_row(f, categories, reader_role) for f in group],
             }
         )
     return {
@@ -523,11 +537,13 @@ def report_context(
     community: str | None = None,
     due_on: dt.date | None = None,
     period: tuple[int, int] | None = None,
+    heads_digest: str | None = None,
 ) -> dict[str, object]:
     """Return the context of the report template ``name`` on ``as_of``.
 
     Monthly reports and circulars cover ``period`` (year, month), by default the month of
-    ``as_of``.
+    ``as_of``. Circulars and ledgers print ``heads_digest`` (``Ledger.heads_digest()``) as
+    their footer line 台账校验码; other reports ignore it.
 
     ``name`` is a key of :data:`REPORT_VARIABLES` other than ``lookback_report`` (which is
     built from look-back results): ``monthly_report`` needs ``community``; ``ledger_totals``
@@ -561,6 +577,7 @@ def report_context(
             issuer=issuer,
             sequence=sequence,
             categories=categories,
+            heads_digest=heads_digest,
         )
     if name == "ledger":
         return ledger_context(
@@ -571,6 +588,7 @@ def report_context(
             sequence=sequence,
             community=community,
             categories=categories,
+            heads_digest=heads_digest,
         )
     if name == "ledger_totals":
         return ledger_totals_context(

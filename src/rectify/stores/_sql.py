@@ -5,7 +5,8 @@ SQLAlchemy Core, five tables (their names start with a prefix, ``rectify_`` by d
 - ``events``: the append-only history, one row per record, keyed by (case id, seq);
 - ``cases``: the projection, one row per case: the columns the queries filter on, the
   head (sequence number and digest of the last record) and the whole case as JSON;
-- ``outbox``: effects waiting for the host, keyed by their stable id;
+- ``outbox``: effects waiting for the host, keyed by their stable id, with the attempts
+  made, the last failure's error and whether it is a dead letter;
 - ``numbers``: the last document number of each code and year;
 - ``schema``: the schema version, brought forward by migrations when a store opens.
 
@@ -19,12 +20,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import re
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,7 +36,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql
 from sqlalchemy.pool import StaticPool
 
-from rectify.engine._case import Case, Effect, Evidence, Record
+from rectify.engine._case import Case, Effect, Evidence, Record, freeze
 from rectify.exceptions import (
     CaseExistsError,
     CaseNotFoundError,
@@ -50,7 +52,15 @@ from rectify.stores._codec import (
     effect_to_json,
 )
 from rectify.stores._codec import encode as encode_value
-from rectify.stores._store import CaseQuery, Delivery, MemoryStore, Progress, effect_ids
+from rectify.stores._store import (
+    AuditRow,
+    CaseQuery,
+    Delivery,
+    MemoryStore,
+    Progress,
+    clean_error,
+    effect_ids,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLStore", "open_store"]
 
@@ -64,6 +74,10 @@ _CHUNK = 500  # ids in one IN (...) list (and cases read per page)
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,31}")
 _RETRIES: Final = 5
 _LOCKED_RETRIES: Final = 40  # about 40 s at most, waiting longer each time
+#: Seconds ``open_store`` waits for a database server to answer before giving up.
+CONNECT_TIMEOUT: Final = 5.0
+_MAX_TIMEOUT: Final = 31_536_000  # a year: the most PyMySQL takes
+_SHOWN_TABLES: Final = 10  # foreign tables named in the error
 
 
 def _json(value: object) -> str:
@@ -154,6 +168,8 @@ class _Tables:
             sa.Column("effect", text, nullable=False),
             sa.Column("created", sa.BigInteger, nullable=False),  # ns since the epoch
             sa.Column("attempts", sa.Integer, nullable=False, default=0),
+            sa.Column("last_error", text),  # version 2: why the last attempt failed
+            sa.Column("dead", sa.Boolean, nullable=False, server_default=sa.false()),  # v2
             sa.Index(f"{p}outbox_created", "created"),
             **options,
         )
@@ -192,9 +208,28 @@ def _create_v1(conn: sa.Connection, tables: _Tables) -> None:
     )
 
 
+def _add_outbox_failures(conn: sa.Connection, tables: _Tables) -> None:
+    """Version 2: the outbox records each delivery's last error and dead letters.
+
+    Pending deliveries stay as they are (no error, not dead). A store created by this
+    rectify has the columns already (``_create_v1`` creates the newest tables).
+    """
+    outbox = tables.outbox
+    present = {column["name"] for column in sa.inspect(conn).get_columns(outbox.name)}
+    table = conn.dialect.identifier_preparer.format_table(outbox)
+    for name in ("last_error", "dead"):
+        if name not in present:
+            column = sa.schema.CreateColumn(outbox.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
 # Forward-only: migration ``i`` brings the schema from version ``i`` to ``i + 1``. A later
-# migration alters the tables of the version before it (``_Tables`` describes the newest).
-_MIGRATIONS: Final[tuple[Callable[[sa.Connection, _Tables], None], ...]] = (_create_v1,)
+# migration alters the tables of the version before it (``_Tables`` describes the newest),
+# and finds them already altered in a store that ``_create_v1`` has just made.
+_MIGRATIONS: Final[tuple[Callable[[sa.Connection, _Tables], None], ...]] = (
+    _create_v1,
+    _add_outbox_failures,
+)
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 
@@ -275,6 +310,72 @@ def _record(row: Any) -> Record:  # noqa: ANN401 - a row of the events table
     )
 
 
+# -- auditing -----------------------------------------------------------------------------
+
+#: The projection columns verification compares with the history (``projection_columns``).
+_AUDITED: Final = (
+    "workflow",
+    "version",
+    "state",
+    *_INDEXED_DATA,
+    "escalation",
+    "is_final",
+    "is_paused",
+    "data",
+)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in {0, 1} and isinstance(value, int):
+        return bool(value)
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _audited_column(name: str, value: object) -> object:
+    """Return a projection column's value as the case would have it."""
+    if name in {"is_final", "is_paused"}:
+        return _flag(value)
+    if name in {"version", "escalation"} and value is not None and not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    if name == "deadline" and value is not None and not isinstance(value, dt.date):
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a date ({exc})") from exc
+    if name == "data":
+        data = decode(str(value))
+        if not isinstance(data, dict):
+            raise ValueError(f"{value!r} is not a JSON object")
+        return freeze(data)
+    return value
+
+
+def _audit_row(
+    row: Any,  # noqa: ANN401 - a row of the cases table
+    records: tuple[list[Record], list[tuple[int | None, str]]],
+) -> AuditRow:
+    """Return a case row and its records as verification reads them."""
+    errors = list(records[1])
+    columns: dict[str, object] = {}
+    for name in (*_AUDITED, "deadline"):
+        try:
+            columns[name] = _audited_column(name, row._mapping[name])
+        except ValueError as exc:
+            errors.insert(0, (None, f"column {name}: {exc}"))
+    case: Case | None = None
+    try:
+        case = case_from_json(json.loads(row.case_json), ())
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        errors.insert(0, (None, f"case_json: {exc}"))
+    head = (row.head_seq, str(row.head_digest))
+    if not isinstance(head[0], int):
+        errors.insert(0, (None, f"column head_seq: {head[0]!r} is not a whole number"))
+        head = (-1, head[1])
+    return AuditRow(str(row.id), head, case, columns, tuple(records[0]), tuple(errors))
+
+
 # -- the store ----------------------------------------------------------------------------
 
 
@@ -300,7 +401,13 @@ class SQLStore:
     """
 
     def __init__(
-        self, engine: sa.Engine, *, prefix: str = "rectify_", owns_engine: bool = False
+        self,
+        engine: sa.Engine,
+        *,
+        prefix: str = "rectify_",
+        owns_engine: bool = False,
+        create: bool = True,
+        shared: bool = True,
     ) -> None:
         if not _PREFIX.fullmatch(prefix):
             raise StoreError(
@@ -310,6 +417,8 @@ class SQLStore:
         self._engine = engine
         self._prefix = prefix
         self._owns_engine = owns_engine
+        self._create = create
+        self._shared = shared
         self._sqlite = engine.dialect.name == "sqlite"
         if self._sqlite:
             _configure_sqlite(engine)
@@ -321,20 +430,45 @@ class SQLStore:
 
     @classmethod
     def open(
-        cls, target: str | os.PathLike[str], *, prefix: str = "rectify_", **options: object
+        cls,
+        target: str | os.PathLike[str],
+        *,
+        prefix: str = "rectify_",
+        connect_timeout: float | None = CONNECT_TIMEOUT,
+        create: bool = True,
+        shared: bool = True,
+        **options: object,
     ) -> SQLStore:
         """Return a store on ``target``: a SQLite file path or a database URL.
 
-        A path's parent folder is created when missing. ``options`` go to
+        A path's parent folder is created when missing (and ``create``). ``options`` go to
         :func:`sqlalchemy.create_engine`.
+
+        Args:
+            target: A SQLite file path or a database URL.
+            prefix: The start of the store's table names.
+            connect_timeout: Seconds to wait for a database server to answer when
+                connecting (``None``: as long as the driver waits, possibly for ever).
+            create: Whether a store may be set up where there is none; when false, a
+                missing SQLite file or a database without the store's tables is refused.
+            shared: Whether the store may be set up in a database that holds tables not
+                of rectify (names not starting with ``prefix``).
+            **options: Passed to :func:`sqlalchemy.create_engine`.
+
+        Raises:
+            StoreError: ``target`` is not a usable URL, no store is there and ``create``
+                is false, or the database cannot be reached.
+            SchemaError: The database holds foreign tables and ``shared`` is false.
         """
         text = os.fspath(target)
-        if "://" in text:
-            url = sa.make_url(text)
-        else:
-            path = Path(text).expanduser().resolve()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            url = sa.URL.create("sqlite", database=str(path))
+        url = _url(text)
+        if url.get_backend_name() == "sqlite" and url.database not in {None, "", ":memory:"}:
+            path = Path(url.database or "").expanduser()
+            if not create and not path.exists():
+                raise StoreError(f"no store at {path}; create one first (rectify init)")
+            if create and "://" not in text:
+                path.resolve().parent.mkdir(parents=True, exist_ok=True)
+        lift = _set_connect_timeout(url, connect_timeout, options)
         if url.get_backend_name() == "sqlite" and url.database in {None, "", ":memory:"}:
             # One shared connection, or every connection would see its own empty database.
             options.setdefault("poolclass", StaticPool)
@@ -344,8 +478,10 @@ class SQLStore:
         except (sa_exc.SQLAlchemyError, ImportError) as exc:
             where = url.render_as_string(hide_password=True)
             raise StoreError(f"cannot open a store at {where}: {_reason(exc)}") from exc
+        if lift:
+            sa_event.listen(engine, "connect", _lift_read_timeout)
         try:
-            return cls(engine, prefix=prefix, owns_engine=True)
+            return cls(engine, prefix=prefix, owns_engine=True, create=create, shared=shared)
         except BaseException:
             engine.dispose()
             raise
@@ -401,6 +537,7 @@ class SQLStore:
             self._begin(write=True) as conn,
             self._migration_lock(conn),
         ):
+            self._may_set_up(conn, where)
             tables.schema.create(conn, checkfirst=True)
             found = conn.execute(sa.select(tables.schema.c.version)).scalar_one_or_none()
             version = int(found or 0)
@@ -416,6 +553,34 @@ class SQLStore:
                 conn.execute(tables.schema.insert().values(id=1, version=SCHEMA_VERSION))
             elif version < SCHEMA_VERSION:
                 conn.execute(tables.schema.update().values(version=SCHEMA_VERSION))
+
+    def _may_set_up(self, conn: sa.Connection, where: str) -> None:
+        """Refuse to set a new store up where ``create`` or ``shared`` forbids it.
+
+        Raises:
+            StoreError: No store is there and ``create`` is false.
+            SchemaError: The database holds tables not of rectify and ``shared`` is false.
+        """
+        if self._create and self._shared:
+            return
+        names = sa.inspect(conn).get_table_names()
+        if self._tables.schema.name in names:
+            return  # a store is here already: opening it sets nothing up
+        if not self._create:
+            raise StoreError(
+                f"no store at {where} (no table {self._tables.schema.name}); "
+                "create one first (rectify init)"
+            )
+        foreign = sorted(name for name in names if not name.startswith(self._prefix))
+        if foreign:
+            shown = ", ".join(repr(name) for name in foreign[:_SHOWN_TABLES])
+            more = len(foreign) - _SHOWN_TABLES
+            more_text = f" and {more} more" if more > 0 else ""
+            raise SchemaError(
+                f"the database at {where} holds tables not of rectify ({shown}{more_text}); "
+                "rectify sets its tables up only in a database of its own, unless it is "
+                "opened with shared=True (rectify's command line: RECTIFY_DB_SHARED=1)"
+            )
 
     @contextlib.contextmanager
     def _migration_lock(self, conn: sa.Connection) -> Iterator[None]:
@@ -731,6 +896,68 @@ class SQLStore:
         for row in rows:
             yield str(row.id), int(row.head_seq), str(row.head_digest)
 
+    def audit(self) -> Iterator[AuditRow]:
+        """Yield every case as stored, raw, for verification (see :class:`Store`).
+
+        Columns are read without SQLAlchemy's conversions, so that text where a date or a
+        number belongs (SQLite keeps any value in any column) is an error on its row.
+        """
+        c = self._tables.cases.c
+        columns = [
+            sa.type_coerce(c[name], sa.types.NullType()).label(name)
+            for name in ("head_seq", "head_digest", "case_json", *_AUDITED, "deadline")
+        ]
+        after: str | None = None
+        while True:
+            statement = sa.select(c.id, *columns).order_by(c.id).limit(_CHUNK)
+            if after is not None:
+                statement = statement.where(c.id > after)
+            with self._failing("auditing cases"), self._begin() as conn:
+                rows = conn.execute(statement).all()
+                records = self._raw_records(conn, [str(row.id) for row in rows])
+            for row in rows:
+                yield _audit_row(row, records.get(str(row.id), ([], [])))
+            if len(rows) < _CHUNK:
+                break
+            after = str(rows[-1].id)
+        yield from self._orphans()
+
+    def _orphans(self) -> Iterator[AuditRow]:
+        """Yield the records whose case row is missing, by case id."""
+        cases, events = self._tables.cases, self._tables.events
+        statement = (
+            sa.select(events.c.case_id)
+            .where(~sa.exists().where(cases.c.id == events.c.case_id))
+            .distinct()
+            .order_by(events.c.case_id)
+        )
+        with self._failing("auditing records without a case"), self._begin() as conn:
+            ids = [str(case_id) for case_id in conn.execute(statement).scalars()]
+            records = self._raw_records(conn, ids)
+        for case_id in ids:
+            good, bad = records.get(case_id, ([], []))
+            yield AuditRow(case_id, None, None, records=tuple(good), errors=tuple(bad))
+
+    def _raw_records(
+        self, conn: sa.Connection, ids: Sequence[str]
+    ) -> dict[str, tuple[list[Record], list[tuple[int | None, str]]]]:
+        """Return the records of ``ids`` that decode, and the errors of those that do not."""
+        events = self._tables.events
+        found: dict[str, tuple[list[Record], list[tuple[int | None, str]]]] = {}
+        for chunk in _chunks(ids):
+            for row in conn.execute(
+                sa.select(events)
+                .where(events.c.case_id.in_(chunk))
+                .order_by(events.c.case_id, events.c.seq)
+            ):
+                good, bad = found.setdefault(str(row.case_id), ([], []))
+                try:
+                    good.append(_record(row))
+                except (ValueError, TypeError, KeyError) as exc:
+                    seq = row.seq if isinstance(row.seq, int) else None
+                    bad.append((seq, f"record {row.seq}: {exc}"))
+        return found
+
     def cases(self) -> Iterator[Case]:
         """Yield every stored case, ordered by id (read page by page)."""
         after: str | None = None
@@ -743,19 +970,29 @@ class SQLStore:
 
     # -- the outbox ----------------------------------------------------------------------
 
-    def pending(self, limit: int = 100) -> list[Delivery]:
-        """Return effects not yet acknowledged, oldest first (see :class:`Store`).
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Delivery]:
+        """Return effects neither acknowledged nor dead, oldest first (see :class:`Store`).
 
         Each call counts an attempt: the row's ``attempts`` is raised in the transaction
         that reads it, and the deliveries carry the raised count (1 the first time).
         """
         outbox = self._tables.outbox
+        statement = (
+            sa.select(
+                outbox.c.id,
+                outbox.c.case_id,
+                outbox.c.effect,
+                outbox.c.attempts,
+                outbox.c.last_error,
+            )
+            .where(outbox.c.dead == sa.false())
+            .order_by(outbox.c.created, outbox.c.id)
+            .limit(max(limit, 0))
+        )
+        for ids in _chunks(sorted(set(skip))):
+            statement = statement.where(outbox.c.id.not_in(ids))
         with self._failing("reading the outbox"), self._begin(write=True) as conn:
-            rows = conn.execute(
-                sa.select(outbox.c.id, outbox.c.case_id, outbox.c.effect, outbox.c.attempts)
-                .order_by(outbox.c.created, outbox.c.id)
-                .limit(limit)
-            ).all()
+            rows = conn.execute(statement).all()
             for ids in _chunks([str(row.id) for row in rows]):
                 conn.execute(
                     outbox.update()
@@ -768,9 +1005,52 @@ class SQLStore:
                 str(row.case_id),
                 effect_from_json(json.loads(row.effect)),
                 int(row.attempts) + 1,  # this hand-out, counted in the update above
+                row.last_error,
             )
             for row in rows
         ]
+
+    def fail(self, delivery_id: str, error: str, *, dead_after: int) -> Delivery | None:
+        """Record that a delivery failed (see :class:`Store`), in one transaction."""
+        outbox = self._tables.outbox
+        text = clean_error(error)
+        with (
+            self._failing(f"recording the failure of {delivery_id!r}"),
+            self._begin(write=True) as conn,
+        ):
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == delivery_id)
+                .values(
+                    last_error=text,
+                    dead=sa.or_(outbox.c.dead, outbox.c.attempts >= dead_after),
+                )
+            )
+            row = conn.execute(self._deliveries().where(outbox.c.id == delivery_id)).first()
+        return None if row is None else _delivery(row)
+
+    def failed(self, limit: int = 100) -> list[Delivery]:
+        """Return deliveries whose last attempt failed, dead ones included, oldest first."""
+        outbox = self._tables.outbox
+        statement = (
+            self._deliveries()
+            .where(outbox.c.last_error.is_not(None))
+            .order_by(outbox.c.created, outbox.c.id)
+            .limit(max(limit, 0))
+        )
+        with self._failing("reading the failed deliveries"), self._begin() as conn:
+            return [_delivery(row) for row in conn.execute(statement).all()]
+
+    def _deliveries(self) -> sa.Select[Any]:
+        outbox = self._tables.outbox
+        return sa.select(
+            outbox.c.id,
+            outbox.c.case_id,
+            outbox.c.effect,
+            outbox.c.attempts,
+            outbox.c.last_error,
+            outbox.c.dead,
+        )
 
     def acknowledge(self, ids: Iterable[str]) -> None:
         """Delete delivered effects from the outbox; unknown or repeated ids are ignored."""
@@ -786,6 +1066,17 @@ class SQLStore:
         """Release the connections (when the store opened the engine itself)."""
         if self._owns_engine:
             self._engine.dispose()
+
+
+def _delivery(row: Any) -> Delivery:  # noqa: ANN401 - a row of the outbox table
+    return Delivery(
+        str(row.id),
+        str(row.case_id),
+        effect_from_json(json.loads(row.effect)),
+        int(row.attempts),
+        row.last_error,
+        bool(row.dead),
+    )
 
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -826,13 +1117,86 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 
 def open_store(
-    target: str | os.PathLike[str], *, prefix: str = "rectify_"
+    target: str | os.PathLike[str],
+    *,
+    prefix: str = "rectify_",
+    connect_timeout: float | None = CONNECT_TIMEOUT,
+    create: bool = True,
+    shared: bool = False,
 ) -> SQLStore | MemoryStore:
     """Return the store at ``target``: ``"memory:"``, a SQLite file path or a database URL.
 
     Examples: ``"memory:"``, ``"data/rectify.db"``, ``"sqlite:///data/rectify.db"``,
     ``"postgresql+psycopg://user@host/db"``, ``"mysql+pymysql://user@host/db"``.
+
+    Unlike :meth:`SQLStore.open`, this refuses by default to set a store up in a database
+    that holds other tables (``shared=True`` allows it); see :meth:`SQLStore.open` for
+    ``connect_timeout``, ``create`` and ``shared``.
     """
     if os.fspath(target) == "memory:":
         return MemoryStore()
-    return SQLStore.open(target, prefix=prefix)
+    return SQLStore.open(
+        target, prefix=prefix, connect_timeout=connect_timeout, create=create, shared=shared
+    )
+
+
+def _url(text: str) -> sa.URL:
+    """Return the URL of a store target (a path is a SQLite file).
+
+    Raises:
+        StoreError: ``text`` is not a URL SQLAlchemy can read (named, password masked).
+    """
+    if "://" not in text:
+        return sa.URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
+    try:
+        return sa.make_url(text)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        raise StoreError(f"cannot open a store at {_masked(text)}: not a database URL") from exc
+
+
+def _masked(text: str) -> str:
+    """Return a URL SQLAlchemy could not read with its password (``user:password@``) masked."""
+    return re.sub(r"(://[^/@:]*:)[^@]*@", r"\1***@", text)
+
+
+def _set_connect_timeout(url: sa.URL, seconds: float | None, options: dict[str, object]) -> bool:
+    """Add the driver's connect timeout to ``options`` (the host's own one wins).
+
+    Returns whether a read timeout was added only for connecting, to be lifted after.
+
+    psycopg and libpq take whole seconds; PyMySQL's ``connect_timeout`` covers only the TCP
+    connect, so its ``read_timeout`` bounds the server's greeting too, and is lifted once
+    the connection is made (``_lift_read_timeout``).
+
+    Raises:
+        StoreError: ``seconds`` is not a positive number.
+    """
+    if seconds is None:
+        return False
+    if not (isinstance(seconds, int | float) and 0 < seconds <= _MAX_TIMEOUT):
+        raise StoreError(f"connect timeout {seconds!r} must be a positive number of seconds")
+    # Not ``get_driver_name()``: it loads the dialect, which may not exist (a StoreError
+    # from ``create_engine`` later).
+    backend, driver = url.get_backend_name(), url.drivername.partition("+")[2]
+    given = options.get("connect_args")
+    args: dict[str, object] = dict(given) if isinstance(given, dict) else {}
+    lift = False
+    if backend == "postgresql":
+        args.setdefault("connect_timeout", max(1, math.ceil(seconds)))
+    elif backend in {"mysql", "mariadb"} and driver == "pymysql":
+        args.setdefault("connect_timeout", seconds)
+        lift = "read_timeout" not in args
+        args.setdefault("read_timeout", seconds)
+    elif backend in {"mysql", "mariadb"}:
+        args.setdefault("connect_timeout", max(1, math.ceil(seconds)))
+    else:
+        return False
+    options["connect_args"] = args
+    return lift
+
+
+def _lift_read_timeout(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401 - a PyMySQL connection
+    # Queries may wait longer than connecting may (GET_LOCK, lock waits): PyMySQL sets the
+    # socket's timeout from this attribute before each read.
+    if hasattr(dbapi_connection, "_read_timeout"):
+        dbapi_connection._read_timeout = None  # PyMySQL has no setter

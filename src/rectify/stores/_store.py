@@ -8,16 +8,27 @@ the writer read, and a store that has moved on refuses with ``ConcurrencyError``
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Final, Protocol
 
 import attrs
 
-from rectify.engine._case import Case, Effect
+from rectify.engine._case import Case, Effect, Record
 from rectify.exceptions import CaseExistsError, CaseNotFoundError, ConcurrencyError
 
-__all__ = ["CaseQuery", "Delivery", "MemoryStore", "Store", "effect_ids", "matches"]
+__all__ = [
+    "AuditRow",
+    "CaseQuery",
+    "Delivery",
+    "MemoryStore",
+    "Store",
+    "clean_error",
+    "effect_ids",
+    "matches",
+    "projection_columns",
+]
 
 
 @attrs.frozen
@@ -74,12 +85,27 @@ class Delivery:
         attempts: How many times ``pending`` has handed the effect out, this time included:
             1 the first time, 2 when it comes again, and so on (0 only before it was ever
             handed out).
+        last_error: Why its last delivery failed (``Store.fail``); ``None`` if it never did.
+        dead: Whether it failed on its ``dead_after``-th attempt and is no longer handed out
+            (a dead letter, listed by ``Store.failed`` until acknowledged).
     """
 
     id: str
     case_id: str
     effect: Effect
     attempts: int = 0
+    last_error: str | None = None
+    dead: bool = False
+
+
+#: The most characters of a delivery's error text a store keeps.
+ERROR_LENGTH: Final = 2000
+
+
+def clean_error(text: str) -> str:
+    """Return ``text`` as every backend stores it: no NUL, valid UTF-8, bounded length."""
+    valid = text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    return valid[:ERROR_LENGTH]
 
 
 def effect_ids(case: Case, effects: Sequence[Effect]) -> list[str]:
@@ -88,6 +114,54 @@ def effect_ids(case: Case, effects: Sequence[Effect]) -> list[str]:
 
 
 Progress = Callable[[int, int], None]
+
+
+@attrs.frozen
+class AuditRow:
+    """One case as its store holds it, read raw for verification (see ``Store.audit``).
+
+    Attributes:
+        case_id: The case's id: of its case row, or of records that have no case row.
+        head: The last sequence number and digest the case row records; ``None`` when the
+            records have no case row (they are orphans).
+        case: The stored case without its history; ``None`` when it does not decode (see
+            ``errors``) or there is no case row.
+        columns: The store's own copies of case values (the columns its queries filter on),
+            by column name, as stored; empty for a store that keeps none.
+        records: Every stored record that decodes, by sequence number, those past the head
+            included.
+        errors: What does not decode, as ``(seq, message)``: ``seq`` is ``None`` for the
+            case row itself.
+    """
+
+    case_id: str
+    head: tuple[int, str] | None
+    case: Case | None
+    columns: Mapping[str, object] = attrs.field(factory=dict)
+    records: tuple[Record, ...] = ()
+    errors: tuple[tuple[int | None, str], ...] = ()
+
+
+def projection_columns(case: Case) -> dict[str, object]:
+    """Return the values of the columns a SQL store keeps beside ``case``, by column name.
+
+    Verification compares them with the columns as stored (``AuditRow.columns``).
+    """
+    data = case.data
+    return {
+        "workflow": case.workflow,
+        "version": case.version,
+        "state": case.state,
+        **{
+            name: value if isinstance(value := data.get(name), str) else None
+            for name in ("community", "category", "severity")
+        },
+        "deadline": case.deadline,
+        "escalation": case.escalation,
+        "is_final": case.final,
+        "is_paused": case.paused_since is not None,
+        "data": data,
+    }
 
 
 class Store(Protocol):
@@ -132,16 +206,34 @@ class Store(Protocol):
         """Return the cases matching ``query``, ordered by id."""
         ...
 
-    def pending(self, limit: int = 100) -> list[Delivery]:
-        """Return effects not yet acknowledged, oldest first.
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Delivery]:
+        """Return effects neither acknowledged nor dead, oldest first, except ``skip``.
 
         Each call counts an attempt: an effect handed out for the first time has
-        ``attempts == 1``, the next time 2.
+        ``attempts == 1``, the next time 2. ``skip`` names deliveries not to hand out now
+        (those that failed earlier in the same run).
         """
         ...
 
     def acknowledge(self, ids: Iterable[str]) -> None:
-        """Mark effects as delivered; unknown or repeated ids are ignored."""
+        """Mark effects as delivered (dead letters: dealt with); unknown ids are ignored."""
+        ...
+
+    def fail(self, delivery_id: str, error: str, *, dead_after: int) -> Delivery | None:
+        """Record that a delivery failed; it is handed out again until it is dead.
+
+        A delivery that fails once its ``attempts`` have reached ``dead_after`` becomes a
+        dead letter: ``pending`` no longer hands it out. ``error`` is kept as
+        :func:`clean_error` makes it.
+
+        Returns:
+            The delivery as recorded, or ``None`` if no such delivery is in the outbox (it
+            was acknowledged meanwhile).
+        """
+        ...
+
+    def failed(self, limit: int = 100) -> list[Delivery]:
+        """Return deliveries whose last attempt failed, dead letters included, oldest first."""
         ...
 
     def next_number(self, code: str, year: int) -> int:
@@ -157,6 +249,15 @@ class Store(Protocol):
 
         Verification compares them with the histories: a history cut short at its end
         still chains correctly, but no longer ends at its head.
+        """
+        ...
+
+    def audit(self) -> Iterator[AuditRow]:
+        """Yield every case as stored, raw, for verification.
+
+        Case rows come ordered by id, then the records whose case row is missing (by case
+        id). Unlike ``cases``, nothing that fails to decode stops it: the failure is on the
+        row, in ``AuditRow.errors``.
         """
         ...
 
@@ -234,15 +335,37 @@ class MemoryStore:
             found = [c for c in found if c.id > query.after]
         return found[: query.limit] if query.limit is not None else found
 
-    def pending(self, limit: int = 100) -> list[Delivery]:
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Delivery]:
         """Return undelivered effects (see :class:`Store`)."""
+        skipped = frozenset(skip)
         with self._lock:
+            waiting = (d for d in self._outbox.values() if not d.dead and d.id not in skipped)
             out = [
                 attrs.evolve(delivery, attempts=delivery.attempts + 1)
-                for delivery in list(self._outbox.values())[:limit]
+                for delivery in itertools.islice(waiting, max(limit, 0))
             ]
             self._outbox.update((delivery.id, delivery) for delivery in out)
         return out
+
+    def fail(self, delivery_id: str, error: str, *, dead_after: int) -> Delivery | None:
+        """Record a failed delivery (see :class:`Store`)."""
+        with self._lock:
+            delivery = self._outbox.get(delivery_id)
+            if delivery is None:
+                return None
+            failed = attrs.evolve(
+                delivery,
+                last_error=clean_error(error),
+                dead=delivery.dead or delivery.attempts >= dead_after,
+            )
+            self._outbox[delivery_id] = failed
+        return failed
+
+    def failed(self, limit: int = 100) -> list[Delivery]:
+        """Return failed deliveries (see :class:`Store`)."""
+        with self._lock:
+            found = (d for d in self._outbox.values() if d.last_error is not None)
+            return list(itertools.islice(found, max(limit, 0)))
 
     def acknowledge(self, ids: Iterable[str]) -> None:
         """Mark effects delivered (see :class:`Store`)."""
@@ -267,6 +390,12 @@ class MemoryStore:
         with self._lock:
             snapshot = sorted(self._cases.values(), key=lambda c: c.id)
         yield from snapshot
+
+    def audit(self) -> Iterator[AuditRow]:
+        """Yield every case as stored (see :class:`Store`); the memory store keeps no columns."""
+        for case in self.cases():
+            head = (case.seq, case.history[-1].digest if case.history else "")
+            yield AuditRow(case.id, head, attrs.evolve(case, history=()), records=case.history)
 
     def add_many(
         self,
