@@ -9,6 +9,7 @@ the cases do not depend on the wall clock; only notices and reports are issued t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import shutil
 import sqlite3
@@ -524,12 +525,27 @@ def test_a_monthly_report_without_community_is_a_usage_error(
 # -- verify -------------------------------------------------------------------------------
 
 
+def heads_digest_by_hand(db: Path) -> str:
+    """Return the heads digest as docs/deployment.md recomputes it (sqlite3 | sha256sum)."""
+    with sqlite3.connect(db) as connection:
+        lines = connection.execute(
+            "SELECT id || char(9) || head_seq || char(9) || head_digest "
+            "FROM rectify_cases ORDER BY id"
+        ).fetchall()
+    connection.close()
+    return hashlib.sha256("".join(f"{line}\n" for (line,) in lines).encode()).hexdigest()
+
+
 def test_verify_passes_then_names_the_case_whose_history_was_edited(
     worked: Path, tmp_path: Path
 ) -> None:
     db = copy_store(worked, tmp_path)
     clean = invoke("verify", "--db", db)
-    assert (clean.exit_code, clean.stdout) == (0, "已校验 100 件，历史记录不通过 0 件\n")
+    digest = heads_digest_by_hand(db)
+    assert (clean.exit_code, clean.stdout) == (
+        0,
+        f"已校验 100 件，历史记录不通过 0 件\n台账校验码：{digest}\n",
+    )
     with sqlite3.connect(db) as connection:
         changed = connection.execute(
             "UPDATE rectify_events SET payload = replace(payload, '某物业', '别家物业') "
@@ -543,6 +559,7 @@ def test_verify_passes_then_names_the_case_whose_history_was_edited(
     assert broken.stdout.splitlines() == [
         f"案件 '{HAZARD}'：历史记录第 1 条校验不通过：内容与摘要不符（被改动过）",
         "已校验 100 件，历史记录不通过 1 件",
+        f"台账校验码：{digest}",  # an edited record moves no head
     ]
 
 
@@ -610,8 +627,8 @@ def test_a_missing_ledger_file_is_a_usage_error(
 @pytest.mark.parametrize(
     ("target", "reason"),
     [
-        ("sqlite:///{tmp}/no-such-folder/rectify.db", "无法连接存储 sqlite:///"),
-        ("{tmp}/a-file/rectify.db", "无法打开存储 "),
+        ("sqlite:///{tmp}/no-such-folder/rectify.db", "没有存储 "),
+        ("{tmp}/a-file/rectify.db", "没有存储 "),
         ("nosuchdialect://host/db", "Can't load plugin"),
     ],
     ids=["sqlite-url-in-a-missing-folder", "path-under-a-file", "unknown-dialect"],

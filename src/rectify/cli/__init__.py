@@ -1,9 +1,10 @@
 """The ``rectify`` command line (``rectify`` console script and ``python -m rectify``).
 
 Errors are one clear line on stderr and a non-zero exit code, never a traceback: 1 when an
-event was refused, a case conflicts or validation found problems; 2 for usage errors and
-unreadable or invalid definitions. ``RECTIFY_DEBUG=1`` shows the traceback of an
-unexpected error.
+event was refused, a case conflicts, validation found problems, the store failed or a file
+could not be read or written; 2 for usage errors (an argument that is not UTF-8 among them)
+and unreadable or invalid definitions. ``RECTIFY_DEBUG=1`` shows the traceback of an
+unexpected error. Error lines escape control characters, as the commands' output does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import click
 
 from rectify.cli._commands import COMMANDS
+from rectify.cli._terminal import printable
 from rectify.definitions._diagram import FORMATS, draw_workflow
 from rectify.definitions._load import load_workflow, validate_paths
 from rectify.exceptions import DefinitionError, RectifyError
@@ -26,7 +28,18 @@ __all__ = ["cli", "main"]
 _USAGE_ERROR = 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Rectify(click.Group):
+    """The command group; refuses arguments no file system or store can take."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            if "\x00" in arg:
+                # os.stat and open() raise a bare ValueError on NUL; no store keeps it.
+                raise click.UsageError(f"{printable(arg)!r}: an argument cannot hold NUL", ctx)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Rectify, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rectify")
 def cli() -> None:
     """Run fire-hazard rectification cases as YAML-defined state machines."""
@@ -82,12 +95,18 @@ for _command in COMMANDS:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line, turning every error into one line and an exit code."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    for what, text in _inputs(args):
+        if not _is_utf8(text):
+            shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            click.echo(
+                f"rectify: error: {what} {printable(shown)!r} is not valid UTF-8; rectify "
+                "takes names, ids and paths as UTF-8 text",
+                err=True,
+            )
+            sys.exit(_USAGE_ERROR)
     try:
-        cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="rectify",
-            standalone_mode=False,
-        )
+        cli.main(args=args, prog_name="rectify", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -100,20 +119,47 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(exc, _USAGE_ERROR)
     except RectifyError as exc:
         _fail(exc, 1)
+    except OSError as exc:  # a file or folder the user named cannot be read or written
+        _fail_os(exc)
     except Exception as exc:
         if os.environ.get("RECTIFY_DEBUG"):
             raise
         click.echo(
-            f"rectify: internal error: {type(exc).__name__}: {exc} "
-            "(RECTIFY_DEBUG=1 shows the traceback)",
+            printable(
+                f"rectify: internal error: {type(exc).__name__}: {exc} "
+                "(RECTIFY_DEBUG=1 shows the traceback)"
+            ),
             err=True,
         )
         sys.exit(70)
 
 
+def _inputs(args: Sequence[str]) -> list[tuple[str, str]]:
+    """Return what the user typed: each argument, and rectify's environment variables."""
+    named = [(f"argument {n}", arg) for n, arg in enumerate(args, start=1)]
+    return named + [(k, v) for k, v in sorted(os.environ.items()) if k.startswith("RECTIFY_")]
+
+
+def _is_utf8(text: str) -> bool:
+    # Bytes that are not UTF-8 arrive as lone surrogates (PEP 383), which no store,
+    # template or terminal can encode.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _fail(exc: RectifyError, code: int) -> None:
     lines = str(exc).splitlines() or [type(exc).__name__]
-    click.echo(f"rectify: error: {lines[0]}", err=True)
+    click.echo(f"rectify: error: {printable(lines[0])}", err=True)
     for line in lines[1:]:
-        click.echo(line, err=True)
+        click.echo(printable(line), err=True)
     sys.exit(code)
+
+
+def _fail_os(exc: OSError) -> None:
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = " -> ".join(names) or "?"
+    click.echo(printable(f"rectify: error: {where}: {exc.strerror or exc}"), err=True)
+    sys.exit(1)

@@ -11,13 +11,17 @@ default ``./rectify.db``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import itertools
+import math
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
 
 import attrs
 import click
@@ -25,6 +29,8 @@ import click
 from rectify._resources import sample_ledger
 from rectify.calendar._calendar import OfficialCalendar
 from rectify.cli._demo import ISSUER, run_demo
+from rectify.cli._files import notice_path
+from rectify.cli._terminal import printable
 from rectify.cli._wording import (
     FIELD_LABELS,
     ClerkError,
@@ -37,16 +43,17 @@ from rectify.cli._wording import (
 from rectify.definitions._campaign import load_campaign
 from rectify.definitions._holidays import load_holidays
 from rectify.definitions._load import load_categories
+from rectify.documents._contexts import PHONE_ROLES
 from rectify.documents._publishing import Notices
 from rectify.documents._reports import report_context
 from rectify.engine._case import Actor, Case, Evidence, NoticeDue
 from rectify.engine._engine import TIMEZONE
 from rectify.engine._escalation import SYSTEM, is_overdue
-from rectify.exceptions import EventRefusedError, RectifyError, StoreError
-from rectify.ledger import Ledger
-from rectify.stores._sql import open_store
-from rectify.stores._store import CaseQuery
-from rectify.templating._formatting import display_width, pad
+from rectify.exceptions import EventRefusedError, HistoryError, RectifyError, StoreError
+from rectify.ledger import DEAD_AFTER, Finding, Ledger
+from rectify.stores._sql import CONNECT_TIMEOUT, open_store
+from rectify.stores._store import CaseQuery, Delivery
+from rectify.templating._formatting import display_width, mask_phone, pad
 
 __all__ = ["COMMANDS"]
 
@@ -54,6 +61,11 @@ _DEFAULT_DB = "rectify.db"
 #: The most cases ``cases --limit`` lists; more is a typo, not a table anyone reads.
 MAX_LIMIT = 1_000_000
 _PAGE = 500  # cases read from the store at a time when counting a long listing
+#: The most bytes one ``--evidence`` file may have, unless ``RECTIFY_EVIDENCE_LIMIT`` says.
+EVIDENCE_LIMIT = 100 * 1024 * 1024
+_BLOCK = 1024 * 1024  # bytes read at a time when hashing evidence
+_MOST_SECONDS = 86_400.0  # a longer connect timeout is a typo
+_YEARS = range(1900, 9000)  # an event dated outside these years is a typo
 
 db_option = click.option(
     "--db",
@@ -65,9 +77,23 @@ db_option = click.option(
 
 
 @contextmanager
-def _ledger(db: str) -> Iterator[Ledger]:
+def _ledger(db: str, *, create: bool = False) -> Iterator[Ledger]:
+    """Open a ledger on the store at ``db``; only ``create`` may set a new store up.
+
+    ``RECTIFY_DB_TIMEOUT`` (seconds) bounds the wait for a database server, and
+    ``RECTIFY_DB_SHARED=1`` lets a new store's tables into a database that holds others.
+
+    Raises:
+        StoreError: No store is at ``db`` (and not ``create``), or it cannot be opened.
+        click.UsageError: ``RECTIFY_DB_TIMEOUT`` is not a positive number.
+    """
     try:
-        store = open_store(db)
+        store = open_store(
+            db,
+            connect_timeout=_connect_timeout(),
+            create=create,
+            shared=os.environ.get("RECTIFY_DB_SHARED", "") == "1",
+        )
     except OSError as exc:  # the folder of a SQLite path cannot be made (a file is in the way)
         reason = f"{exc.strerror} ({exc.filename})" if exc.filename else str(exc)
         raise StoreError(f"cannot open a store at {db}: {reason}") from exc
@@ -82,6 +108,20 @@ def _ledger(db: str) -> Iterator[Ledger]:
         store.close()
 
 
+def _connect_timeout() -> float:
+    """Return the seconds to wait for a database server (``RECTIFY_DB_TIMEOUT``)."""
+    text = os.environ.get("RECTIFY_DB_TIMEOUT", "")
+    if not text:
+        return CONNECT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= _MOST_SECONDS:  # also refuses nan
+        raise click.UsageError(f"RECTIFY_DB_TIMEOUT {text!r} 应是正数（秒）")
+    return seconds
+
+
 def _when(text: str | None, option: str = "--at") -> dt.datetime:
     if not text:
         return dt.datetime.now(TIMEZONE)
@@ -91,7 +131,17 @@ def _when(text: str | None, option: str = "--at") -> dt.datetime:
         raise click.UsageError(
             f"{option} {text!r} 不是日期和时间，应写作 2024-06-30T09:00 这样"
         ) from exc
-    return value if value.tzinfo else value.replace(tzinfo=TIMEZONE)
+    value = value if value.tzinfo else value.replace(tzinfo=TIMEZONE)
+    # Deadlines are counted forward from it: near the end of the calendar they overflow.
+    try:
+        year = value.astimezone(TIMEZONE).year
+    except OverflowError:
+        year = 0
+    if year not in _YEARS:
+        raise click.UsageError(
+            f"{option} {text!r} 超出范围，应在 {_YEARS.start} 年至 {_YEARS.stop - 1} 年之间"
+        )
+    return value
 
 
 as_of_option = click.option(
@@ -134,7 +184,7 @@ def _typed(text: str, kind: str | None) -> object:
 @db_option
 def init(*, db: str) -> None:
     """Create the store (or bring its schema up to date) and say where it is."""
-    with _ledger(db) as ledger:
+    with _ledger(db, create=True) as ledger:
         click.echo(
             f"store ready at {db}: {sum(1 for _ in ledger.cases())} cases, "
             f"{len(ledger.engines)} workflows"
@@ -158,7 +208,7 @@ def import_(*, ledger_file: Path, db: str, actor: str, at_text: str | None) -> N
     rows = imported.cases()
     stream = sys.stderr
     with (
-        _ledger(db) as ledger,
+        _ledger(db, create=True) as ledger,
         click.progressbar(length=len(rows), label="导入中", file=stream) as bar,
     ):
 
@@ -271,6 +321,7 @@ def _matching(ledger: Ledger, queries: Sequence[CaseQuery]) -> Iterator[Case]:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    rows = [[printable(cell) for cell in row] for row in rows]  # stored text, escaped
     widths = [
         max([display_width(h), *(display_width(r[i]) for r in rows)]) for i, h in enumerate(head)
     ]
@@ -281,32 +332,49 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 @click.command()
 @click.argument("case_id")
 @db_option
+@click.option(
+    "--reader",
+    default="community",
+    show_default=True,
+    help="The reader's role (phone and ID numbers are masked for roles that may not see).",
+)
 @clerk
-def show(*, case_id: str, db: str) -> None:
+def show(*, case_id: str, db: str, reader: str) -> None:
     """Show a case: its data and its history."""
+
+    def private(text: str) -> str:
+        return mask_phone(text, reveal=reader in PHONE_ROLES)
+
     with _ledger(db) as ledger:
         case = ledger.get(case_id)
         names = _names(ledger)
     spec = names.spec(case.workflow, case.version)
     level = "-" if case.escalation is None else f"{case.escalation}（{names.level(case)}）"
-    click.echo(
+    _echo(
         f"{case.id}  {names.workflow(case.workflow)} v{case.version}  "
         f"状态：{names.state(case)}  期限：{case.deadline or '-'}  督办级别：{level}"
     )
     for key, value in case.data.items():
-        click.echo(f"  {FIELD_LABELS.get(key, key)}：{_value(names, key, str(value))}")
+        _echo(f"  {FIELD_LABELS.get(key, key)}：{private(_value(names, key, str(value)))}")
     for record in case.history:
-        payload = "，".join(f"{k}={v}" for k, v in record.payload.items() if k != "data")
+        payload = "，".join(
+            f"{k}={private(str(v))}" for k, v in record.payload.items() if k != "data"
+        )
         source = names.state(case, record.source) if record.source else ""
-        reason = f"；理由：{record.reason}" if record.reason else ""
-        who = f"{record.actor}（{names.role(spec, record.role)}）"
+        reason = f"；理由：{private(record.reason)}" if record.reason else ""
+        who = f"{private(record.actor)}（{names.role(spec, record.role)}）"
         if record.role == SYSTEM:  # the sweep records escalations in the library's own name
             who = "系统"
-        click.echo(
+        _echo(
             f"  #{record.seq} {record.at:%Y-%m-%d %H:%M} {event_label(spec, record.event)} "
             f"{source}→{names.state(case, record.target)} {who}"
             f"{' ' + payload if payload else ''}{reason}"
         )
+
+
+def _echo(line: str) -> None:
+    """Print a line that echoes stored text (data, actors, reasons), controls escaped."""
+    click.echo(printable(line))
 
 
 def _value(names: Names, key: str, value: str) -> str:
@@ -348,15 +416,8 @@ def fire(
         if not sep:
             raise click.UsageError(f"--set {item!r} 应写作 字段=值")
         raw[key] = value
-    refs = []
-    for item in evidence:
-        kind, sep, name = item.partition("=")
-        if not sep:
-            raise click.UsageError(f"--evidence {item!r} 应写作 种类=文件")
-        try:
-            refs.append(Evidence.of(kind, Path(name).name, Path(name).read_bytes()))
-        except OSError as exc:
-            raise click.UsageError(f"--evidence 读不了文件 {name!r}：{exc.strerror}") from exc
+    limit = _evidence_limit()
+    refs = [_evidence(item, limit) for item in evidence]
     when = _when(at_text)
     with _ledger(db) as ledger:
         case = ledger.get(case_id)
@@ -387,9 +448,66 @@ def fire(
         names = _names(ledger)
     case = outcome.case
     click.echo(
-        f"{case.id}：{event_label(spec, event)} → {names.state(case)}（记录 #{case.seq}），"
-        f"期限 {case.deadline or '-'}；待处理 {len(outcome.effects)} 项（rectify notices 发出）"
+        printable(
+            f"{case.id}：{event_label(spec, event)} → {names.state(case)}（记录 #{case.seq}），"
+            f"期限 {case.deadline or '-'}；待处理 {len(outcome.effects)} 项（rectify notices 发出）"
+        )
     )
+
+
+def _evidence_limit() -> int:
+    """Return the most bytes an evidence file may have (``RECTIFY_EVIDENCE_LIMIT``)."""
+    text = os.environ.get("RECTIFY_EVIDENCE_LIMIT", "")
+    if not text:
+        return EVIDENCE_LIMIT
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise click.UsageError(f"RECTIFY_EVIDENCE_LIMIT {text!r} 应是正整数（字节数）")
+    return limit
+
+
+def _evidence(item: str, limit: int) -> Evidence:
+    """Return the reference of an ``--evidence KIND=FILE``, hashed a block at a time.
+
+    Only a regular file of at most ``limit`` bytes is read: a pipe or a device
+    (``/dev/zero``) would never end. The file is opened without blocking, so that a named
+    pipe with no writer is refused rather than waited for.
+
+    Raises:
+        click.UsageError: The item is not ``KIND=FILE``, or the file cannot be read, is not a
+            regular file or is larger than ``limit``.
+    """
+    kind, sep, name = item.partition("=")
+    if not sep:
+        raise click.UsageError(f"--evidence {item!r} 应写作 种类=文件")
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise click.UsageError(f"--evidence 读不了文件 {name!r}：{exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise click.UsageError(f"--evidence {name!r} 不是普通文件（管道、设备或目录）")
+        if info.st_size > limit:
+            raise click.UsageError(f"--evidence {name!r} 超过 {limit} 字节，太大了")
+        chunks = iter(functools.partial(file.read, _BLOCK), b"")
+        seen = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal seen
+            for chunk in chunks:
+                seen += len(chunk)
+                if seen > limit:  # the file grew while it was read
+                    raise click.UsageError(f"--evidence {name!r} 超过 {limit} 字节，太大了")
+                yield chunk
+
+        try:
+            return Evidence.of_chunks(kind, Path(name).name, counted())
+        except OSError as exc:
+            raise click.UsageError(f"--evidence 读不了文件 {name!r}：{exc.strerror}") from exc
 
 
 @click.command()
@@ -400,6 +518,7 @@ def sweep(*, db: str, now_text: str | None) -> None:
     """Record the escalations due by now on every open case."""
     now = _when(now_text, "--now")
     with _ledger(db) as ledger:
+        _warn_calendar_end(ledger, now.astimezone(TIMEZONE).date())
         report = ledger.sweep(now)
     click.echo(
         f"查看未办结案件 {report.looked_at} 件，升级 {len(report.escalated)} 件，"
@@ -422,11 +541,29 @@ def sweep(*, db: str, now_text: str | None) -> None:
     help="The reader's role (phone numbers are masked for roles that may not see).",
 )
 @as_of_option
+@click.option(
+    "--dead-after",
+    type=click.IntRange(1, 1000),
+    default=DEAD_AFTER,
+    show_default=True,
+    envvar="RECTIFY_DEAD_AFTER",
+    help="Stop retrying a notice after this many failed attempts (also RECTIFY_DEAD_AFTER).",
+)
+@click.option(
+    "--failed", "list_failed", is_flag=True, help="List the notices that failed; render none."
+)
 @clerk
-def notices(*, db: str, out: Path, reader: str, as_of: str | None) -> None:
-    """Render the pending notices into --out and acknowledge every pending effect."""
+def notices(
+    *, db: str, out: Path, reader: str, as_of: str | None, dead_after: int, list_failed: bool
+) -> None:
+    """Render the pending notices into --out; one that fails is kept and retried later."""
+    if list_failed:
+        with _ledger(db) as ledger:
+            _show_failed(ledger.failed(MAX_FAILED))
+        return
     today = _day(as_of)
     written = 0
+    failures: list[Delivery] = []
     with _ledger(db) as ledger:
         publisher = Notices(
             ISSUER,
@@ -435,20 +572,90 @@ def notices(*, db: str, out: Path, reader: str, as_of: str | None) -> None:
             calendar=ledger.engine("hazard").calendar,
         )
         out.mkdir(parents=True, exist_ok=True)
-        while batch := ledger.pending(200):
-            for delivery in batch:
-                if isinstance(delivery.effect, NoticeDue):
-                    case = ledger.get(delivery.case_id)
-                    spec = ledger.engine(case.workflow, case.version).spec
-                    for doc in publisher.render_effect(
-                        delivery.effect, case, spec, issued_on=today, reader_role=reader
-                    ):
-                        suffix = "html" if doc.format == "html" else "txt"
-                        stem = f"{delivery.id.replace(':', '-')}-{delivery.effect.notice}"
-                        (out / f"{stem}.{suffix}").write_text(doc.body, encoding="utf-8")
-                    written += 1
-            ledger.acknowledge([d.id for d in batch])
+
+        def render(delivery: Delivery) -> None:
+            nonlocal written
+            if not isinstance(delivery.effect, NoticeDue):
+                return  # deadlines and escalations: nothing to print
+            case = ledger.get(delivery.case_id)
+            spec = ledger.engine(case.workflow, case.version).spec
+            try:
+                docs = publisher.render_effect(
+                    delivery.effect, case, spec, issued_on=today, reader_role=reader
+                )
+            except RectifyError as exc:  # recorded in the clerk's words
+                raise ClerkError(describe(exc) or str(exc)) from exc
+            for doc in docs:
+                suffix = ".html" if doc.format == "html" else ".txt"
+                path = notice_path(out, delivery.id, delivery.effect.notice, suffix)
+                path.write_text(doc.body, encoding="utf-8")
+            written += 1
+
+        ledger.deliver(render, limit=None, dead_after=dead_after, on_failure=failures.append)
     click.echo(f"已生成通知 {written} 份，写入 {out}/")
+    if failures:
+        click.echo(_failures_line(failures, dead_after), err=True)
+
+
+#: The most failed notices ``notices --failed`` lists.
+MAX_FAILED = 10_000
+_ERROR_SHOWN = 60  # characters of a failure's error in the ``--failed`` table
+
+
+def _failures_line(failures: Sequence[Delivery], dead_after: int) -> str:
+    """Return what a run says of the notices that failed in it."""
+    dead = sum(d.dead for d in failures)
+    if not dead:
+        what = "下次运行时重试"
+    else:
+        what = f"其中 {dead} 份已达重试上限（{dead_after} 次）、不再重试"
+        if dead < len(failures):
+            what += "，其余下次运行时重试"
+    return f"另有 {len(failures)} 份未能生成，{what}；原因用 rectify notices --failed 查看"
+
+
+def _show_failed(failed: Sequence[Delivery]) -> None:
+    """Print the failed notices: the latest error of each, and whether it is still retried."""
+    if not failed:
+        click.echo("没有未能生成的通知")
+        return
+    rows = [
+        [
+            d.id,
+            d.case_id,
+            d.effect.notice if isinstance(d.effect, NoticeDue) else type(d.effect).__name__,
+            str(d.attempts),
+            "不再重试" if d.dead else "待重试",
+            " ".join((d.last_error or "").split())[:_ERROR_SHOWN],
+        ]
+        for d in failed
+    ]
+    _table(["编号", "案件", "通知", "尝试次数", "状态", "错误"], rows)
+    dead = sum(d.dead for d in failed)
+    click.echo(f"未能生成的通知 {len(failed)} 份，其中不再重试 {dead} 份")
+
+
+#: How long before the holiday data runs out ``sweep`` and ``verify`` start to warn.
+CALENDAR_WARNING = dt.timedelta(days=60)
+
+
+def _warn_calendar_end(ledger: Ledger, today: dt.date) -> None:
+    """Warn on standard error from 60 days before the last day the holiday data covers."""
+    ends = [
+        engine.calendar.last_covered_day()
+        for engine in ledger.engines
+        if isinstance(engine.calendar, OfficialCalendar)
+    ]
+    if not ends or today < min(ends) - CALENDAR_WARNING:
+        return
+    last = min(ends)
+    when = "此前" if today <= last else "尽快"
+    click.echo(
+        f"注意：节假日数据只到 {last}，请在{when}补充 RECTIFY_HOLIDAYS 节假日文件"
+        "（国务院办公厅公布次年放假安排后；格式见 docs/workflow-format.md），"
+        "否则之后的期限和通知日期算不出来",
+        err=True,
+    )
 
 
 @click.command()
@@ -510,6 +717,7 @@ def report(
             community=community,
             due_on=_totals_due(today),
             period=(year, number),
+            heads_digest=ledger.heads_digest(),
         )
     document = Notices(ISSUER).render(name, context, fmt=fmt)
     if out is None:
@@ -527,16 +735,40 @@ def _totals_due(today: dt.date) -> dt.date:
 
 @click.command()
 @db_option
+@click.option(
+    "--as-of", help="Judge the holiday data's end as of this day (YYYY-MM-DD; today by default)."
+)
 @clerk
-def verify(*, db: str) -> None:
-    """Check the hash chain of every stored case; exit 1 if any is broken."""
+def verify(*, db: str, as_of: str | None) -> None:
+    """Check every stored case against its history; print the heads digest; exit 1 if not ok."""
     with _ledger(db) as ledger:
+        _warn_calendar_end(ledger, _day(as_of))
         result = ledger.verify()
-    for problem in result.problems:
-        click.echo(describe(problem) or str(problem))
-    click.echo(f"已校验 {result.checked} 件，历史记录不通过 {len(result.problems)} 件")
+    for finding in result.findings:
+        click.echo(printable(_finding_line(finding)))
+    broken = len({finding.case_id for finding in result.findings})
+    click.echo(f"已校验 {result.checked} 件，历史记录不通过 {broken} 件")
+    click.echo(f"台账校验码：{result.heads_digest}")
     if not result.ok:
         raise SystemExit(1)
+
+
+_FINDINGS: Final = {
+    "corrupt-row": "存储的数据无法读取",
+    "events-past-head": "最后一条记录之后还存有记录",
+    "not-replayed": "历史记录无法按流程推演",
+    "orphan-events": "有历史记录，但案件本身已不在存储中",
+    "projection-mismatch": "存储的案件与历史记录推演的结果不符",
+}
+
+
+def _finding_line(finding: Finding) -> str:
+    """Return one finding of ``verify`` worded in Chinese (the detail stays as found)."""
+    if finding.kind in {"history", "head-mismatch"} and finding.seq is not None:
+        error = HistoryError(case_id=finding.case_id, seq=finding.seq, reason=finding.detail)
+        return describe(error) or str(error)
+    what = _FINDINGS.get(finding.kind, finding.kind)
+    return f"案件 {finding.case_id!r}：{what}：{finding.detail}"
 
 
 @click.command()

@@ -22,6 +22,7 @@ import attrs
 from markupsafe import escape
 
 from rectify.calendar._deadlines import due_date
+from rectify.cli._files import safe_child
 from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories
@@ -390,12 +391,14 @@ class _Simulation:
         where = self.out / folder
         where.mkdir(parents=True, exist_ok=True)
         base, copy = stem, 1
-        while (where / f"{stem}.html").exists():  # a second notice of a kind that day
+        # Stems hold case ids and community names: safe_child slugs them.
+        while safe_child(where, stem, ".html").exists():  # a second notice of a kind that day
             copy += 1
             stem = f"{base}-{copy}"
-        (where / f"{stem}.html").write_text(html.body, encoding="utf-8")
-        (where / f"{stem}.txt").write_text(text.body, encoding="utf-8")
-        self.documents.append((folder, html.title, where / f"{stem}.html"))
+        page = safe_child(where, stem, ".html")
+        page.write_text(html.body, encoding="utf-8")
+        safe_child(where, stem, ".txt").write_text(text.body, encoding="utf-8")
+        self.documents.append((folder, html.title, page))
 
     def report(self, name: str, folder: str, stem: str, context: Mapping[str, object]) -> None:
         started = time.perf_counter()
@@ -421,6 +424,7 @@ class _Simulation:
             categories=self.categories,
             community=community,
             due_on=_TOTALS_DAY,
+            heads_digest=self.ledger.heads_digest(),
         )
         self.report(name, f"reports/{day:%Y-%m}", stem, context)
 
@@ -517,7 +521,7 @@ def run_demo(
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    database = out / "rectify.db"
+    database = safe_child(out, "rectify", ".db")
     campaign, categories = load_campaign(), load_categories()
     clock = SimulatedClock(_at(campaign.starts, 8))
     store = SQLStore.open(database)
@@ -637,4 +641,4 @@ def _index(out: Path, documents: list[tuple[str, str, Path]], summary: list[str]
             )
         parts.append("</ul>")
     parts.append("</body></html>")
-    (out / "index.html").write_text("\n".join(parts), encoding="utf-8")
+    safe_child(out, "index", ".html").write_text("\n".join(parts), encoding="utf-8")

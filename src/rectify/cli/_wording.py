@@ -312,6 +312,17 @@ def describe(exc: RectifyError, spec: WorkflowSpec | None = None) -> str | None:
 
 
 _MESSAGES: Final[tuple[tuple[type[RectifyError], str, str], ...]] = (
+    (
+        StoreError,
+        r"no store at (.*?)(?: \(no table \w+\))?; create one first \(rectify init\)",
+        r"没有存储 \1：请先用 rectify init 创建",
+    ),
+    (
+        StoreError,
+        r"the database at (.*?) holds tables not of rectify \((.*?)\);.*",
+        r"\1 的数据库已有别的表（\2）：rectify 只在自己的数据库里建表；确要共用，"
+        r"请设环境变量 RECTIFY_DB_SHARED=1",
+    ),
     (StoreError, r"cannot open a store at (.*?): (.*)", r"无法打开存储 \1：\2"),
     (StoreError, r"connecting to (.*?) failed: (.*)", r"无法连接存储 \1：\2"),
 )

@@ -147,6 +147,16 @@ def validate_paths(
             reader = Reader(doc)
             parse_holidays(reader)
             diagnostics.extend(reader.diagnostics)
+        elif kind == "not-a-mapping":
+            diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "wrong-type",
+                    "expected a mapping at the top level (a workflow, a category table, a "
+                    f"campaign or a holiday file), found a {type(doc.data).__name__}",
+                    Location(doc.file, 1, 1),
+                )
+            )
         elif kind == "unknown":
             diagnostics.append(
                 Diagnostic(
@@ -270,7 +280,8 @@ def workflow_files(folder: Source) -> list[FsPath]:
 
 def _kind(doc: YamlDocument) -> str:
     if not isinstance(doc.data, dict):
-        return "broken"
+        # Unreadable YAML has its diagnostic already; a list or a scalar has none yet.
+        return "broken" if any(d.is_error for d in doc.diagnostics) else "not-a-mapping"
     if "workflow" in doc.data:
         return "workflow"
     if "categories" in doc.data or "severities" in doc.data:
@@ -283,13 +294,26 @@ def _kind(doc: YamlDocument) -> str:
 
 
 def _expand(paths: Iterable[Source]) -> list[FsPath]:
+    """Return the files ``paths`` name: each file, and the YAML files under each folder.
+
+    In a folder only regular files count: a named pipe or a device there is skipped (reading
+    it would never end); named outright, it is an error.
+
+    Raises:
+        DefinitionError: A path does not exist or is neither a folder nor a regular file.
+    """
     out: list[FsPath] = []
     for source in paths:
         path = FsPath(source)
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
-        elif path.exists():
+            found = (p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            out.extend(sorted(p for p in found if p.is_file()))
+        elif path.is_file():
             out.append(path)
+        elif path.exists():
+            raise DefinitionError(
+                f"not a regular file: {str(source)!r} (a pipe, a device or a socket)"
+            )
         else:
             raise DefinitionError(f"no such file or folder: {str(source)!r}")
     return out

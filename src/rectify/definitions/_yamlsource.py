@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Final
@@ -270,6 +271,24 @@ def iter_paths(doc: YamlDocument) -> Iterator[Path]:
     yield from doc._values
 
 
+def _read_regular(path: FsPath, name: str) -> bytes:
+    """Return the bytes of ``path``, a regular file (a pipe or a device would never end).
+
+    The file is opened without blocking, so that a named pipe with no writer is refused
+    rather than waited for. One byte more than ``MAX_BYTES`` is read at most: enough for
+    the ``too-large`` diagnostic, without reading a huge file whole.
+
+    Raises:
+        DefinitionError: ``path`` is not a regular file.
+        OSError: ``path`` cannot be read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DefinitionError(f"cannot read {name!r}: not a regular file")
+        return file.read(MAX_BYTES + 1)
+
+
 def read_source(source: Source) -> tuple[str | bytes, str]:
     """Return the text of ``source`` and the name to report it under.
 
@@ -280,7 +299,7 @@ def read_source(source: Source) -> tuple[str | bytes, str]:
         return source, "<string>"
     path = FsPath(source)
     try:
-        return path.read_bytes(), str(source)
+        return _read_regular(path, str(source)), str(source)
     except OSError as exc:
         raise DefinitionError(f"cannot read {str(source)!r}: {exc.strerror or exc}") from exc
     except ValueError as exc:  # a NUL or an unencodable character in the name
