@@ -157,6 +157,15 @@ def test_validate_refuses_a_named_pipe_argument(fifo: Path) -> None:
     assert "not a regular file" in result.stderr
 
 
+def test_import_refuses_a_named_pipe_as_its_ledger(fifo: Path, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    ledger.unlink(missing_ok=True)
+    os.rename(fifo, ledger)
+    result = run_process("import", ledger, "--db", tmp_path / "town.db")
+    assert result.returncode == 1, result.stderr
+    assert "ledger.csv: not a regular file" in result.stderr
+
+
 def test_a_silent_database_server_ends_in_a_store_error(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
         server.bind(("127.0.0.1", 0))

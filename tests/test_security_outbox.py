@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -328,6 +329,9 @@ def test_notices_renders_the_good_ones_and_records_the_bad_one(tmp_path: Path) -
     last = invoke(*notices)  # a dead letter is no longer handed out
     assert (last.stdout, last.stderr) == (f"已生成通知 0 份，写入 {out}/\n", "")
     assert invoke("notices", "--db", db, "--failed").stdout.splitlines()[1].split()[3] == "3"
+    # The failed attempts took no document number: the two slips issued are 1 and 2.
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT last FROM rectify_numbers").fetchall() == [(2,)]
 
 
 def test_notices_failed_on_a_clean_outbox_says_so(tmp_path: Path) -> None:

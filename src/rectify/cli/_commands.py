@@ -10,13 +10,13 @@ default ``./rectify.db``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import heapq
 import itertools
 import math
 import os
-import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +26,7 @@ from typing import Final
 import attrs
 import click
 
+from rectify._files import NotRegularFileError, open_regular
 from rectify._resources import sample_ledger
 from rectify.calendar._calendar import OfficialCalendar
 from rectify.cli._demo import ISSUER, run_demo
@@ -483,15 +484,14 @@ def _evidence(item: str, limit: int) -> Evidence:
     kind, sep, name = item.partition("=")
     if not sep:
         raise click.UsageError(f"--evidence {item!r} 应写作 种类=文件")
-    try:
-        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise click.UsageError(f"--evidence 读不了文件 {name!r}：{exc.strerror}") from exc
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise click.UsageError(f"--evidence {name!r} 不是普通文件（管道、设备或目录）")
-        if info.st_size > limit:
+    with contextlib.ExitStack() as opened:
+        try:
+            file, size = opened.enter_context(open_regular(name))
+        except NotRegularFileError as exc:
+            raise click.UsageError(f"--evidence {name!r} 不是普通文件（管道、设备或目录）") from exc
+        except OSError as exc:
+            raise click.UsageError(f"--evidence 读不了文件 {name!r}：{exc.strerror}") from exc
+        if size > limit:
             raise click.UsageError(f"--evidence {name!r} 超过 {limit} 字节，太大了")
         chunks = iter(functools.partial(file.read, _BLOCK), b"")
         seen = 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Final
@@ -20,6 +19,7 @@ import attrs
 import yaml
 
 from rectify._diagnostics import Diagnostic, Location, Severity
+from rectify._files import NotRegularFileError, open_regular
 from rectify.exceptions import DefinitionError
 
 __all__ = [
@@ -282,11 +282,11 @@ def _read_regular(path: FsPath, name: str) -> bytes:
         DefinitionError: ``path`` is not a regular file.
         OSError: ``path`` cannot be read.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise DefinitionError(f"cannot read {name!r}: not a regular file")
-        return file.read(MAX_BYTES + 1)
+    try:
+        with open_regular(path) as (file, _size):
+            return file.read(MAX_BYTES + 1)
+    except NotRegularFileError as exc:
+        raise DefinitionError(f"cannot read {name!r}: not a regular file") from exc
 
 
 def read_source(source: Source) -> tuple[str | bytes, str]:

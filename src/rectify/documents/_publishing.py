@@ -79,18 +79,28 @@ class Notices:
         issued_on: dt.date,
         reader_role: str | None = None,
     ) -> dict[str, object]:
-        """Return the context of the notice ``effect`` names, with a fresh document number."""
-        return case_notice_context(
-            effect,
-            case,
-            spec,
-            issuer=self.issuer,
-            sequence=self.numbers.next_number(self.issuer.code, issued_on.year),
-            issued_on=issued_on,
-            categories=self.categories,
-            calendar=self.calendar,
-            reader_role=reader_role,
-        )
+        """Return the context of the notice ``effect`` names, with a fresh document number.
+
+        The context is worked out once without a number first, so that a notice whose dates
+        cannot be computed (a year no calendar covers) fails before it uses up a number: the
+        numbers a town files stay without gaps.
+        """
+
+        def build(sequence: int) -> dict[str, object]:
+            return case_notice_context(
+                effect,
+                case,
+                spec,
+                issuer=self.issuer,
+                sequence=sequence,
+                issued_on=issued_on,
+                categories=self.categories,
+                calendar=self.calendar,
+                reader_role=reader_role,
+            )
+
+        build(0)
+        return build(self.numbers.next_number(self.issuer.code, issued_on.year))
 
     def render(
         self,

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from rectify._files import NotRegularFileError, open_regular
 from rectify.definitions._categories import CategoryTable
 from rectify.exceptions import RectifyError
 from rectify.spreadsheets._header import HEADER_SEARCH, find_header
@@ -192,8 +193,12 @@ def _opened(source: str | os.PathLike[str] | bytes) -> Iterator[tuple[str, Binar
         yield "<bytes>", io.BytesIO(source)
         return
     path = Path(source)
-    with path.open("rb") as stream:
-        yield path.name, stream
+    try:
+        with open_regular(path) as (stream, _size):
+            yield path.name, stream
+    except NotRegularFileError as exc:  # a pipe with no writer would block forever
+        what = "not a regular file (a pipe, a device or a folder)"
+        raise RectifyError(f"{path.name}: {what}") from exc
 
 
 def _rows(stream: BinaryIO, name: str, sheet: str | None) -> Iterator[list[object]]:
