@@ -160,7 +160,7 @@ def test_validate_refuses_a_named_pipe_argument(fifo: Path) -> None:
 def test_import_refuses_a_named_pipe_as_its_ledger(fifo: Path, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.csv"
     ledger.unlink(missing_ok=True)
-    os.rename(fifo, ledger)
+    fifo.rename(ledger)
     result = run_process("import", ledger, "--db", tmp_path / "town.db")
     assert result.returncode == 1, result.stderr
     assert "ledger.csv: not a regular file" in result.stderr
