@@ -318,7 +318,7 @@ def test_cases_reads_page_by_page_without_losing_or_repeating_a_case(
 ) -> None:
     whole = run("cases", "--db", db, "--state", "已销号", "--all")
     everything = run("cases", "--db", db, "--all", "--limit", "1000")
-    monkeypatch.setattr("rectify.cli._commands._PAGE", 7)
+    monkeypatch.setattr("rectify.cli._cases._PAGE", 7)
     assert run("cases", "--db", db, "--state", "已销号", "--all") == whole
     assert run("cases", "--db", db, "--all", "--limit", "1000") == everything
     paged = run("cases", "--db", db, "--all", "--limit", "30")
@@ -835,7 +835,7 @@ def test_demo_at_a_larger_scale_prints_stage_timings(tmp_path: Path) -> None:
 
 
 def test_set_values_take_the_declared_field_types() -> None:
-    from rectify.cli._commands import _typed  # noqa: PLC0415 - the conversion itself
+    from rectify.cli._cases import _typed  # noqa: PLC0415 - the conversion itself
 
     assert _typed("7", "int") == 7
     assert _typed("2024-06-30", "date") == dt.date(2024, 6, 30)
