@@ -23,7 +23,7 @@ from rectify.documents import Issuer, report_context
 from rectify.engine import replay
 from rectify.ledger import Finding, VerifyReport
 from rectify.stores import MemoryStore, SQLStore
-from rectify.stores._sql import _projection
+from rectify.stores._sql_rows import _projection
 from tests.test_ledger import SWEEP_AT, close_planned, make_ledger, open_planned
 from tests.test_store import SQL_BACKENDS, clear, drop, server_url
 

@@ -490,7 +490,7 @@ def test_paging_visits_every_case_once_in_code_point_order(store: Store) -> None
 
 
 def test_cases_reads_page_by_page(sql_store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rectify.stores._sql._CHUNK", 3)
+    monkeypatch.setattr("rectify.stores._sql_read._CHUNK", 3)
     cases = [make_case(f"H-{i:02}", records=i % 3 + 1) for i in range(10)]
     for case in cases:
         sql_store.add(case, [notice(case)])

@@ -63,7 +63,7 @@ import rectify
 from rectify.engine._history import canonical
 from rectify.stores import CaseQuery, SQLStore
 from rectify.stores._codec import effect_to_json
-from rectify.stores._sql import _event_row, _projection
+from rectify.stores._sql_rows import _event_row, _projection
 from rectify.stores._store import effect_ids
 from suites.base import Measurement, Settings
 from suites.engine import EVENTS, Lifecycle, lifecycle
