@@ -27,7 +27,7 @@ from rectify.calendar._deadlines import WorkingCalendar
 from rectify.definitions._campaign import Campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories, load_workflow, workflow_files
-from rectify.documents._contexts import Issuer, case_notice_context
+from rectify.documents._contexts import check_notice_context
 from rectify.engine._case import Actor, Case, Effect, Evidence, NoticeDue, Outcome
 from rectify.engine._engine import TIMEZONE, Engine, EventOption, local_date, require_aware
 from rectify.engine._escalation import escalate
@@ -53,15 +53,10 @@ __all__ = [
 #: The attempts after which ``Ledger.deliver`` gives up on a failing effect (a dead letter).
 DEAD_AFTER: Final = 5
 _DELIVER_PAGE = 200  # effects read from the outbox at a time by ``deliver``
-#: Stands in for the issuer when a notice's dates are worked out before it is queued.
-_CHECK_ISSUER: Final = Issuer(organ="", office="", code="")
 
 
 def _check_notices(engine: Engine, outcome: Outcome, when: dt.datetime) -> None:
-    """Work out the dates of each notice ``outcome`` queues, as rendering it will.
-
-    A notice whose re-check or reply date falls in a year no calendar source covers could
-    never render; it is refused now, with nothing stored, rather than failing in the outbox.
+    """Refuse now, with nothing stored, a notice ``outcome`` queues that could never render.
 
     Raises:
         CalendarError: A notice's date needs a year no source covers (and the host allowed
@@ -69,12 +64,10 @@ def _check_notices(engine: Engine, outcome: Outcome, when: dt.datetime) -> None:
     """
     for effect in outcome.effects:
         if isinstance(effect, NoticeDue):
-            case_notice_context(
+            check_notice_context(
                 effect,
                 outcome.case,
                 engine.spec,
-                issuer=_CHECK_ISSUER,
-                sequence=0,
                 issued_on=local_date(when),
                 calendar=engine.calendar,
             )

@@ -26,6 +26,7 @@ __all__ = [
     "PHONE_ROLES",
     "Issuer",
     "case_notice_context",
+    "check_notice_context",
     "hazard_view",
     "private_view",
     "reader_view",
@@ -225,3 +226,37 @@ def case_notice_context(
         "recheck_on": recheck,
         "reader": reader_view(reader_role),
     }
+
+
+#: Stands in for the issuer when a notice is worked out only to see whether it can be.
+_NO_ISSUER = Issuer(organ="", office="", code="")
+
+
+def check_notice_context(
+    effect: NoticeDue,
+    case: Case,
+    spec: WorkflowSpec,
+    *,
+    issued_on: dt.date,
+    calendar: WorkingCalendar | None,
+    categories: CategoryTable | None = None,
+) -> None:
+    """Work out a notice's context without an issuer or a number, raising what that would.
+
+    Done before a notice is queued (so that one whose dates cannot be computed, in a year no
+    calendar covers, is refused with nothing stored) and before a number is taken for it (so
+    that a failing notice leaves no gap in the numbers a town files).
+
+    Raises:
+        CalendarError: A date of the notice needs a year no calendar source covers.
+    """
+    case_notice_context(
+        effect,
+        case,
+        spec,
+        issuer=_NO_ISSUER,
+        sequence=0,
+        issued_on=issued_on,
+        categories=categories,
+        calendar=calendar,
+    )

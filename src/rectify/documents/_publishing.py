@@ -11,7 +11,7 @@ from typing import Protocol
 from rectify.calendar._deadlines import WorkingCalendar
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._contexts import Issuer, case_notice_context
+from rectify.documents._contexts import Issuer, case_notice_context, check_notice_context
 from rectify.engine._case import Case, NoticeDue
 from rectify.templating._renderer import DEFAULT_LOCALE, Document, NoticeRenderer
 
@@ -81,26 +81,28 @@ class Notices:
     ) -> dict[str, object]:
         """Return the context of the notice ``effect`` names, with a fresh document number.
 
-        The context is worked out once without a number first, so that a notice whose dates
-        cannot be computed (a year no calendar covers) fails before it uses up a number: the
-        numbers a town files stay without gaps.
+        A notice that cannot be worked out fails before it takes a number, so the numbers a
+        town files have no gaps.
         """
-
-        def build(sequence: int) -> dict[str, object]:
-            return case_notice_context(
-                effect,
-                case,
-                spec,
-                issuer=self.issuer,
-                sequence=sequence,
-                issued_on=issued_on,
-                categories=self.categories,
-                calendar=self.calendar,
-                reader_role=reader_role,
-            )
-
-        build(0)
-        return build(self.numbers.next_number(self.issuer.code, issued_on.year))
+        check_notice_context(
+            effect,
+            case,
+            spec,
+            issued_on=issued_on,
+            calendar=self.calendar,
+            categories=self.categories,
+        )
+        return case_notice_context(
+            effect,
+            case,
+            spec,
+            issuer=self.issuer,
+            sequence=self.numbers.next_number(self.issuer.code, issued_on.year),
+            issued_on=issued_on,
+            categories=self.categories,
+            calendar=self.calendar,
+            reader_role=reader_role,
+        )
 
     def render(
         self,
