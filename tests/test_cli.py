@@ -514,6 +514,32 @@ def test_report_refuses_an_unknown_community_before_rendering_or_numbering(
     assert numbers(db) == before
 
 
+def test_the_circular_prints_the_heads_digest_as_of_its_day_whenever_rendered(
+    worked: Path, tmp_path: Path
+) -> None:
+    db = copy_store(worked, tmp_path)
+    circular = ("report", "circular", "--db", db, "--month", "2024-08", "--as-of", "2024-08-22")
+
+    def footer() -> str:
+        lines = run(*circular, "--format", "text").splitlines()
+        return next(line for line in lines if line.startswith("台账校验码："))
+
+    first = footer()
+    assert first == f"台账校验码：{heads_digest_by_hand(db)[:16]}"  # nothing after Aug 22 yet
+    with sqlite3.connect(db) as connection:
+        (other,) = connection.execute(
+            "SELECT id FROM rectify_cases WHERE state = 'discovered' ORDER BY id LIMIT 1"
+        ).fetchone()
+    connection.close()
+    run(
+        "fire", other, "assign", "--db", db, "--actor", "社区-李", "--role", "community",
+        "--set", "responsible_party=某物业", "--set", "measures=清理杂物",
+        "--set", "due=2024-09-30", "--at", "2024-09-10T10:00",
+    )  # fmt: skip  # a later record moves the heads
+    assert heads_digest_by_hand(db)[:16] != first.removeprefix("台账校验码：")
+    assert footer() == first
+
+
 def test_a_monthly_report_without_community_is_a_usage_error(
     worked: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

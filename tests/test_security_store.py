@@ -238,6 +238,20 @@ def test_the_heads_digest_is_sha256_of_the_sorted_head_lines(
     assert ledger.verify().heads_digest == hashlib.sha256(lines.encode()).hexdigest()
 
 
+def test_the_heads_digest_as_of_a_day_stays_what_it_was_that_day() -> None:
+    ledger = make_ledger(MemoryStore())
+    open_planned(ledger, "H-1")
+    open_planned(ledger, "H-2")
+    day = LATER.date() - dt.timedelta(days=1)
+    that_day = ledger.heads_digest()
+    assert ledger.heads_digest(as_of=day) == that_day
+    close_planned(ledger, "H-2", LATER)  # what happens later leaves the day's digest alone
+    assert ledger.heads_digest() != that_day
+    assert ledger.heads_digest(as_of=day) == that_day
+    assert ledger.heads_digest(as_of=LATER.date()) == ledger.heads_digest()
+    assert ledger.heads_digest(as_of=day - dt.timedelta(days=30)) == hashlib.sha256().hexdigest()
+
+
 def test_the_heads_digest_of_an_empty_store_is_sha256_of_nothing() -> None:
     report = make_ledger(MemoryStore()).verify()
     assert report.heads_digest == hashlib.sha256(b"").hexdigest()

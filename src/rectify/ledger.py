@@ -47,6 +47,7 @@ __all__ = [
     "SystemClock",
     "VerifyReport",
     "digest_heads",
+    "heads_as_of",
 ]
 
 
@@ -176,6 +177,24 @@ def digest_heads(heads: Iterable[tuple[str, int, str]]) -> str:
     for case_id, seq, digest in sorted(heads):
         hasher.update(f"{case_id}\t{seq}\t{digest}\n".encode())
     return hasher.hexdigest()
+
+
+def heads_as_of(cases: Iterable[Case], day: dt.date) -> list[tuple[str, int, str]]:
+    """Return each case's head as it stood at the end of ``day`` (Asia/Shanghai).
+
+    A case opened later has no head then. What a document dated ``day`` prints comes out the
+    same whenever it is rendered again, and a history cut short before ``day`` changes it.
+    """
+    heads: list[tuple[str, int, str]] = []
+    for case in cases:
+        last = None
+        for record in case.history:  # in time order: the engine refuses events out of order
+            if local_date(record.at) > day:
+                break
+            last = record
+        if last is not None:
+            heads.append((case.id, last.seq, last.digest))
+    return heads
 
 
 def _show(value: object) -> str:
@@ -553,14 +572,20 @@ class Ledger:
             findings.extend(self._check(row))
         return VerifyReport(checked, tuple(findings), digest_heads(heads))
 
-    def heads_digest(self) -> str:
+    def heads_digest(self, as_of: dt.date | None = None) -> str:
         """Return the digest of every case's head, as ``VerifyReport.heads_digest``.
 
         Kept where the store's writers cannot reach (printed on each circular and ledger,
         written down after each day's work), it shows later whether any history was cut
         short, even together with its head and case. See :func:`digest_heads`.
+
+        Args:
+            as_of: The heads as they stood at the end of this day (:func:`heads_as_of`),
+                which a document dated that day prints; the stored heads by default.
         """
-        return digest_heads(self.store.heads())
+        if as_of is None:
+            return digest_heads(self.store.heads())
+        return digest_heads(heads_as_of(self.store.cases(), as_of))
 
     def _check(self, row: AuditRow) -> list[Finding]:
         """Return what is wrong with one case row (see ``verify``)."""

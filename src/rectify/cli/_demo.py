@@ -33,7 +33,7 @@ from rectify.documents._reports import LookbackResult, lookback_context, report_
 from rectify.engine._case import Actor, Case, Evidence, NoticeDue
 from rectify.engine._engine import TIMEZONE
 from rectify.engine._lookback import sample_lookback
-from rectify.ledger import Ledger
+from rectify.ledger import Ledger, digest_heads, heads_as_of
 from rectify.stores._sql import SQLStore
 from rectify.templating._formatting import display_width, pad
 from rectify.templating._renderer import Document
@@ -424,7 +424,7 @@ class _Simulation:
             categories=self.categories,
             community=community,
             due_on=_TOTALS_DAY,
-            heads_digest=self.ledger.heads_digest(),
+            heads_digest=digest_heads(heads_as_of(cases, day)),
         )
         self.report(name, f"reports/{day:%Y-%m}", stem, context)
 

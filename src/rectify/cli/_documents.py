@@ -39,7 +39,7 @@ from rectify.documents._reports import report_context
 from rectify.engine._case import NoticeDue
 from rectify.engine._engine import TIMEZONE
 from rectify.exceptions import HistoryError, RectifyError
-from rectify.ledger import DEAD_AFTER, Finding, Ledger
+from rectify.ledger import DEAD_AFTER, Finding, Ledger, digest_heads, heads_as_of
 from rectify.stores._store import Delivery
 
 __all__ = ["CALENDAR_WARNING", "MAX_FAILED", "notices", "report", "sweep", "verify"]
@@ -252,7 +252,7 @@ def report(
             community=community,
             due_on=_totals_due(today),
             period=(year, number),
-            heads_digest=ledger.heads_digest(),
+            heads_digest=digest_heads(heads_as_of(stored, today)),
         )
     document = Notices(ISSUER).render(name, context, fmt=fmt)
     if out is None:
