@@ -33,7 +33,7 @@ from rectify.engine._engine import TIMEZONE, Engine, EventOption, local_date, re
 from rectify.engine._escalation import escalate
 from rectify.engine._guards import Action, Guard
 from rectify.engine._history import verify_history
-from rectify.engine._replay import replay
+from rectify.engine._replay import case_as_of, case_at, replay
 from rectify.exceptions import ConcurrencyError, HistoryError, RectifyError, ReplayError
 from rectify.stores._store import AuditRow, CaseQuery, Delivery, Store, projection_columns
 
@@ -410,6 +410,40 @@ class Ledger:
     def get(self, case_id: str) -> Case:
         """Return a stored case with its history."""
         return self.store.get(case_id)
+
+    def case_at(self, case_id: str, seq: int) -> Case:
+        """Return a stored case as it was right after its record ``seq``.
+
+        A notice queued by record ``seq`` is built from this case, whenever it is rendered:
+        the deadline and measures it names are those of that record, not of a later one.
+
+        Raises:
+            CaseNotFoundError: No case with that id is stored.
+            ValueError: ``seq`` is negative.
+        """
+        case = self.store.get(case_id)
+        return case_at(self._workflow_engines(case), case, seq)
+
+    def cases_as_of(self, moment: dt.date | dt.datetime) -> Iterator[Case]:
+        """Yield every stored case as it stood at ``moment``; cases opened later are left out.
+
+        A date means the end of that day in Asia/Shanghai, an aware datetime that instant.
+        Reports, listings and exports of a past moment read these, so that a document dated
+        ``moment`` holds what held then and comes out the same whenever it is rendered. A
+        case that has not changed since ``moment`` is yielded as stored; one that has is
+        replayed up to its last record then (``rectify.engine.case_as_of``).
+        """
+        if isinstance(moment, dt.datetime):
+            require_aware(moment, "moment")
+        for case in self.store.cases():
+            past = case_as_of(self._workflow_engines(case), case, moment)
+            if past is not None:
+                yield past
+
+    def _workflow_engines(self, case: Case) -> list[Engine]:
+        """Return the engines a case's history replays through (every version it may name)."""
+        self.engine(case.workflow, case.version)  # the one it was opened with must be here
+        return [e for e in self.engines if e.spec.id == case.workflow]
 
     def allowed_events(self, case_id: str, actor: Actor) -> tuple[EventOption, ...]:
         """Return every event of a stored case's workflow as ``actor`` sees it now.

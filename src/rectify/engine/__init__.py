@@ -30,7 +30,15 @@ from rectify.engine._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify.engine._history import verify_history
 from rectify.engine._ids import CASE_ID_MAX, check_case_id
 from rectify.engine._lookback import ALWAYS_SAMPLED, sample_lookback
-from rectify.engine._replay import MigrationCheck, migrate, plan_migration, replay
+from rectify.engine._replay import (
+    MigrationCheck,
+    case_as_of,
+    case_at,
+    last_seq_at,
+    migrate,
+    plan_migration,
+    replay,
+)
 from rectify.engine._severity import change_severity
 
 __all__ = [
@@ -54,11 +62,14 @@ __all__ = [
     "Outcome",
     "Record",
     "Sweep",
+    "case_as_of",
+    "case_at",
     "change_severity",
     "check_case_id",
     "due_within",
     "escalate",
     "is_overdue",
+    "last_seq_at",
     "migrate",
     "plan_migration",
     "replay",

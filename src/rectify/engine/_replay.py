@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
 from rectify.engine._case import Actor, Case, Outcome, Record
-from rectify.engine._engine import MERGE, OPEN, Engine, before, local_date
+from rectify.engine._engine import (
+    MERGE,
+    OPEN,
+    Engine,
+    before,
+    instant,
+    local_date,
+    require_aware,
+)
 from rectify.engine._escalation import ESCALATE, apply_escalation
 from rectify.engine._history import seal
 from rectify.engine._severity import SEVERITY, apply_severity
 from rectify.exceptions import RectifyError, ReplayError
 
-__all__ = ["MIGRATE", "MigrationCheck", "migrate", "plan_migration", "replay"]
+__all__ = [
+    "MIGRATE",
+    "MigrationCheck",
+    "case_as_of",
+    "case_at",
+    "last_seq_at",
+    "migrate",
+    "plan_migration",
+    "replay",
+]
 
 #: The event name of the record a migration appends.
 MIGRATE = "@migrate"
@@ -53,6 +71,51 @@ def replay(engines: Engine | Sequence[Engine], records: Iterable[Record]) -> Cas
     if case is None:
         raise ReplayError(seq=0, reason="the history is empty")
     return case
+
+
+def case_at(engines: Engine | Sequence[Engine], case: Case, seq: int) -> Case:
+    """Return ``case`` as it was right after its record ``seq``.
+
+    The case is the fold of its history, so the case as it was is the fold of the history
+    up to that record: ``replay`` of that prefix through the engines of its workflow (every
+    version it ran on). ``seq`` at or past the last record gives ``case`` itself.
+
+    Raises:
+        ValueError: ``seq`` is negative (before the case was opened).
+        ReplayError: The history up to ``seq`` does not replay against the engines.
+    """
+    if seq < 0:
+        raise ValueError(f"case {case.id!r} had no record {seq} (records start at 0)")
+    if seq >= case.seq:
+        return case
+    return replay(engines, case.history[: seq + 1])
+
+
+def last_seq_at(case: Case, moment: dt.date | dt.datetime) -> int:
+    """Return the sequence number of the case's last record at ``moment``, -1 if none yet.
+
+    A date means the end of that day in Asia/Shanghai (every record dated that day counts);
+    a datetime (aware) counts the records at or before that instant.
+    """
+    # Records are in time order: the engine refuses an event dated before the last one.
+    if isinstance(moment, dt.datetime):
+        edge = instant(require_aware(moment, "moment"))
+        return bisect.bisect_right([instant(r.at) for r in case.history], edge) - 1
+    return bisect.bisect_right([local_date(r.at) for r in case.history], moment) - 1
+
+
+def case_as_of(
+    engines: Engine | Sequence[Engine], case: Case, moment: dt.date | dt.datetime
+) -> Case | None:
+    """Return ``case`` as it stood at ``moment``, or ``None`` if it was not opened yet.
+
+    Every report, listing and export of a past moment is built from cases as of that
+    moment, so that it holds the facts of that moment (its state, deadline, escalation
+    level, data) and comes out the same whenever it is rendered again. A date means the end
+    of that day in Asia/Shanghai; see :func:`last_seq_at` and :func:`case_at`.
+    """
+    seq = last_seq_at(case, moment)
+    return None if seq < 0 else case_at(engines, case, seq)
 
 
 def _pick(pool: list[Engine], version: object, *, default: Engine | None, seq: int = 0) -> Engine:
