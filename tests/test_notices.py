@@ -1569,25 +1569,50 @@ def test_the_number_book_is_safe_across_threads() -> None:
 def test_documents_are_numbered_in_order_and_a_new_year_starts_at_one() -> None:
     town = build_town()
     notices = Notices(TOWN_OFFICE, categories=town.categories, calendar=town.calendar)
+    days = (dt.date(2024, 4, 8), dt.date(2024, 4, 9), dt.date(2024, 12, 31), dt.date(2025, 1, 2))
+    taken = [notices.number(f"document-{n}", on) for n, on in enumerate(days)]
+    assert [number for number, _ in taken] == [1, 2, 3, 1]
+    assert [on for _, on in taken] == list(days)
+    assert notices.number("document-0", dt.date(2025, 3, 1)) == (1, days[0])  # kept, not taken
+
+
+def test_a_notice_rendered_again_keeps_its_number_date_and_bytes() -> None:
+    town = build_town()
+    notices = Notices(TOWN_OFFICE, categories=town.categories, calendar=town.calendar)
     slip = town.notice("rectification_slip", "HF-2024-002")
-    numbers = []
-    for on in (
-        dt.date(2024, 4, 8),
-        dt.date(2024, 4, 9),
-        dt.date(2024, 12, 31),
-        dt.date(2025, 1, 2),
-    ):
-        html, text = notices.render_effect(slip.effect, slip.case, slip.spec, issued_on=on)
-        number = re.search(r"虎峰镇消安〔\d{4}〕\d+号", text.body)
-        assert number is not None
-        assert number.group() in html.body
-        numbers.append(number.group())
-    assert numbers == [
-        "虎峰镇消安〔2024〕1号",
-        "虎峰镇消安〔2024〕2号",
-        "虎峰镇消安〔2024〕3号",
-        "虎峰镇消安〔2025〕1号",
-    ]
+    first = notices.render_effect(slip.effect, slip.case, slip.spec, issued_on=dt.date(2024, 4, 8))
+    for on in (dt.date(2024, 4, 9), dt.date(2025, 1, 2)):
+        again = notices.render_effect(slip.effect, slip.case, slip.spec, issued_on=on)
+        assert [d.body for d in again] == [d.body for d in first]
+    assert "虎峰镇消安〔2024〕1号" in first[1].body
+    assert "2024年4月8日" in first[0].body  # the date under the signature
+    assert notices.numbers.next_number(TOWN_OFFICE.code, 2024) == 2  # no number was taken
+
+
+def test_a_notice_is_built_from_the_case_as_of_its_record() -> None:
+    town = build_town()
+    notices = Notices(TOWN_OFFICE, categories=town.categories, calendar=town.calendar)
+    slip = town.notice("rectification_slip", "HF-2024-002")
+    moved = attrs.evolve(slip.case.history[-1], seq=slip.case.seq + 1)
+    later = attrs.evolve(slip.case, history=(*slip.case.history, moved))
+    with pytest.raises(NoticeError, match=r"queued by its record \d+.*Ledger\.case_at"):
+        notices.context(slip.effect, later, slip.spec, issued_on=dt.date(2024, 4, 8))
+
+
+def test_a_document_that_comes_out_differently_is_refused() -> None:
+    town = build_town()
+    notices = Notices(TOWN_OFFICE, categories=town.categories, calendar=town.calendar)
+    context = report_context("circular", town=town)
+    identity = rectify.documents.report_identity("circular", AS_OF, period=(2024, 7))
+    first = notices.render("circular", context, identity=identity)
+    assert notices.render("circular", context, identity=identity).body == first.body
+    changed = {**context, "totals": {**context["totals"], "closed": 99}}  # type: ignore[dict-item]
+    with pytest.raises(rectify.exceptions.DocumentChangedError) as caught:
+        notices.render("circular", changed, identity=identity)
+    assert caught.value.changed == "context"
+    assert caught.value.identity == identity
+    # The text copy is a rendering of its own: its first hashes are kept the same way.
+    notices.render("circular", context, fmt="text", identity=identity)
 
 
 # -- charts ----------------------------------------------------------------------------------------

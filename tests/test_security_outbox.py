@@ -23,6 +23,7 @@ from rectify.calendar import CalendarFallbackWarning, HolidayData, OfficialCalen
 from rectify.engine import DeadlineSet
 from rectify.exceptions import CalendarError
 from rectify.stores import Delivery, MemoryStore, SQLStore, Store
+from rectify.stores._sql import SCHEMA_VERSION
 from rectify.testing import FakeCalendar
 from tests.test_cli import invoke
 from tests.test_store import BACKENDS, TZ, Servers, make_case, make_store, notice
@@ -168,7 +169,7 @@ def test_a_version_1_store_upgrades_in_place_keeping_its_pending_deliveries(
         assert failed.dead
         schema = store.metadata.tables[f"{own_prefix}schema"]
         with store.engine.connect() as conn:
-            assert conn.execute(sa.select(schema.c.version)).scalar_one() == 2
+            assert conn.execute(sa.select(schema.c.version)).scalar_one() == SCHEMA_VERSION
 
 
 # -- the ledger: each delivery on its own ---------------------------------------------------

@@ -25,6 +25,7 @@ The hierarchy::
     │   ├── SeparationOfDutiesError   the same actor on both sides of a duty rule
     │   └── OutOfOrderError           dated before the last event of the case
     ├── NoticeError                   a notice template is missing, broken or lacks a variable
+    │   └── DocumentChangedError      a numbered document rendered again differs from its first
     ├── StoreError                    a store cannot do what was asked
     │   ├── ConcurrencyError          the case moved on since it was read: read again, retry
     │   ├── CaseNotFoundError         no case with that id
@@ -52,6 +53,7 @@ __all__ = [
     "ConcurrencyError",
     "DeadlineError",
     "DefinitionError",
+    "DocumentChangedError",
     "EventNotAllowedError",
     "EventRefusedError",
     "EvidenceMissingError",
@@ -297,6 +299,29 @@ class NoticeError(RectifyError):
         self.template = template
         self.line = line
         self.variable = variable
+
+
+class DocumentChangedError(NoticeError):
+    """A document rendered again does not come out as it was first rendered.
+
+    A numbered document (its identity: kind, period or case and record, reader) keeps the
+    hashes of its first rendering; a later rendering must give the same ones. It did not:
+    ``changed`` says what differs, ``template`` (the template files changed since) or
+    ``context`` (the facts it is built from differ: the store was altered, or the document
+    is not built as of its moment).
+
+    Attributes:
+        identity: The document's identity.
+        changed: ``template``, ``context`` or both, joined by `` and ``.
+    """
+
+    def __init__(self, *, identity: str, template: str, changed: str) -> None:
+        super().__init__(
+            f"document {identity!r} differs from its first rendering: its {changed} changed",
+            template=template,
+        )
+        self.identity = identity
+        self.changed = changed
 
 
 class StoreError(RectifyError):

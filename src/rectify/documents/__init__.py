@@ -18,17 +18,31 @@ from rectify.documents._contexts import (
     Issuer,
     case_notice_context,
 )
-from rectify.documents._publishing import MemoryNumberBook, Notices, NumberBook
+from rectify.documents._publishing import (
+    DocumentRegister,
+    MemoryNumberBook,
+    Notices,
+    NumberBook,
+    notice_identity,
+    report_identity,
+)
 from rectify.documents._reports import (
+    REPORT_DAY,
     REPORT_VARIABLES,
+    STATUSES,
+    TRANSFERRED_FROM,
+    Facts,
     LookbackResult,
+    Totals,
     circular_context,
+    count,
     escalation_report_context,
     ledger_context,
     ledger_totals_context,
     lookback_context,
     monthly_report_context,
     report_context,
+    report_period,
 )
 from rectify.templating._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
 from rectify.templating._renderer import Document, NoticeRenderer, TemplateProblem
@@ -36,8 +50,13 @@ from rectify.templating._renderer import Document, NoticeRenderer, TemplateProbl
 __all__ = [
     "CASE_NOTICE_VARIABLES",
     "PHONE_ROLES",
+    "REPORT_DAY",
     "REPORT_VARIABLES",
+    "STATUSES",
+    "TRANSFERRED_FROM",
     "Document",
+    "DocumentRegister",
+    "Facts",
     "Issuer",
     "LookbackResult",
     "MemoryNumberBook",
@@ -45,8 +64,10 @@ __all__ = [
     "Notices",
     "NumberBook",
     "TemplateProblem",
+    "Totals",
     "case_notice_context",
     "circular_context",
+    "count",
     "document_number",
     "en_date",
     "escalation_report_context",
@@ -55,7 +76,10 @@ __all__ = [
     "lookback_context",
     "mask_phone",
     "monthly_report_context",
+    "notice_identity",
     "report_context",
+    "report_identity",
+    "report_period",
     "zh_date",
     "zh_ordinal",
 ]

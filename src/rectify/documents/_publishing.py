@@ -6,16 +6,24 @@ import datetime as dt
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rectify.calendar._deadlines import WorkingCalendar
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
 from rectify.documents._contexts import Issuer, case_notice_context, check_notice_context
 from rectify.engine._case import Case, NoticeDue
+from rectify.exceptions import DocumentChangedError, NoticeError
 from rectify.templating._renderer import DEFAULT_LOCALE, Document, NoticeRenderer
 
-__all__ = ["MemoryNumberBook", "Notices", "NumberBook"]
+__all__ = [
+    "DocumentRegister",
+    "MemoryNumberBook",
+    "Notices",
+    "NumberBook",
+    "notice_identity",
+    "report_identity",
+]
 
 
 class NumberBook(Protocol):
@@ -26,19 +34,76 @@ class NumberBook(Protocol):
         ...
 
 
+@runtime_checkable
+class DocumentRegister(NumberBook, Protocol):
+    """A number book that numbers each document once and remembers how it was rendered.
+
+    A document has an identity (its kind and what it is of: a case's record, or a period
+    and a community, and its reader). Its number and date are taken the first time it is
+    registered; every later registration of the same identity returns them, so rendering a
+    document again never takes a number. Each rendering (``variant``: the template and the
+    reader) records its template and context hashes the first time, so a later rendering
+    can be checked against them. Every store is a document register.
+    """
+
+    def register_document(
+        self, identity: str, code: str, issued_on: dt.date
+    ) -> tuple[int, dt.date]:
+        """Return ``(number, issued_on)`` of document ``identity``.
+
+        The first time, the next number of ``code`` in ``issued_on``'s year is taken and
+        kept with ``issued_on``; later, what was kept is returned (``code`` and
+        ``issued_on`` are then ignored).
+        """
+        ...
+
+    def fingerprint_document(
+        self, identity: str, variant: str, template_sha256: str, context_sha256: str
+    ) -> tuple[str, str]:
+        """Return the ``(template_sha256, context_sha256)`` kept for this rendering.
+
+        The first time, the given hashes are kept and returned; later, the kept ones are
+        returned (the caller compares them with its own).
+        """
+        ...
+
+
 class MemoryNumberBook:
     """A number book in memory (tests, single-process hosts); a store keeps a durable one."""
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, int], int] = {}
+        self._documents: dict[str, tuple[int, dt.date]] = {}
+        self._renderings: dict[tuple[str, str], tuple[str, str]] = {}
         self._lock = threading.Lock()
 
     def next_number(self, code: str, year: int) -> int:
         """Return the next unused sequence number of ``code`` in ``year``."""
         with self._lock:
-            number = self._last.get((code, year), 0) + 1
-            self._last[(code, year)] = number
-            return number
+            return self._next(code, year)
+
+    def _next(self, code: str, year: int) -> int:
+        number = self._last.get((code, year), 0) + 1
+        self._last[(code, year)] = number
+        return number
+
+    def register_document(
+        self, identity: str, code: str, issued_on: dt.date
+    ) -> tuple[int, dt.date]:
+        """Return the number and date of document ``identity``, numbering it the first time."""
+        with self._lock:
+            if identity not in self._documents:
+                self._documents[identity] = (self._next(code, issued_on.year), issued_on)
+            return self._documents[identity]
+
+    def fingerprint_document(
+        self, identity: str, variant: str, template_sha256: str, context_sha256: str
+    ) -> tuple[str, str]:
+        """Return the hashes kept for this rendering, keeping the given ones the first time."""
+        with self._lock:
+            return self._renderings.setdefault(
+                (identity, variant), (template_sha256, context_sha256)
+            )
 
 
 class Notices:
@@ -70,6 +135,18 @@ class Notices:
         self.locale = locale
         self.renderer = NoticeRenderer(host_folder)
 
+    def number(self, identity: str, issued_on: dt.date) -> tuple[int, dt.date]:
+        """Return the number and date of the document ``identity``, numbering it once.
+
+        With a :class:`DocumentRegister` (every store, and the memory book) the first call
+        takes a number and keeps it with ``issued_on``; later calls return both as kept, so
+        rendering a document again never takes a number and keeps its first date. A plain
+        :class:`NumberBook` gives a fresh number each time.
+        """
+        if isinstance(self.numbers, DocumentRegister):
+            return self.numbers.register_document(identity, self.issuer.code, issued_on)
+        return self.numbers.next_number(self.issuer.code, issued_on.year), issued_on
+
     def context(
         self,
         effect: NoticeDue,
@@ -79,11 +156,24 @@ class Notices:
         issued_on: dt.date,
         reader_role: str | None = None,
     ) -> dict[str, object]:
-        """Return the context of the notice ``effect`` names, with a fresh document number.
+        """Return the context of the notice ``effect`` names, numbered once (see ``number``).
 
-        A notice that cannot be worked out fails before it takes a number, so the numbers a
-        town files have no gaps.
+        ``case`` must be the case as of the record that queued the notice (``effect.seq``:
+        ``Ledger.case_at(effect.case_id, effect.seq)``), so that the notice holds what that
+        record decided whenever it is rendered. A notice that cannot be worked out fails
+        before it takes a number, so the numbers a town files have no gaps.
+
+        Raises:
+            NoticeError: ``case`` is not the case as of ``effect.seq``, or the notice cannot
+                be worked out.
         """
+        if case.id != effect.case_id or case.seq != effect.seq:
+            raise NoticeError(
+                f"the notice of case {effect.case_id!r} was queued by its record {effect.seq}, "
+                f"but was given case {case.id!r} as of record {case.seq}; build it from "
+                f"the case as of that record (Ledger.case_at)",
+                template=effect.notice,
+            )
         check_notice_context(
             effect,
             case,
@@ -92,12 +182,13 @@ class Notices:
             calendar=self.calendar,
             categories=self.categories,
         )
+        sequence, issued_on = self.number(notice_identity(effect), issued_on)
         return case_notice_context(
             effect,
             case,
             spec,
             issuer=self.issuer,
-            sequence=self.numbers.next_number(self.issuer.code, issued_on.year),
+            sequence=sequence,
             issued_on=issued_on,
             categories=self.categories,
             calendar=self.calendar,
@@ -111,9 +202,41 @@ class Notices:
         *,
         fmt: str = "html",
         locale: str | None = None,
+        identity: str | None = None,
     ) -> Document:
-        """Render ``notice`` with ``context`` (again, byte for byte, for the same context)."""
-        return self.renderer.render(notice, context, fmt=fmt, locale=locale or self.locale)
+        """Render ``notice`` with ``context`` (again, byte for byte, for the same context).
+
+        Given the document's ``identity`` and a :class:`DocumentRegister`, the first
+        rendering of each template and reader keeps its hashes, and a later one must give
+        the same (the same bytes).
+
+        Raises:
+            DocumentChangedError: The rendering differs from the first one of ``identity``.
+            NoticeError: The template cannot be rendered with ``context``.
+        """
+        document = self.renderer.render(notice, context, fmt=fmt, locale=locale or self.locale)
+        if identity is not None and isinstance(self.numbers, DocumentRegister):
+            reader = context.get("reader")
+            role = reader.get("role") if isinstance(reader, Mapping) else None
+            kept = self.numbers.fingerprint_document(
+                identity,
+                f"{document.template}|{role or ''}",
+                document.template_sha256,
+                document.context_sha256,
+            )
+            changed = [
+                what
+                for what, first, now in (
+                    ("template", kept[0], document.template_sha256),
+                    ("context", kept[1], document.context_sha256),
+                )
+                if first != now
+            ]
+            if changed:
+                raise DocumentChangedError(
+                    identity=identity, template=document.template, changed=" and ".join(changed)
+                )
+        return document
 
     def render_effect(
         self,
@@ -127,7 +250,35 @@ class Notices:
     ) -> tuple[Document, Document]:
         """Number and render the notice of ``effect`` as HTML and as text (one number)."""
         context = self.context(effect, case, spec, issued_on=issued_on, reader_role=reader_role)
+        identity = notice_identity(effect)
         return (
-            self.render(effect.notice, context, fmt="html", locale=locale),
-            self.render(effect.notice, context, fmt="text", locale=locale),
+            self.render(effect.notice, context, fmt="html", locale=locale, identity=identity),
+            self.render(effect.notice, context, fmt="text", locale=locale, identity=identity),
         )
+
+
+def notice_identity(effect: NoticeDue) -> str:
+    """Return the identity of the notice ``effect`` queues: its kind, case and record.
+
+    ``rectification_slip/HZ-001/1`` (with ``/L2`` for an escalation level's notice): the same
+    effect, rendered any number of times, is one document with one number.
+    """
+    level = "" if effect.level is None else f"/L{effect.level}"
+    return f"{effect.notice}/{effect.case_id}/{effect.seq}{level}"
+
+
+def report_identity(
+    name: str, as_of: dt.date, *, period: tuple[int, int] | None = None, community: str = ""
+) -> str:
+    """Return the identity of report ``name`` as of ``as_of``: one document, one number.
+
+    ``circular/2024-06/2024-06-22``, ``monthly_report/2024-06/2024-06-22/金龙社区``: the same
+    report of the same period, community and day, rendered again, keeps its number.
+    """
+    parts = [name]
+    if period is not None:
+        parts.append(f"{period[0]:04d}-{period[1]:02d}")
+    parts.append(as_of.isoformat())
+    if community:
+        parts.append(community)
+    return "/".join(parts)

@@ -1,6 +1,6 @@
 """The SQL store: cases kept durably in SQLite, PostgreSQL or MariaDB/MySQL.
 
-SQLAlchemy Core, five tables (their names start with a prefix, ``rectify_`` by default):
+SQLAlchemy Core, seven tables (their names start with a prefix, ``rectify_`` by default):
 
 - ``events``: the append-only history, one row per record, keyed by (case id, seq);
 - ``cases``: the projection, one row per case: the columns the queries filter on, the
@@ -8,6 +8,10 @@ SQLAlchemy Core, five tables (their names start with a prefix, ``rectify_`` by d
 - ``outbox``: effects waiting for the host, keyed by their stable id, with the attempts
   made, the last failure's error and whether it is a dead letter;
 - ``numbers``: the last document number of each code and year;
+- ``documents``: each numbered document once, by identity: its code, year, number and
+  date (schema version 3);
+- ``renderings``: the template and context hashes of each document's first rendering per
+  variant (version 3);
 - ``schema``: the schema version, brought forward by migrations when a store opens.
 
 Every write is one transaction. Appending updates the projection only where the head is
@@ -17,9 +21,9 @@ nothing of its write is stored.
 The store is split by concern into private modules, each one part of ``SQLStore``:
 ``_sql_schema`` (tables and migrations), ``_sql_rows`` (cases and records as rows),
 ``_sql_connect`` (engines, SQLite settings, transactions), ``_sql_read`` (reads and the
-verification audit), ``_sql_write`` (writes and numbers) and ``_sql_outbox``. This module
-puts them together: opening a store, setting its schema up or bringing it forward, and
-``open_store``.
+verification audit), ``_sql_write`` (writes, numbers and the document register) and
+``_sql_outbox``. This module puts them together: opening a store, setting its schema up or
+bringing it forward, and ``open_store``.
 """
 
 from __future__ import annotations

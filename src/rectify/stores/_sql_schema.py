@@ -1,6 +1,6 @@
 """The SQL store's schema: its tables, fitted to each database, and their migrations.
 
-Owns ``_Tables`` (the five tables of one prefix, with key types and collations chosen for
+Owns ``_Tables`` (the seven tables of one prefix, with key types and collations chosen for
 PostgreSQL, MariaDB/MySQL or SQLite so that ids compare by code point everywhere), the
 column lengths the store checks cases against, and the forward-only migrations with the
 schema version they lead to. It runs nothing by itself: ``SQLStore`` applies the
@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+
+from rectify.stores._store import DOCUMENT_KEY_LENGTH
 
 __all__ = ["ID_LENGTH", "NAME_LENGTH", "SCHEMA_VERSION", "VALUE_LENGTH"]
 
@@ -107,6 +109,26 @@ class _Tables:
             sa.Column("last", sa.Integer, nullable=False),
             **options,
         )
+        # Version 3: each numbered document once, and the hashes of its first renderings.
+        self.documents = sa.Table(
+            f"{p}documents",
+            self.metadata,
+            sa.Column("identity", key_type(DOCUMENT_KEY_LENGTH), primary_key=True),
+            sa.Column("code", sa.String(64), nullable=False),
+            sa.Column("year", sa.Integer, nullable=False),
+            sa.Column("number", sa.Integer, nullable=False),
+            sa.Column("issued_on", sa.Date, nullable=False),
+            **options,
+        )
+        self.renderings = sa.Table(
+            f"{p}renderings",
+            self.metadata,
+            sa.Column("identity", key_type(DOCUMENT_KEY_LENGTH), primary_key=True),
+            sa.Column("variant", key_type(DOCUMENT_KEY_LENGTH), primary_key=True),
+            sa.Column("template_sha256", sa.String(64), nullable=False),
+            sa.Column("context_sha256", sa.String(64), nullable=False),
+            **options,
+        )
         self.schema = sa.Table(
             f"{p}schema",
             self.metadata,
@@ -128,7 +150,7 @@ def _mysql_collation(dialect: sa.Dialect) -> str:
 
 
 def _create_v1(conn: sa.Connection, tables: _Tables) -> None:
-    """Version 1: every table and index."""
+    """Version 1: the tables of cases, records, effects and numbers, with their indexes."""
     tables.metadata.create_all(
         conn, tables=[tables.events, tables.cases, tables.outbox, tables.numbers]
     )
@@ -149,11 +171,23 @@ def _add_outbox_failures(conn: sa.Connection, tables: _Tables) -> None:
             conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column}"))
 
 
+def _add_documents(conn: sa.Connection, tables: _Tables) -> None:
+    """Version 3: the register of numbered documents and their renderings' hashes.
+
+    Both tables are new; the numbers already taken stay in ``numbers``, whose series the
+    register goes on with. A table already there (a migration cut short where DDL does
+    not roll back, as on MariaDB) is left as it is.
+    """
+    tables.metadata.create_all(conn, tables=[tables.documents, tables.renderings], checkfirst=True)
+
+
 # Forward-only: migration ``i`` brings the schema from version ``i`` to ``i + 1``. A later
 # migration alters the tables of the version before it (``_Tables`` describes the newest),
-# and finds them already altered in a store that ``_create_v1`` has just made.
+# and finds them already altered in a store that ``_create_v1`` has just made; a table a
+# later version adds is created by its migration only, in new and older stores alike.
 _MIGRATIONS: Final[tuple[Callable[[sa.Connection, _Tables], None], ...]] = (
     _create_v1,
     _add_outbox_failures,
+    _add_documents,
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

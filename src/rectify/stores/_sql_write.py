@@ -3,15 +3,17 @@
 Owns ``_Writing``, the part of ``SQLStore`` that stores: adding a case (or many, batch by
 batch), appending records to cases where the head is still the one the writer read (else
 ``ConcurrencyError``, and nothing of the write is stored), putting the effects of each
-write into the outbox in the same transaction, and handing out document numbers.
+write into the outbox in the same transaction, handing out document numbers, and the
+register of numbered documents and their renderings' hashes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -27,11 +29,12 @@ from rectify.stores._codec import effect_to_json
 from rectify.stores._sql_connect import _Connected, _reason
 from rectify.stores._sql_read import _chunks
 from rectify.stores._sql_rows import _check, _event_row, _json, _projection
-from rectify.stores._store import Progress, effect_ids
+from rectify.stores._store import Progress, check_document, check_rendering, effect_ids
 
 __all__: list[str] = []
 
 _RETRIES: Final = 5
+_T = TypeVar("_T")
 
 
 class _Writing(_Connected):
@@ -222,21 +225,138 @@ class _Writing(_Connected):
 
     def next_number(self, code: str, year: int) -> int:
         """Return the next unused document number of ``code`` in ``year`` (never reused)."""
+        return self._retrying(
+            f"numbering {code!r} of {year}", lambda conn: self._bump(conn, code, year)
+        )
+
+    def register_document(
+        self, identity: str, code: str, issued_on: dt.date
+    ) -> tuple[int, dt.date]:
+        """Return ``(number, issued_on)`` of document ``identity``, numbering it once.
+
+        The first time, the next number of ``code`` in ``issued_on``'s year (the series of
+        :meth:`next_number`) is taken and kept with ``issued_on`` in one transaction; later,
+        what was kept is returned. Of two processes registering a new identity at once, the
+        loser's transaction (its number with it) rolls back and it returns the winner's.
+
+        Raises:
+            StoreError: ``identity`` is empty or too long, or the database failed.
+        """
+        check_document(identity)
+        documents = self._tables.documents
+
+        def register(conn: sa.Connection) -> tuple[int, dt.date]:
+            kept = self._kept_document(conn, identity)
+            if kept is not None:
+                return kept
+            number = self._bump(conn, code, issued_on.year)
+            conn.execute(
+                documents.insert().values(
+                    identity=identity,
+                    code=code,
+                    year=issued_on.year,
+                    number=number,
+                    issued_on=issued_on,
+                )
+            )
+            return number, issued_on
+
+        return self._retrying(
+            f"registering document {identity!r}",
+            register,
+            settled=lambda conn: self._kept_document(conn, identity),
+        )
+
+    def fingerprint_document(
+        self, identity: str, variant: str, template_sha256: str, context_sha256: str
+    ) -> tuple[str, str]:
+        """Return the hashes kept for this rendering, keeping the given ones the first time.
+
+        Of two processes keeping the first hashes at once, the loser returns the winner's.
+
+        Raises:
+            StoreError: ``identity`` is empty, a value is too long, or the database failed.
+        """
+        check_rendering(identity, variant, template_sha256, context_sha256)
+        renderings = self._tables.renderings
+
+        def fingerprint(conn: sa.Connection) -> tuple[str, str]:
+            kept = self._kept_rendering(conn, identity, variant)
+            if kept is not None:
+                return kept
+            conn.execute(
+                renderings.insert().values(
+                    identity=identity,
+                    variant=variant,
+                    template_sha256=template_sha256,
+                    context_sha256=context_sha256,
+                )
+            )
+            return template_sha256, context_sha256
+
+        return self._retrying(
+            f"fingerprinting document {identity!r} ({variant!r})",
+            fingerprint,
+            settled=lambda conn: self._kept_rendering(conn, identity, variant),
+        )
+
+    def _bump(self, conn: sa.Connection, code: str, year: int) -> int:
+        """Take the next number of ``code`` in ``year`` in the transaction of ``conn``."""
         numbers = self._tables.numbers
         which = (numbers.c.code == code) & (numbers.c.year == year)
-        what = f"numbering {code!r} of {year}"
+        bumped = conn.execute(numbers.update().where(which).values(last=numbers.c.last + 1))
+        if bumped.rowcount == 0:
+            conn.execute(numbers.insert().values(code=code, year=year, last=1))
+            return 1
+        return int(conn.execute(sa.select(numbers.c.last).where(which)).scalar_one())
+
+    def _kept_document(self, conn: sa.Connection, identity: str) -> tuple[int, dt.date] | None:
+        documents = self._tables.documents
+        row = conn.execute(
+            sa.select(documents.c.number, documents.c.issued_on).where(
+                documents.c.identity == identity
+            )
+        ).one_or_none()
+        return None if row is None else (int(row.number), row.issued_on)
+
+    def _kept_rendering(
+        self, conn: sa.Connection, identity: str, variant: str
+    ) -> tuple[str, str] | None:
+        renderings = self._tables.renderings
+        row = conn.execute(
+            sa.select(renderings.c.template_sha256, renderings.c.context_sha256).where(
+                (renderings.c.identity == identity) & (renderings.c.variant == variant)
+            )
+        ).one_or_none()
+        return None if row is None else (str(row.template_sha256), str(row.context_sha256))
+
+    def _retrying(
+        self,
+        what: str,
+        work: Callable[[sa.Connection], _T],
+        *,
+        settled: Callable[[sa.Connection], _T | None] | None = None,
+    ) -> _T:
+        """Return what ``work`` returns in a write transaction, tried again on a conflict.
+
+        A conflict is an insert that another writer's row beat (``IntegrityError``: two
+        first numbers of a year, two first registrations of a document) or a deadlock
+        (``OperationalError``); the transaction rolls back, and ``settled``, when given,
+        reads whether the winner's row answers already before ``work`` is tried again.
+
+        Raises:
+            StoreError: The database failed, or kept conflicting (``what`` failed).
+        """
         for attempt in range(_RETRIES):
             try:
                 with self._begin(write=True) as conn:
-                    bumped = conn.execute(
-                        numbers.update().where(which).values(last=numbers.c.last + 1)
-                    )
-                    if bumped.rowcount == 0:
-                        conn.execute(numbers.insert().values(code=code, year=year, last=1))
-                        return 1
-                    return int(conn.execute(sa.select(numbers.c.last).where(which)).scalar_one())
+                    return work(conn)
             except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-                # Two first numbers at once (the loser's insert fails), or a deadlock.
+                if settled is not None and isinstance(exc, sa_exc.IntegrityError):
+                    with self._failing(what), self._begin() as conn:
+                        found = settled(conn)
+                    if found is not None:
+                        return found
                 if attempt == _RETRIES - 1:
                     raise StoreError(f"{what} failed: {_reason(exc)}") from exc
             except sa_exc.SQLAlchemyError as exc:

@@ -16,14 +16,18 @@ from typing import Final, Protocol
 import attrs
 
 from rectify.engine._case import Case, Effect, Record
-from rectify.exceptions import CaseExistsError, CaseNotFoundError, ConcurrencyError
+from rectify.exceptions import CaseExistsError, CaseNotFoundError, ConcurrencyError, StoreError
 
 __all__ = [
+    "DOCUMENT_KEY_LENGTH",
+    "HASH_LENGTH",
     "AuditRow",
     "CaseQuery",
     "Delivery",
     "MemoryStore",
     "Store",
+    "check_document",
+    "check_rendering",
     "clean_error",
     "effect_ids",
     "matches",
@@ -114,6 +118,39 @@ def effect_ids(case: Case, effects: Sequence[Effect]) -> list[str]:
 
 
 Progress = Callable[[int, int], None]
+
+#: The most characters of a document's identity, and of a rendering's variant, a store keeps.
+DOCUMENT_KEY_LENGTH: Final = 255
+#: The most characters of a rendering's template or context hash (SHA-256 in hex: 64).
+HASH_LENGTH: Final = 64
+
+
+def check_document(identity: str) -> None:
+    """Refuse a document identity that is empty or longer than every store keeps.
+
+    Raises:
+        StoreError: ``identity`` is empty or longer than ``DOCUMENT_KEY_LENGTH``.
+    """
+    if not identity:
+        raise StoreError("a document identity must not be empty")
+    _check_length("document identity", identity, DOCUMENT_KEY_LENGTH)
+
+
+def check_rendering(identity: str, variant: str, template_sha256: str, context_sha256: str) -> None:
+    """Refuse a rendering whose identity, variant or hashes do not fit every store.
+
+    Raises:
+        StoreError: The identity is empty, or a value is longer than its column.
+    """
+    check_document(identity)
+    _check_length(f"variant of document {identity!r}", variant, DOCUMENT_KEY_LENGTH)
+    _check_length(f"template hash of document {identity!r}", template_sha256, HASH_LENGTH)
+    _check_length(f"context hash of document {identity!r}", context_sha256, HASH_LENGTH)
+
+
+def _check_length(what: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise StoreError(f"the {what} is {len(value)} characters long; at most {limit} fit")
 
 
 @attrs.frozen
@@ -240,6 +277,33 @@ class Store(Protocol):
         """Return the next unused document number of ``code`` in ``year`` (never reused)."""
         ...
 
+    def register_document(
+        self, identity: str, code: str, issued_on: dt.date
+    ) -> tuple[int, dt.date]:
+        """Return ``(number, issued_on)`` of document ``identity``, numbering it once.
+
+        See ``rectify.documents.DocumentRegister``: the first time, the next number of
+        ``code`` in ``issued_on``'s year (the ``next_number`` series) is taken and kept with
+        ``issued_on``, in one transaction; later, what was kept is returned.
+
+        Raises:
+            StoreError: ``identity`` is empty or longer than 255 characters.
+        """
+        ...
+
+    def fingerprint_document(
+        self, identity: str, variant: str, template_sha256: str, context_sha256: str
+    ) -> tuple[str, str]:
+        """Return the hashes kept for this rendering, keeping the given ones the first time.
+
+        See ``rectify.documents.DocumentRegister``.
+
+        Raises:
+            StoreError: ``identity`` is empty, ``identity`` or ``variant`` is longer than
+                255 characters, or a hash longer than 64.
+        """
+        ...
+
     def cases(self) -> Iterator[Case]:
         """Yield every stored case (for verification), ordered by id."""
         ...
@@ -287,6 +351,8 @@ class MemoryStore:
         self._cases: dict[str, Case] = {}
         self._outbox: dict[str, Delivery] = {}
         self._numbers: dict[tuple[str, int], int] = {}
+        self._documents: dict[str, tuple[int, dt.date]] = {}
+        self._renderings: dict[tuple[str, str], tuple[str, str]] = {}
         self._lock = threading.Lock()
 
     def add(self, case: Case, effects: Sequence[Effect]) -> None:
@@ -376,9 +442,34 @@ class MemoryStore:
     def next_number(self, code: str, year: int) -> int:
         """Return the next document number (see :class:`Store`)."""
         with self._lock:
-            number = self._numbers.get((code, year), 0) + 1
-            self._numbers[(code, year)] = number
-            return number
+            return self._next_number(code, year)
+
+    def _next_number(self, code: str, year: int) -> int:
+        number = self._numbers.get((code, year), 0) + 1
+        self._numbers[(code, year)] = number
+        return number
+
+    def register_document(
+        self, identity: str, code: str, issued_on: dt.date
+    ) -> tuple[int, dt.date]:
+        """Return a document's number and date, numbering it once (see :class:`Store`)."""
+        check_document(identity)
+        with self._lock:
+            kept = self._documents.get(identity)
+            if kept is None:
+                kept = (self._next_number(code, issued_on.year), issued_on)
+                self._documents[identity] = kept
+            return kept
+
+    def fingerprint_document(
+        self, identity: str, variant: str, template_sha256: str, context_sha256: str
+    ) -> tuple[str, str]:
+        """Return the hashes kept for a rendering (see :class:`Store`)."""
+        check_rendering(identity, variant, template_sha256, context_sha256)
+        with self._lock:
+            return self._renderings.setdefault(
+                (identity, variant), (template_sha256, context_sha256)
+            )
 
     def heads(self) -> Iterator[tuple[str, int, str]]:
         """Yield each case's head (see :class:`Store`)."""
