@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 
 import rectify
 from rectify import Actor, Evidence, Ledger, WorkflowSpec
+from rectify.documents._reports import _facts
 from rectify.exceptions import RectifyError
 from rectify.spreadsheets import (
     LedgerImport,
@@ -575,14 +576,14 @@ def test_the_export_adds_state_deadline_level_and_id(sample: LedgerImport, tmp_p
         *rectify.spreadsheets.LEDGER_HEADERS,
         "隐患类别",
         "当前状态",
-        "整改期限",
+        "当前环节期限",
         "督办等级",
         "案件编号",
     ]
     cells = dict(zip(header, row, strict=True))
     spec = ledger.engine(case.workflow).spec
     assert cells["当前状态"] == spec.state(case.state).title
-    assert cells["整改期限"] == (case.deadline.isoformat() if case.deadline else "")
+    assert cells["当前环节期限"] == (case.deadline.isoformat() if case.deadline else "")
     assert cells["督办等级"].startswith("L2 ")
     assert cells["案件编号"] == case.id
     assert cells["镇街/社区"] == f"虎峰镇/{case.data['community']}"
@@ -706,7 +707,7 @@ def test_ledger_totals_per_community(sample: LedgerImport, tmp_path: Path) -> No
     specs = specs_of(ledger)
     totals = ledger_totals(ledger.cases(), specs, as_of=dt.date(2024, 4, 1))
     assert [t.community for t in totals] == sorted({str(r.data["community"]) for r in sample.rows})
-    assert sum(t.hazards for t in totals) == 100
+    assert sum(t.found for t in totals) == 100
     assert sum(t.closed for t in totals) == 1
     assert sum(t.open for t in totals) == 99
     assert sum(t.estates for t in totals) == 12
@@ -725,9 +726,10 @@ def test_ledger_totals_per_community(sample: LedgerImport, tmp_path: Path) -> No
     )
     title, header, *rows, total = list(csv.reader(io.StringIO(path.read_text("utf-8-sig"))))
     assert title == ["老旧小区总数台账统计表"]
-    assert header == ["镇街/社区", "小区数", "楼栋数", "隐患数", "已销号", "未销号", "逾期"]
+    assert header == list(TOTALS_HEADER)
     assert len(rows) == 4
     assert total[:5] == ["合计", "12", str(sum(t.buildings for t in totals)), "100", "1"]
+    assert total[-1] == "1.0%"
     book = tmp_path / "totals.xlsx"
     write_ledger_totals(ledger.cases(), book, specs=specs, as_of=dt.date(2024, 4, 1))
     sheet = openpyxl.load_workbook(book).worksheets[0]
@@ -780,3 +782,215 @@ def test_a_sheet_saved_as_csv_reads_the_same(sheet: LedgerSheet, encoding: str) 
     saved = read_ledger(csv_bytes(sheet.rows, encoding))
     assert [r.item() for r in saved.rows] == [r.item() for r in direct.rows]
     assert saved.problems == direct.problems
+
+
+# -- totals and deadlines as the reports have them -------------------------------------------
+
+TOTALS_HEADER = (
+    "镇街/社区",
+    "小区数",
+    "楼栋数",
+    "发现隐患",
+    "已销号",
+    "未销号",
+    "逾期",
+    "转出",
+    "不构成隐患",
+    "重复上报",
+    "整改率",
+)
+TOWN = Actor("t-1", "town_office")
+OWNER = Actor("p-1", "responsible_party")
+ISSUER = rectify.documents.Issuer("虎峰镇人民政府", "虎峰镇消防安全委员会办公室", "虎峰镇消安")
+PHOTO = Evidence.of("photo_after", "after.jpg", b"after")
+
+
+def hazard_data(community: str, description: str, **more: object) -> dict[str, object]:
+    """Return the data of a hazard of the general workflow in ``community``."""
+    (row,) = one(隐患内容=description, 镇街_社区=community).rows
+    return {**row.data, **more}
+
+
+def every_status() -> Ledger:
+    """Return a ledger with hazards of every status in two communities on 2024-05-06.
+
+    虎峰社区: one being rectified and overdue, one being rectified in time, one closed on
+    the spot, one dismissed, one duplicate. 金龙社区: one referred to the major-hazard
+    procedure and followed there (two cases, one hazard, open and past its 7 working days
+    of determination), one referred and not followed (transferred), one closed after
+    re-inspection.
+    """
+    ledger = make_ledger()
+    day = dt.timedelta(days=1)
+    proof = [Evidence.of("plan_document", "plan.pdf", b"plan")]
+
+    def hazard(case_id: str, community: str, description: str) -> None:
+        ledger.open(case_id, "hazard", hazard_data(community, description), COMMUNITY, at=AT)
+
+    def assign_and_plan(case_id: str, due: dt.date) -> None:
+        fields = {"responsible_party": "物业", "measures": "整改", "due": due}
+        ledger.fire(case_id, "assign", COMMUNITY, payload=fields, at=AT + day)
+        plan = {"measures": "整改", "due": due}
+        ledger.fire(case_id, "plan", OWNER, payload=plan, evidence=proof, at=AT + 2 * day)
+
+    hazard("HF-1", "虎峰社区", "应急照明损坏")
+    assign_and_plan("HF-1", dt.date(2024, 4, 20))
+    hazard("HF-2", "虎峰社区", "消火栓箱内水带缺失")
+    assign_and_plan("HF-2", dt.date(2024, 6, 30))
+    immediate = one(隐患内容="消防车通道被占用", 整改时限="").rows[0]
+    ledger.open("HF-3", immediate.workflow, immediate.data, GRID, at=AT)
+    photos = [Evidence.of(k, f"{k}.jpg", k.encode()) for k in ("photo_before", "photo_after")]
+    ledger.fire("HF-3", "correct_on_spot", GRID, evidence=photos, at=AT)
+    ledger.fire("HF-3", "close", COMMUNITY, at=AT + dt.timedelta(hours=1))
+    hazard("HF-4", "虎峰社区", "灭火器过期")
+    record = [Evidence.of("inspection_record", "r.pdf", b"r")]
+    ledger.fire("HF-4", "dismiss", COMMUNITY, evidence=record, reason="在有效期内", at=AT + day)
+    hazard("HF-5", "虎峰社区", "应急照明损坏（重复上报）")
+    duplicate = {"duplicate_of": "HF-1"}
+    ledger.fire("HF-5", "mark_duplicate", COMMUNITY, payload=duplicate, reason="同一处", at=AT)
+    hazard("JL-1", "金龙社区", "室内消火栓无水")
+    ledger.fire("JL-1", "refer_major", TOWN, reason="疑似重大隐患", at=AT + day)
+    major = hazard_data("金龙社区", "室内消火栓无水", transferred_from="JL-1")
+    ledger.open("JL-1-M", "major", major, TOWN, at=AT + 2 * day)
+    hazard("JL-2", "金龙社区", "可燃雨棚")
+    ledger.fire("JL-2", "refer_major", TOWN, reason="疑似重大隐患", at=AT + day)
+    hazard("JL-3", "金龙社区", "楼道电线私拉乱接")
+    assign_and_plan("JL-3", dt.date(2024, 4, 10))
+    summary = {"summary": "已重新布线"}
+    ledger.fire("JL-3", "report_fixed", OWNER, payload=summary, evidence=[PHOTO], at=AT + 3 * day)
+    ledger.fire("JL-3", "verify", COMMUNITY, evidence=record, at=AT + 4 * day)
+    ledger.fire("JL-3", "close", COMMUNITY, at=AT + 5 * day)
+    return ledger
+
+
+def sheet_lines(path: Path) -> dict[str, dict[str, object]]:
+    """Return the lines of a totals workbook by community (合计 included), by header."""
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    header, *rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert tuple(header) == TOTALS_HEADER
+    return {str(row[0]): dict(zip(map(str, header), row, strict=True)) for row in rows}
+
+
+def as_sheet(totals: rectify.documents.Totals) -> dict[str, object]:
+    return {
+        "发现隐患": totals.found,
+        "已销号": totals.closed,
+        "未销号": totals.open,
+        "逾期": totals.overdue,
+        "转出": totals.transferred,
+        "不构成隐患": totals.dismissed,
+        "重复上报": totals.duplicate,
+        "整改率": pytest.approx(totals.rate),
+    }
+
+
+def test_the_totals_sheet_counts_as_the_reports_count(tmp_path: Path) -> None:
+    ledger = every_status()
+    day = dt.date(2024, 5, 6)
+    cases, specs = list(ledger.cases_as_of(day)), specs_of(ledger)
+    rows = _facts(cases, specs, day)
+    assert len(cases) == 9
+    assert len(rows) == 8  # JL-1 and its major case JL-1-M are one hazard
+    assert {f.status for f in rows} == set(rectify.documents.STATUSES)
+    path = tmp_path / "totals.xlsx"
+    lines = write_ledger_totals(cases, path, specs=specs, as_of=day)
+    sheet = sheet_lines(path)
+    assert list(sheet) == ["虎峰社区", "金龙社区", "合计"]
+    for community in ("虎峰社区", "金龙社区"):
+        expected = rectify.documents.count(f for f in rows if f.community == community)
+        assert {k: sheet[community][k] for k in as_sheet(expected)} == as_sheet(expected)
+    town = rectify.documents.count(rows)
+    assert {k: sheet["合计"][k] for k in as_sheet(town)} == as_sheet(town)
+    assert as_sheet(town) == {
+        "发现隐患": 8,
+        "已销号": 2,
+        "未销号": 3,
+        "逾期": 2,
+        "转出": 1,
+        "不构成隐患": 1,
+        "重复上报": 1,
+        "整改率": pytest.approx(2 / 5),
+    }
+    assert sheet["虎峰社区"]["发现隐患"] == 5  # the dismissed and duplicate ones were found
+    # The HTML totals of the same day say the same, line by line.
+    context = rectify.documents.ledger_totals_context(
+        cases, specs, as_of=day, due_on=dt.date(2024, 4, 5), issuer=ISSUER, sequence=1
+    )
+    html = [*context["rows"], context["totals"]]  # type: ignore[misc]
+    names = [*(t.community for t in lines), "合计"]
+    for name, total in zip(names, html, strict=True):
+        values = sheet[name]
+        assert values["发现隐患"] == total["found"]
+        assert values["已销号"] == total["closed"]
+        assert values["未销号"] == total["open"]
+        assert values["逾期"] == total["overdue"]
+        assert values["小区数"] == total["estates"]
+        assert values["楼栋数"] == total["buildings"]
+        assert values["整改率"] == pytest.approx(total["rate"])
+    assert [(t.found, t.counted) for t in lines] == [(5, 3), (3, 2)]
+    assert [t.rate for t in lines] == [pytest.approx(1 / 3), pytest.approx(1 / 2)]
+    assert sheet["合计"]["整改率"] == pytest.approx(0.4)  # not the sum or mean of the rates
+    book = openpyxl.load_workbook(path).worksheets[0]
+    assert book.cell(book.max_row, len(TOTALS_HEADER)).number_format == "0.0%"
+    csv_path = tmp_path / "totals.csv"
+    write_ledger_totals(cases, csv_path, specs=specs, as_of=day)
+    *_, total = list(csv.reader(io.StringIO(csv_path.read_text("utf-8-sig"))))
+    assert total == ["合计", "2", "2", "8", "2", "3", "2", "1", "1", "1", "40.0%"]
+
+
+def test_the_totals_default_to_today() -> None:
+    ledger = every_status()
+    today = dt.datetime.now(TZ).date()
+    given = ledger_totals(ledger.cases(), specs_of(ledger), as_of=today)
+    assert ledger_totals(ledger.cases(), specs_of(ledger)) == given
+
+
+def export_cells(
+    ledger: Ledger, tmp_path: Path, fmt: Literal["xlsx", "csv"]
+) -> dict[str, dict[str, object]]:
+    """Return the export's cells by case id and header."""
+    path = tmp_path / f"ledger.{fmt}"
+    write_ledger(ledger.cases(), path, specs=specs_of(ledger), fmt=fmt, reader_role="community")
+    if fmt == "csv":
+        header, *rows = list(csv.reader(io.StringIO(path.read_text("utf-8-sig"))))
+        lines: list[list[object]] = [list(r) for r in rows]
+    else:
+        sheet = openpyxl.load_workbook(path).worksheets[0]
+        header, *lines = [[c.value for c in row] for row in sheet.iter_rows()]  # type: ignore[assignment]
+    table = [dict(zip(header, row, strict=True)) for row in lines]
+    return {str(row["案件编号"]): row for row in table}
+
+
+def as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return dt.date.fromisoformat(str(value))
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_rectification_deadline_is_the_due_date_or_immediately(
+    fmt: Literal["xlsx", "csv"], tmp_path: Path
+) -> None:
+    ledger = make_ledger()
+    immediate = one(隐患内容="消防车通道被占用", 整改时限="").rows[0]
+    assert immediate.workflow == "immediate"
+    ledger.open("IM-1", immediate.workflow, immediate.data, GRID, at=AT)
+    ledger.open("HZ-1", "hazard", hazard_data("虎峰社区", "灭火器过期"), COMMUNITY, at=AT)
+    due = dt.date(2024, 12, 25)
+    fields = {"responsible_party": "物业", "measures": "清理", "due": due}
+    ledger.fire("HZ-1", "assign", COMMUNITY, payload=fields, at=AT)
+    proof = [Evidence.of("plan_document", "plan.pdf", b"plan")]
+    plan = {"measures": "清理", "due": due}
+    ledger.fire("HZ-1", "plan", OWNER, payload=plan, evidence=proof, at=AT)
+    reported = dt.datetime(2024, 12, 24, 10, tzinfo=TZ)
+    summary = {"summary": "已清理"}
+    ledger.fire("HZ-1", "report_fixed", OWNER, payload=summary, evidence=[PHOTO], at=reported)
+    fixed = ledger.get("HZ-1")
+    assert fixed.state == "fixed"
+    assert fixed.deadline is not None
+    assert fixed.deadline > due  # the re-inspection runs past the rectification deadline
+    cells = export_cells(ledger, tmp_path, fmt)
+    assert cells["IM-1"]["整改时限"] == "立即改正"
+    assert as_date(cells["HZ-1"]["整改时限"]) == due
+    assert as_date(cells["HZ-1"]["当前环节期限"]) == fixed.deadline
+    assert cells["HZ-1"]["当前状态"] == "待复查"

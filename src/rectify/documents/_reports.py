@@ -25,11 +25,15 @@ from rectify.engine._engine import local_date
 from rectify.templating._formatting import mask_phone
 
 __all__ = [
+    "REPORT_DAY",
     "REPORT_VARIABLES",
+    "STATUSES",
+    "TRANSFERRED_FROM",
     "Facts",
     "LookbackResult",
     "Totals",
     "circular_context",
+    "count",
     "escalation_report_context",
     "facts",
     "ledger_context",
@@ -37,6 +41,7 @@ __all__ = [
     "lookback_context",
     "monthly_report_context",
     "report_context",
+    "report_period",
 ]
 
 _TOWN: Final = 2  # the escalation level of town supervision (督办)
@@ -54,52 +59,122 @@ REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
 }
 
 
+#: The statuses a case has in every report, in the order reports list them: ``open``
+#: (being rectified), ``closed`` (rectified and closed, 销号), ``transferred`` (handed to
+#: another procedure such as the major-hazard one and not followed here), ``dismissed``
+#: (not a hazard) and ``duplicate`` (a repeated report, merged).
+STATUSES: Final = ("open", "closed", "transferred", "dismissed", "duplicate")
+_STATUS_OF_OUTCOME: Final[Mapping[str | None, str]] = {
+    None: "closed",
+    "rectified": "closed",
+    "transferred": "transferred",
+    "dismissed": "dismissed",
+    "merged": "duplicate",
+}
+#: The data field naming the case a case continues (a suspected major hazard opened in the
+#: major-hazard procedure names the hazard case it was referred from).
+TRANSFERRED_FROM: Final = "transferred_from"
+
+
 @attrs.frozen
 class Facts:
-    """What reports need to know of one case on one day."""
+    """What reports need to know of one hazard on one day.
+
+    ``status`` is one of :data:`STATUSES`. A hazard referred to another procedure that is
+    followed here (a case whose data names it as ``transferred_from``) is one hazard: its
+    facts are those of the case it continues in, ``successor``, under the first case's id.
+    ``rectify_by`` is the rectification deadline (整改时限: the responsible party's date or a
+    phase date; ``immediate`` when it is to be put right on the spot); the running
+    deadline of the current state (triage, re-inspection) is ``case.deadline``.
+    """
 
     case: Case
     community: str
     category: str
-    rectified: bool
-    dismissed: bool
-    open: bool
+    status: str
     overdue: bool
     overdue_days: int
     level: int
     opened_on: dt.date
     closed_on: dt.date | None
     state_title: str
+    rectify_by: dt.date | None = None
+    immediate: bool = False
+    successor: Case | None = None
+
+    @property
+    def open(self) -> bool:
+        """Return whether the hazard is still being rectified."""
+        return self.status == "open"
+
+    @property
+    def rectified(self) -> bool:
+        """Return whether the hazard was rectified and closed (销号)."""
+        return self.status == "closed"
+
+    @property
+    def relapse(self) -> bool:
+        """Return whether the hazard is a relapse (a look-back found it again)."""
+        return self.case.recurrence_of is not None
+
+
+def _rectify_by(case: Case) -> dt.date | None:
+    due = case.data.get("due")
+    if isinstance(due, dt.date):
+        return due
+    try:
+        return dt.date.fromisoformat(str(due)[:10]) if due else None
+    except ValueError:
+        return None
 
 
 def facts(case: Case, spec: WorkflowSpec, as_of: dt.date) -> Facts:
-    """Return the report facts of ``case`` on ``as_of``."""
+    """Return the report facts of ``case`` on ``as_of`` (give the case as of that day)."""
     state = spec.state(case.state)
+    status = _STATUS_OF_OUTCOME.get(state.outcome, "closed") if state.final else "open"
     closed_on = local_date(case.updated_at) if case.final else None
     overdue_days = (as_of - case.deadline).days if case.deadline and as_of > case.deadline else 0
     return Facts(
         case=case,
         community=str(case.data.get("community") or "未注明"),
         category=str(case.data.get("category") or ""),
-        rectified=state.final and state.outcome in ("rectified", None),
-        dismissed=state.final and state.outcome in ("dismissed", "merged", "transferred"),
-        open=not state.final,
-        overdue=not state.final and overdue_days > 0 and case.paused_since is None,
+        status=status,
+        overdue=status == "open" and overdue_days > 0 and case.paused_since is None,
         overdue_days=overdue_days,
         level=-1 if case.escalation is None else case.escalation,
         opened_on=local_date(case.opened_at),
         closed_on=closed_on,
         state_title=state.title,
+        rectify_by=_rectify_by(case),
+        immediate=case.data.get("severity") == "immediate" or spec.id == "immediate",
     )
 
 
 def _facts(cases: Iterable[Case], specs: Iterable[WorkflowSpec], as_of: dt.date) -> list[Facts]:
+    """Return the facts of every hazard found by ``as_of``, one row a hazard."""
     by_key = {(s.id, s.version): s for s in specs}
-    return [
-        facts(c, by_key[(c.workflow, c.version)], as_of)
+    rows = {
+        c.id: facts(c, by_key[(c.workflow, c.version)], as_of)
         for c in cases
         if local_date(c.opened_at) <= as_of and (c.workflow, c.version) in by_key
-    ]
+    }
+    for f in list(rows.values()):
+        origin = rows.get(str(f.case.data.get(TRANSFERRED_FROM, "")))
+        if origin is None or origin.status != "transferred" or origin.successor is not None:
+            continue
+        rows[origin.case.id] = attrs.evolve(
+            origin,
+            status=f.status,
+            overdue=f.overdue,
+            overdue_days=f.overdue_days,
+            level=f.level,
+            closed_on=f.closed_on,
+            state_title=f"{origin.state_title}：{f.state_title}",
+            rectify_by=f.rectify_by or origin.rectify_by,
+            successor=f.case,
+        )
+        del rows[f.case.id]
+    return list(rows.values())
 
 
 def _common(
@@ -123,20 +198,29 @@ def _common(
 
 @attrs.frozen
 class Totals:
-    """Counts over a group of cases; ``rate`` is closed over found less dismissed."""
+    """Counts over a group of hazards, one count a status (see :data:`STATUSES`).
+
+    ``found`` is every hazard found; ``counted`` those that count towards the rate (found,
+    less the transferred, dismissed and duplicate ones); ``rate`` is closed over counted.
+    ``overdue`` and ``escalated`` (town supervision or higher) are open ones; ``relapses``
+    the hazards a look-back found again. Every report, export and chart takes its counts
+    from here, so no two outputs of one moment disagree.
+    """
 
     found: int
     closed: int
-    dismissed: int
     open: int
+    transferred: int
+    dismissed: int
+    duplicate: int
     overdue: int
     escalated: int
     relapses: int
 
     @property
     def counted(self) -> int:
-        """Return the cases that count towards the rate (found, less dismissed at triage)."""
-        return self.found - self.dismissed
+        """Return the hazards that count towards the rate."""
+        return self.found - self.transferred - self.dismissed - self.duplicate
 
     @property
     def rate(self) -> float:
@@ -145,23 +229,39 @@ class Totals:
 
     def view(self) -> dict[str, object]:
         """Return the totals as template values."""
-        return {**attrs.asdict(self), "counted": self.counted, "rate": self.rate}
+        excluded = self.found - self.counted
+        return {
+            **attrs.asdict(self),
+            "counted": self.counted,
+            "excluded": excluded,
+            "rate": self.rate,
+        }
 
 
-def _count(rows: Sequence[Facts]) -> Totals:
+def count(rows: Iterable[Facts]) -> Totals:
+    """Return the totals of ``rows``: the one place report counts are made."""
+    statuses: Counter[str] = Counter()
+    overdue = escalated = relapses = 0
+    for f in rows:
+        statuses[f.status] += 1
+        overdue += f.overdue
+        escalated += f.open and f.level >= _TOWN
+        relapses += f.relapse
     return Totals(
-        found=len(rows),
-        closed=sum(f.rectified for f in rows),
-        dismissed=sum(f.dismissed for f in rows),
-        open=sum(f.open for f in rows),
-        overdue=sum(f.overdue for f in rows),
-        escalated=sum(f.open and f.level >= _TOWN for f in rows),
-        relapses=sum(f.case.recurrence_of is not None for f in rows),
+        found=sum(statuses.values()),
+        closed=statuses["closed"],
+        open=statuses["open"],
+        transferred=statuses["transferred"],
+        dismissed=statuses["dismissed"],
+        duplicate=statuses["duplicate"],
+        overdue=overdue,
+        escalated=escalated,
+        relapses=relapses,
     )
 
 
 def _totals(rows: Sequence[Facts]) -> dict[str, object]:
-    return _count(rows).view()
+    return count(rows).view()
 
 
 def _category_rows(
@@ -186,20 +286,36 @@ def _case_row(
         "id": f.case.id,
         "hazard": hazard_view(f.case, categories, reader_role=reader_role),
         "state_title": f.state_title,
-        "deadline": f.case.deadline,
+        "status": f.status,
+        "deadline": f.case.deadline if f.successor is None else f.successor.deadline,
+        "rectify_by": f.rectify_by,
+        "immediate": f.immediate,
         "overdue_days": f.overdue_days,
         "level": f.level,
         "recurrence_of": f.case.recurrence_of,
+        "successor": None if f.successor is None else f.successor.id,
     }
 
 
-def _bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
-    start = dt.date(year, month, 1)
-    return start, dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+#: The day of the month progress is reported by (the seed: 每月22日前上报): a month's report
+#: covers the day after the last report day through its own.
+REPORT_DAY: Final = 22
 
 
-def _period(year: int, month: int) -> dict[str, object]:
-    start, end = _bounds(year, month)
+def report_period(year: int, month: int, report_day: int = REPORT_DAY) -> tuple[dt.date, dt.date]:
+    """Return the first and last day the report of ``month`` covers.
+
+    A report due on day ``report_day`` covers the day after that day of the previous month
+    through that day: with 22, 2024-06 covers 2024-05-23 to 2024-06-22. So every day is in
+    exactly one month's report, and the months' counts add up.
+    """
+    end = dt.date(year, month, report_day)
+    before = dt.date(year - (month == 1), (month - 2) % 12 + 1, report_day)
+    return before + dt.timedelta(days=1), end
+
+
+def _period(year: int, month: int, report_day: int) -> dict[str, object]:
+    start, end = report_period(year, month, report_day)
     return {"year": year, "month": month, "label": f"{year}年{month}月", "start": start, "end": end}
 
 
@@ -216,11 +332,17 @@ def monthly_report_context(
     issued_on: dt.date | None = None,
     categories: CategoryTable | None = None,
     reader_role: str | None = "community",
+    report_day: int = REPORT_DAY,
 ) -> dict[str, object]:
-    """Return the context of a community's monthly progress report (due the 22nd)."""
+    """Return the context of a community's monthly progress report (due the 22nd).
+
+    Give the cases as of ``as_of`` (``Ledger.cases_as_of``). The report of ``month``
+    covers :func:`report_period` (the 23rd of the previous month to the 22nd): what was
+    found and closed in it is counted as ``month``.
+    """
     rows = [f for f in _facts(cases, specs, as_of) if f.community == community]
-    period = _period(year, month)
-    start, end = _bounds(year, month)
+    period = _period(year, month, report_day)
+    start, end = report_period(year, month, report_day)
     return {
         **_common(
             f"{community}老旧小区消防安全专项整治{period['label']}工作进度",
@@ -236,7 +358,7 @@ def monthly_report_context(
         "month": {
             "found": sum(start <= f.opened_on <= end for f in rows),
             "closed": sum(
-                f.closed_on is not None and start <= f.closed_on <= end and f.rectified
+                f.rectified and f.closed_on is not None and start <= f.closed_on <= end
                 for f in rows
             ),
         },
@@ -266,8 +388,12 @@ def circular_context(
     categories: CategoryTable | None = None,
     reader_role: str | None = None,
     heads_digest: str | None = None,
+    report_day: int = REPORT_DAY,
 ) -> dict[str, object]:
     """Return the context of the town's monthly circular (通报) ranking the communities.
+
+    Give the cases as of ``as_of`` (``Ledger.cases_as_of``); the circular of ``month``
+    covers :func:`report_period`.
 
     Communities rank by rectification rate (higher first), then overdue count and relapses
     (fewer first). Circulars are public: phone numbers are masked for a public reader.
@@ -279,7 +405,7 @@ def circular_context(
     for f in rows:
         groups[f.community].append(f)
     counted = sorted(
-        ((name, _count(group)) for name, group in groups.items()),
+        ((name, count(group)) for name, group in groups.items()),
         key=lambda item: (-item[1].rate, item[1].overdue, item[1].relapses, item[0]),
     )
     ranking = [
@@ -287,7 +413,7 @@ def circular_context(
         for place, (name, totals) in enumerate(counted, start=1)
     ]
     progress = [(name, totals.closed, totals.counted) for name, totals in counted]
-    period = _period(year, month)
+    period = _period(year, month, report_day)
     return {
         **_common(
             f"关于{period['label']}老旧小区消防安全专项整治工作进展情况的通报",
@@ -538,8 +664,12 @@ def report_context(
     due_on: dt.date | None = None,
     period: tuple[int, int] | None = None,
     heads_digest: str | None = None,
+    report_day: int = REPORT_DAY,
 ) -> dict[str, object]:
     """Return the context of the report template ``name`` on ``as_of``.
+
+    ``cases`` are the cases as of ``as_of`` (``Ledger.cases_as_of(as_of)``): a report of a
+    past day holds the facts of that day, and comes out the same whenever it is rendered.
 
     Monthly reports and circulars cover ``period`` (year, month), by default the month of
     ``as_of``. Circulars and ledgers print ``heads_digest`` (``Ledger.heads_digest()``) as
@@ -566,6 +696,7 @@ def report_context(
             issuer=issuer,
             sequence=sequence,
             categories=categories,
+            report_day=report_day,
         )
     if name == "circular":
         return circular_context(
@@ -578,6 +709,7 @@ def report_context(
             sequence=sequence,
             categories=categories,
             heads_digest=heads_digest,
+            report_day=report_day,
         )
     if name == "ledger":
         return ledger_context(

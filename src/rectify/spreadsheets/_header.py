@@ -85,7 +85,7 @@ _FIELDS: Final = (
     # What an export adds and an import leaves alone (derived from the case, not data).
     _Field("serial", "序号", ("序号",)),
     _Field("state", "当前状态", ("当前状态", "状态")),
-    _Field("deadline", "整改期限", ("整改期限",)),
+    _Field("deadline", "当前环节期限", ("当前环节期限", "整改期限")),
     _Field("level", "督办等级", ("督办等级",)),
 )
 BY_KEY: Final = {f.key: f for f in _FIELDS}

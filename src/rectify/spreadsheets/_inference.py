@@ -101,7 +101,7 @@ _DATE: Final = re.compile(
 _COMPACT_DATE: Final = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _BEFORE: Final = re.compile(r"(之前|以前|前|止)$")
 _IMMEDIATE_WORDS: Final = frozenset(
-    {"立即", "立即整改", "立行立改", "当场", "当场整改", "马上", "即查即改"}
+    {"立即", "立即整改", "立即改正", "立行立改", "当场", "当场整改", "马上", "即查即改"}
 )
 _YEARS: Final = (2000, 2099)
 _EXCEL_SERIALS: Final = (20000, 80000)  # 1954 to 2119: a bare number in a date column

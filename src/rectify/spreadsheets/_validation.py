@@ -43,7 +43,8 @@ from rectify.spreadsheets._values import (
 
 __all__ = ["parse_rows"]
 
-#: The columns an export derives from the case (序号, 当前状态, 整改期限, 督办等级): not read.
+#: The columns an export derives from the case (序号, 当前状态, 当前环节期限 - 整改期限 in
+#: older exports - and 督办等级): not read.
 _IGNORED: Final = frozenset({"serial", "state", "deadline", "level"})
 #: Merged identification cells carry down a level only while every level above was empty.
 _LEVELS: Final = (

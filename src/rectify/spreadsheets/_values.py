@@ -176,31 +176,52 @@ class LedgerImport:
 
 @attrs.frozen
 class LedgerTotal:
-    """One community's line of the ledger totals (due Apr 5).
+    """One line of the ledger totals (due Apr 5): a community's, or the 合计 line.
 
-    ``hazards`` counts the cases found less those dismissed at triage (not a hazard,
-    merged as a duplicate, transferred as major); ``closed`` the rectified ones and
-    ``open`` the rest; ``overdue`` the open ones past their deadline.
+    The counts mean what :class:`~rectify.documents.Totals` means, and are taken from it:
+    ``found`` is every hazard found (a hazard referred to the major-hazard procedure and
+    continued there is one hazard); ``closed`` the rectified and closed ones (销号),
+    ``open`` those still being rectified and ``overdue`` the open ones past their deadline;
+    ``transferred`` (转出), ``dismissed`` (不构成隐患) and ``duplicate`` (重复上报) do not
+    count towards the rate. ``estates`` are the distinct 小区名称 and ``buildings`` the
+    distinct (小区名称, 地址, 楼栋) of the community.
     """
 
     community: str
     estates: int
     buildings: int
-    hazards: int
+    found: int
     closed: int
     open: int
     overdue: int
+    transferred: int
+    dismissed: int
+    duplicate: int
+
+    @property
+    def counted(self) -> int:
+        """Return the hazards that count towards the rate (found less the excluded ones)."""
+        return self.found - self.transferred - self.dismissed - self.duplicate
+
+    @property
+    def rate(self) -> float:
+        """Return the rectification rate: closed over counted (0 when none is counted)."""
+        return self.closed / self.counted if self.counted else 0.0
 
     def cells(self) -> list[Cell]:
-        """Return the line as cells, in the order of the totals' columns."""
+        """Return the line as cells, in the order of the totals' columns (rate last)."""
         return [
             self.community,
             self.estates,
             self.buildings,
-            self.hazards,
+            self.found,
             self.closed,
             self.open,
             self.overdue,
+            self.transferred,
+            self.dismissed,
+            self.duplicate,
+            self.rate,
         ]
 
 

@@ -1,11 +1,12 @@
 """Writing the ledger and its totals as XLSX or CSV, safe to open in a spreadsheet.
 
 Owns :func:`write_ledger` (the Attachment 1 layout with each case's category, state,
-deadline and escalation level, and the optional columns any case has), :func:`ledger_totals`
-and :func:`write_ledger_totals` (one line per community and a 合计 line), masking phone
-numbers unless the reader's role may see them, and neutralising every cell a spreadsheet
-could take for a formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage return first gets a
-leading ``'``).
+running deadline and escalation level, and the optional columns any case has),
+:func:`ledger_totals` and :func:`write_ledger_totals` (one line per community and a 合计
+line, counted by :func:`~rectify.documents.count` as every report is), masking phone numbers
+unless the reader's role may see them, and neutralising every cell a spreadsheet could take
+for a formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage return first gets a leading
+``'``).
 """
 
 from __future__ import annotations
@@ -16,23 +17,22 @@ import datetime as dt
 import io
 import os
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal
-
-import attrs
 
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
 from rectify.documents._contexts import PHONE_ROLES
-from rectify.documents._reports import facts
+from rectify.documents._reports import Facts, Totals, _facts, count, facts
 from rectify.engine._case import Case
 from rectify.engine._engine import TIMEZONE, local_date
 from rectify.exceptions import RectifyError
 from rectify.spreadsheets._reading import need_openpyxl
 from rectify.spreadsheets._text import FORMULA_START, cell_text
 from rectify.spreadsheets._values import LEDGER_HEADERS, Cell, LedgerTotal
-from rectify.templating._formatting import mask_phone
+from rectify.templating._formatting import mask_phone, percent
 
 __all__ = ["ledger_totals", "write_ledger", "write_ledger_totals"]
 
@@ -47,16 +47,35 @@ _OPTIONAL_OUT: Final = (
     ("measures", "整改措施"),
     ("note", "备注"),
 )
+#: The running deadline of the case's current state (triage, rectification, re-inspection):
+#: not the rectification deadline, which is 整改时限.
+_RUNNING_DEADLINE: Final = "当前环节期限"
 _EXPORT_HEADERS: Final = (
     *LEDGER_HEADERS,
     "隐患类别",
     "当前状态",
-    "整改期限",
+    _RUNNING_DEADLINE,
     "督办等级",
     "案件编号",
 )
 _CASE_ID_COLUMN: Final = _EXPORT_HEADERS.index("案件编号")
-_TOTALS_HEADERS: Final = ("镇街/社区", "小区数", "楼栋数", "隐患数", "已销号", "未销号", "逾期")
+#: What the 整改时限 cell of a hazard to be put right on the spot says (as the HTML ledger).
+_IMMEDIATE_TEXT: Final = "立即改正"
+#: The totals' columns, in the order of :meth:`LedgerTotal.cells`.
+_TOTALS_HEADERS: Final = (
+    "镇街/社区",
+    "小区数",
+    "楼栋数",
+    "发现隐患",
+    "已销号",
+    "未销号",
+    "逾期",
+    "转出",
+    "不构成隐患",
+    "重复上报",
+    "整改率",
+)
+_RATE_COLUMN: Final = _TOTALS_HEADERS.index("整改率")
 
 
 def _neutralise(value: str) -> str:
@@ -86,6 +105,20 @@ def _date_cell(value: object) -> Cell:
     if isinstance(value, dt.date):
         return value
     return None if value in (None, "") else str(value)
+
+
+def _rectify_by_cell(case: Case, spec: WorkflowSpec | None) -> Cell:
+    """Return the 整改时限 cell: the rectification deadline, or 立即改正 for an immediate case.
+
+    As the reports have it (:attr:`~rectify.documents.Facts.rectify_by` and ``immediate``);
+    a case of a workflow not given keeps the cell it was imported with.
+    """
+    if spec is None or not spec.has_state(case.state):
+        return _date_cell(case.data.get("due"))
+    f = facts(case, spec, local_date(case.updated_at))  # neither depends on the day
+    if f.rectify_by is not None:
+        return _date_cell(f.rectify_by)
+    return _IMMEDIATE_TEXT if f.immediate else None
 
 
 def _sort_key(case: Case) -> tuple[str, ...]:
@@ -137,7 +170,7 @@ def _ledger_table(
             head,
             _height_text(data),
             text("description"),
-            _date_cell(data.get("due")),
+            _rectify_by_cell(case, spec),
             category,
             state,
             case.deadline,
@@ -165,29 +198,36 @@ def _format(path: Path, fmt: Format | None) -> Format:
     return "csv" if path.suffix.lower() == ".csv" else "xlsx"
 
 
-def _csv_text(value: Cell) -> str:
+def _csv_text(value: Cell, *, rate: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.date):
         return value.isoformat()
+    if rate and isinstance(value, int | float):
+        return percent(value)
     return _neutralise(cell_text(value))
 
 
 def _write_csv(
-    path: Path, header: Sequence[str], rows: Sequence[Sequence[Cell]], title: str | None
+    path: Path,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    title: str | None,
+    rates: Collection[int],
 ) -> None:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     if title:
         writer.writerow([_neutralise(title)])
     writer.writerow(header)
-    writer.writerows([_csv_text(v) for v in row] for row in rows)
+    writer.writerows([_csv_text(v, rate=i in rates) for i, v in enumerate(row)] for row in rows)
     # The BOM makes Excel open the file as UTF-8 rather than the system's code page.
     path.write_bytes(codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8"))
 
 
 _MAX_WIDTH: Final = 50
 _MIN_WIDTH: Final = 6
+_RATE_FORMAT: Final = "0.0%"
 
 
 def _width(text: str) -> int:
@@ -208,6 +248,8 @@ def _write_xlsx(
     rows: Sequence[Sequence[Cell]],
     title: str | None,
     sheet: str,
+    *,
+    rates: Collection[int],
 ) -> None:
     need_openpyxl()
     import openpyxl  # noqa: PLC0415 - optional: only XLSX needs it
@@ -236,6 +278,9 @@ def _write_xlsx(
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
                 widths[col - 1] = max(widths[col - 1], 10)
+            elif col - 1 in rates and isinstance(value, int | float):
+                cell.number_format = _RATE_FORMAT
+                widths[col - 1] = max(widths[col - 1], len(percent(value)))
             elif value is not None:
                 widths[col - 1] = max(widths[col - 1], _width(cell_text(value)))
     for col, width in enumerate(widths, start=1):
@@ -253,12 +298,14 @@ def _write(
     fmt: Format | None,
     title: str | None,
     sheet: str,
+    rates: Collection[int] = (),
 ) -> None:
+    """Write the rows; the columns ``rates`` (0-based) hold fractions shown as percentages."""
     target = Path(path)
     if _format(target, fmt) == "csv":
-        _write_csv(target, header, rows, title)
+        _write_csv(target, header, rows, title, rates)
     else:
-        _write_xlsx(target, header, rows, title, sheet)
+        _write_xlsx(target, header, rows, title, sheet, rates=rates)
 
 
 def write_ledger(
@@ -273,12 +320,15 @@ def write_ledger(
 ) -> int:
     """Write the ledger in the Attachment 1 layout, with each case's state; return the rows.
 
-    The seven Attachment 1 columns come first, then 隐患类别, 当前状态, 整改期限 (the open
-    deadline), 督办等级 and 案件编号, then 楼栋, 隐患部位, 严重程度, 整改责任人, 整改措施
-    and 备注 where any case has them; :func:`read_ledger` reads the file back to the same
-    case ids and data. Phone and ID-card numbers, in any writing and in any text cell but
-    the case id (the description, address, measures...), are masked unless ``reader_role``
-    may see them (:data:`~rectify.documents.PHONE_ROLES`); every cell that begins with ``=``, ``+``,
+    The seven Attachment 1 columns come first, 整改时限 being the rectification deadline
+    (:attr:`~rectify.documents.Facts.rectify_by`, or 立即改正 for a hazard to be put right
+    on the spot), then 隐患类别, 当前状态, 当前环节期限 (the running deadline of the
+    current state: triage, rectification or re-inspection), 督办等级 and 案件编号, then
+    楼栋, 隐患部位, 严重程度, 整改责任人, 整改措施 and 备注 where any case has them;
+    :func:`read_ledger` reads the file back to the same case ids and data. Phone and
+    ID-card numbers, in any writing and in any text cell but the case id (the description,
+    address, measures...), are masked unless ``reader_role`` may see them
+    (:data:`~rectify.documents.PHONE_ROLES`); every cell that begins with ``=``, ``+``,
     ``-``, ``@`` (or a tab or carriage return) is prefixed with ``'`` so that no
     spreadsheet runs it as a formula.
 
@@ -302,39 +352,62 @@ def write_ledger(
     return len(rows)
 
 
+def _places(rows: Iterable[Facts]) -> tuple[int, int]:
+    """Return the estates (distinct 小区名称) and buildings (小区名称, 地址, 楼栋) of ``rows``."""
+    keys = ("community_name", "address", "building")
+    buildings = {tuple(str(f.case.data.get(k, "")) for k in keys) for f in rows}
+    return len({b[0] for b in buildings}), len(buildings)
+
+
+def _line(community: str, estates: int, buildings: int, totals: Totals) -> LedgerTotal:
+    return LedgerTotal(
+        community,
+        estates,
+        buildings,
+        found=totals.found,
+        closed=totals.closed,
+        open=totals.open,
+        overdue=totals.overdue,
+        transferred=totals.transferred,
+        dismissed=totals.dismissed,
+        duplicate=totals.duplicate,
+    )
+
+
+def _totals(
+    cases: Iterable[Case], specs: Iterable[WorkflowSpec], as_of: dt.date | None
+) -> tuple[tuple[LedgerTotal, ...], LedgerTotal]:
+    """Return the line of each community and the 合计 line, from the reports' counts."""
+    day = as_of or local_date(dt.datetime.now(TIMEZONE))
+    rows = _facts(cases, specs, day)
+    groups: dict[str, list[Facts]] = defaultdict(list)
+    for f in rows:
+        groups[f.community].append(f)
+    lines = tuple(
+        _line(name, *_places(groups[name]), count(groups[name])) for name in sorted(groups)
+    )
+    # As the HTML totals have it: the communities' estates and buildings added up.
+    estates, buildings = sum(t.estates for t in lines), sum(t.buildings for t in lines)
+    return lines, _line("合计", estates, buildings, count(rows))
+
+
 def ledger_totals(
     cases: Iterable[Case], specs: Iterable[WorkflowSpec], *, as_of: dt.date | None = None
 ) -> tuple[LedgerTotal, ...]:
-    """Return the ledger totals per community: estates, buildings, hazards, closed, open, overdue.
+    """Return the ledger totals per community, counted as every report counts them.
 
-    Estates are the distinct 小区名称, buildings the distinct (小区名称, 地址, 楼栋) of the
-    community; ``as_of`` (today in Asia/Shanghai by default) decides what is overdue.
+    The counts are :func:`~rectify.documents.count` of the hazards of each community on
+    ``as_of`` (one row a hazard, as :func:`~rectify.documents.ledger_totals_context` and the
+    circular have them): found, closed, open, overdue, transferred, dismissed and
+    duplicate, and the rate. Estates are the distinct 小区名称, buildings the distinct
+    (小区名称, 地址, 楼栋) of the community.
+
+    ``as_of`` is today in Asia/Shanghai by default, and decides what is overdue and which
+    cases were found by then. For a past day give the cases as of that day
+    (``Ledger.cases_as_of(day)``): the cases as they are now would count what happened
+    since as done by then.
     """
-    day = as_of or local_date(dt.datetime.now(TIMEZONE))
-    by_key = {(s.id, s.version): s for s in specs}
-    groups: dict[str, list[Case]] = {}
-    counts: dict[str, list[int]] = {}
-    for case in cases:
-        spec = by_key.get((case.workflow, case.version))
-        if spec is None or not spec.has_state(case.state):
-            continue
-        f = facts(case, spec, day)
-        groups.setdefault(f.community, []).append(case)
-        tally = counts.setdefault(f.community, [0, 0, 0, 0])
-        tally[0] += not f.dismissed
-        tally[1] += f.rectified
-        tally[2] += f.open
-        tally[3] += f.overdue
-    out = []
-    for name in sorted(groups):
-        group = groups[name]
-        estates = {str(c.data.get("community_name", "")) for c in group}
-        buildings = {
-            tuple(str(c.data.get(k, "")) for k in ("community_name", "address", "building"))
-            for c in group
-        }
-        out.append(LedgerTotal(name, len(estates), len(buildings), *counts[name]))
-    return tuple(out)
+    return _totals(cases, specs, as_of)[0]
 
 
 def write_ledger_totals(
@@ -346,14 +419,23 @@ def write_ledger_totals(
     as_of: dt.date | None = None,
     title: str | None = "老旧小区总数台账统计表",
 ) -> tuple[LedgerTotal, ...]:
-    """Write the ledger totals (one line per community and a 合计 line); return the totals."""
-    totals = ledger_totals(cases, specs, as_of=as_of)
-    rows = [t.cells() for t in totals]
-    rows.append(
-        [
-            "合计",
-            *(sum(getattr(t, k) for t in totals) for k in list(attrs.fields_dict(LedgerTotal))[1:]),
-        ]
+    """Write the ledger totals (one line per community and a 合计 line); return the totals.
+
+    The lines are :func:`ledger_totals` (give the cases as of ``as_of`` for a past day);
+    the 合计 line counts every hazard, its rate is the town's (not a sum of rates). The
+    columns are 镇街/社区, 小区数, 楼栋数, 发现隐患, 已销号, 未销号, 逾期, then the ones
+    that do not count towards the rate (转出, 不构成隐患, 重复上报), then 整改率 (a
+    percentage: a number formatted ``0.0%`` in XLSX, ``85.3%`` in CSV).
+    """
+    lines, total = _totals(cases, specs, as_of)
+    rows = [t.cells() for t in (*lines, total)]
+    _write(
+        path,
+        _TOTALS_HEADERS,
+        rows,
+        fmt=fmt,
+        title=title,
+        sheet="统计表",
+        rates=(_RATE_COLUMN,),
     )
-    _write(path, _TOTALS_HEADERS, rows, fmt=fmt, title=title, sheet="统计表")
-    return totals
+    return lines
