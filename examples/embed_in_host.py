@@ -128,11 +128,14 @@ def notice_handler(
     def handle(delivery: Delivery) -> None:
         effect = delivery.effect
         if isinstance(effect, rectify.engine.NoticeDue):
-            case = ledger.get(delivery.case_id)
+            # The case as the record that queued the notice left it: the notice says what
+            # that record decided, however late it is rendered.
+            case = ledger.case_at(delivery.case_id, effect.seq)
             spec = ledger.engine(case.workflow, case.version).spec
             issued_on = ledger.clock.now().date()
             context = notices.context(effect, case, spec, issued_on=issued_on)
-            document = notices.render(effect.notice, context, fmt="html")
+            identity = rectify.documents.notice_identity(effect)  # one number, ever
+            document = notices.render(effect.notice, context, fmt="html", identity=identity)
             print(f"  notice {document.title} {context['number']} for {case.id}")
         elif isinstance(effect, rectify.engine.DeadlineSet):
             print(f"  deadline {effect.due} for {effect.case_id} ({effect.state})")

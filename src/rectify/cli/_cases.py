@@ -49,7 +49,7 @@ from rectify.engine._engine import TIMEZONE
 from rectify.engine._escalation import SYSTEM, is_overdue
 from rectify.exceptions import EventRefusedError
 from rectify.ledger import Ledger
-from rectify.stores._store import CaseQuery
+from rectify.stores._store import CaseQuery, matches
 from rectify.templating._formatting import mask_phone
 
 __all__ = ["CASES_HEAD", "EVIDENCE_LIMIT", "MAX_LIMIT", "cases", "fire", "import_", "init", "show"]
@@ -111,7 +111,11 @@ def import_(*, ledger_file: Path, db: str, actor: str, at_text: str | None) -> N
 @click.option("--state", help="A state's title (整改中) or name (planned).")
 @click.option("--category", help="A category's title (可燃雨棚) or code (STR.CANOPY).")
 @click.option("--workflow", help="A workflow's title (隐患整改) or id (hazard).")
-@click.option("--overdue", "overdue_on", help="Only cases overdue on this date (YYYY-MM-DD).")
+@click.option(
+    "--overdue",
+    "overdue_on",
+    help="Only cases overdue on this date (YYYY-MM-DD), as they stood at its end.",
+)
 @click.option("--all", "show_all", is_flag=True, help="Closed cases too.")
 @click.option("--limit", type=click.IntRange(0, MAX_LIMIT), default=200, show_default=True)
 @clerk
@@ -137,7 +141,11 @@ def cases(
             open=None if show_all else True,
             overdue_on=on,
         )
-        found = _matching(ledger, _by_state(query, names, state))
+        queries = _by_state(query, names, state)
+        if on is None:
+            found = _matching(ledger, queries)
+        else:  # a question about a day: the cases as they stood at its end
+            found = (c for c in ledger.cases_as_of(on) if any(matches(c, q) for q in queries))
         shown = list(itertools.islice(found, limit))
         total = len(shown) + sum(1 for _ in found)
         today = on or dt.datetime.now(TIMEZONE).date()

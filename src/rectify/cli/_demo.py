@@ -10,11 +10,12 @@ The same seed gives the same documents.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -28,8 +29,14 @@ from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories
 from rectify.definitions._spec import WorkflowSpec
 from rectify.documents._contexts import Issuer
-from rectify.documents._publishing import Notices
-from rectify.documents._reports import LookbackResult, lookback_context, report_context
+from rectify.documents._publishing import Notices, notice_identity, report_identity
+from rectify.documents._reports import (
+    REPORT_DAY,
+    TRANSFERRED_FROM,
+    LookbackResult,
+    lookback_context,
+    report_context,
+)
 from rectify.engine._case import Actor, Case, Evidence, NoticeDue
 from rectify.engine._engine import TIMEZONE
 from rectify.engine._lookback import sample_lookback
@@ -38,7 +45,7 @@ from rectify.stores._sql import SQLStore
 from rectify.templating._formatting import display_width, pad
 from rectify.templating._renderer import Document
 
-__all__ = ["DemoResult", "SimulatedClock", "run_demo"]
+__all__ = ["DemoResult", "SimulatedClock", "run_demo", "standard_report"]
 
 ISSUER: Final = Issuer(
     organ="虎峰镇人民政府",
@@ -117,6 +124,8 @@ class _Simulation:
         self.plans: dict[str, _Plan] = {}
         self.fires = 0
         self.documents: list[tuple[str, str, Path]] = []
+        # What it takes to render each document again (docs/notices.md, section 8).
+        self.manifest: list[dict[str, object]] = []
         self.timings: defaultdict[str, float] = defaultdict(float)
         self.specs = [e.spec for e in ledger.engines]
         self.severities = {level.name: level.period for level in categories.severities}
@@ -352,9 +361,8 @@ class _Simulation:
 
     def open_major(self, case: Case, day: dt.date) -> None:
         major_id = f"MJ-{case.id}"
-        self.ledger.open(
-            major_id, "major", dict(case.data), self.actor("fire_station", case), at=_at(day, 11)
-        )
+        data = {**case.data, TRANSFERRED_FROM: case.id}  # one hazard, followed on in MJ-
+        self.ledger.open(major_id, "major", data, self.actor("fire_station", case), at=_at(day, 11))
         self.plans[major_id] = _Plan("major")
         self.schedule(major_id, day + dt.timedelta(days=5))
 
@@ -374,7 +382,8 @@ class _Simulation:
             for delivery in batch:
                 effect = delivery.effect
                 if isinstance(effect, NoticeDue):
-                    case = self.ledger.get(delivery.case_id)
+                    # Built from the case as the record that queued it left it.
+                    case = self.ledger.case_at(delivery.case_id, effect.seq)
                     html, text = self.notices.render_effect(
                         effect,
                         case,
@@ -382,12 +391,30 @@ class _Simulation:
                         issued_on=day,
                         reader_role="community",
                     )
-                    self.write(
+                    page = self.write(
                         f"notices/{day:%Y-%m}", f"{day}-{effect.notice}-{case.id}", html, text
+                    )
+                    self.manifest.append(
+                        {
+                            "page": page,
+                            "kind": "notice",
+                            "identity": notice_identity(effect),
+                            "effect": {
+                                "case_id": effect.case_id,
+                                "notice": effect.notice,
+                                "seq": effect.seq,
+                                "event": effect.event,
+                                "to": list(effect.to),
+                                "level": effect.level,
+                            },
+                            "issued_on": day.isoformat(),
+                            "reader_role": "community",
+                        }
                     )
             self.ledger.acknowledge([d.id for d in batch])
 
-    def write(self, folder: str, stem: str, html: Document, text: Document) -> None:
+    def write(self, folder: str, stem: str, html: Document, text: Document) -> str:
+        """Write a document's HTML and text copies; return the HTML's path in ``out``."""
         where = self.out / folder
         where.mkdir(parents=True, exist_ok=True)
         base, copy = stem, 1
@@ -399,46 +426,55 @@ class _Simulation:
         page.write_text(html.body, encoding="utf-8")
         safe_child(where, stem, ".txt").write_text(text.body, encoding="utf-8")
         self.documents.append((folder, html.title, page))
+        return page.relative_to(self.out).as_posix()
 
-    def report(self, name: str, folder: str, stem: str, context: Mapping[str, object]) -> None:
+    def file_report(
+        self,
+        name: str,
+        stem: str,
+        *,
+        day: dt.date,
+        context: Mapping[str, object],
+        identity: str,
+        entry: Mapping[str, object],
+    ) -> None:
         started = time.perf_counter()
-        html = self.notices.render(name, context, fmt="html")
-        text = self.notices.render(name, context, fmt="text")
-        self.write(folder, stem, html, text)
+        html = self.notices.render(name, context, fmt="html", identity=identity)
+        text = self.notices.render(name, context, fmt="text", identity=identity)
+        page = self.write(f"reports/{day:%Y-%m}", stem, html, text)
+        self.manifest.append({"page": page, "kind": name, "identity": identity, **entry})
         self.timings["reports"] += time.perf_counter() - started
-
-    def number(self, day: dt.date) -> int:
-        return self.notices.numbers.next_number(ISSUER.code, day.year)
 
     def standard(
         self, name: str, stem: str, day: dt.date, cases: list[Case], community: str | None = None
     ) -> None:
-        """Render one of the standard reports of ``day`` into that month's folder."""
-        context = report_context(
+        """Render one of the standard reports of ``day`` (``cases`` as of that day)."""
+        period = (day.year, day.month) if name in ("monthly_report", "circular") else None
+        identity, context = standard_report(
+            self.notices,
             name,
+            day,
             cases,
             self.specs,
-            as_of=day,
-            issuer=ISSUER,
-            sequence=self.number(day),
-            categories=self.categories,
             community=community,
+            period=period,
+            categories=self.categories,
             due_on=_TOTALS_DAY,
-            heads_digest=digest_heads(heads_as_of(cases, day)),
         )
-        self.report(name, f"reports/{day:%Y-%m}", stem, context)
+        entry = {"as_of": day.isoformat(), "community": community, "period": period}
+        self.file_report(name, stem, day=day, context=context, identity=identity, entry=entry)
 
     def monthly(self, day: dt.date) -> None:
-        cases = list(self.ledger.cases())
+        cases = list(self.ledger.cases_as_of(day))
         for community in sorted({str(c.data.get("community", "")) for c in cases}):
             self.standard("monthly_report", f"monthly-{community}", day, cases, community)
         self.standard("circular", "circular", day, cases)
 
     def totals(self, day: dt.date) -> None:
-        self.standard("ledger_totals", "ledger-totals", day, list(self.ledger.cases()))
+        self.standard("ledger_totals", "ledger-totals", day, list(self.ledger.cases_as_of(day)))
 
     def lookback(self, day: dt.date) -> None:
-        cases = list(self.ledger.cases())
+        cases = list(self.ledger.cases_as_of(day))
         sample = sample_lookback(
             cases, seed=self.rng.randint(0, 10**6), rectified_states=("closed", "delisted")
         )
@@ -462,23 +498,60 @@ class _Simulation:
                 )
             else:
                 results.append(LookbackResult(case, passed=True, note="整改效果保持良好"))
-        self.report(
-            "lookback_report",
-            f"reports/{day:%Y-%m}",
-            "lookback",
-            lookback_context(
-                results,
-                as_of=day,
-                issuer=ISSUER,
-                sequence=self.number(day),
-                categories=self.categories,
-            ),
+        identity = report_identity("lookback_report", day)
+        sequence, _ = self.notices.number(identity, day)
+        context = lookback_context(
+            results, as_of=day, issuer=ISSUER, sequence=sequence, categories=self.categories
+        )
+        # The sample is drawn at random: a look-back report is kept, not rebuilt from the store.
+        entry = {"as_of": day.isoformat()}
+        self.file_report(
+            "lookback_report", "lookback", day=day, context=context, identity=identity, entry=entry
         )
 
     def closing(self, day: dt.date) -> None:
-        cases = list(self.ledger.cases())
+        cases = list(self.ledger.cases_as_of(day))
         self.standard("ledger", "ledger", day, cases)
         self.standard("escalation_levels", "escalation-levels", day, cases)
+
+
+def standard_report(
+    notices: Notices,
+    name: str,
+    day: dt.date,
+    cases: Sequence[Case],
+    specs: Sequence[WorkflowSpec],
+    *,
+    community: str | None = None,
+    period: tuple[int, int] | None = None,
+    categories: CategoryTable | None = None,
+    due_on: dt.date | None = None,
+    report_day: int = REPORT_DAY,
+) -> tuple[str, dict[str, object]]:
+    """Return the identity and context of the standard report ``name`` as of ``day``.
+
+    ``cases`` are the cases as of ``day`` (``Ledger.cases_as_of(day)``). The report is
+    numbered once (``Notices.number``): built again for the same day, period and community,
+    it has the same number, so rendering it with its identity gives the same bytes. The demo
+    and ``rectify report`` both build their reports here.
+    """
+    identity = report_identity(name, day, period=period, community=community or "")
+    sequence, _ = notices.number(identity, day)
+    context = report_context(
+        name,
+        cases,
+        specs,
+        as_of=day,
+        issuer=notices.issuer,
+        sequence=sequence,
+        categories=categories,
+        community=community,
+        due_on=due_on,
+        period=period,
+        heads_digest=digest_heads(heads_as_of(cases, day)),
+        report_day=report_day,
+    )
+    return identity, context
 
 
 def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
@@ -580,6 +653,8 @@ def run_demo(
     report = ledger.verify()
     summary = _summary(list(ledger.cases()), sim.specs, campaign.ends, report.ok)
     _index(out, sim.documents, summary)
+    manifest = json.dumps(sim.manifest, ensure_ascii=False, indent=1)
+    safe_child(out, "documents", ".json").write_text(manifest + "\n", encoding="utf-8")
     store.close()
     return DemoResult(
         out,

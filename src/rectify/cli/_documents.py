@@ -1,12 +1,13 @@
 """The store-wide commands: sweep, notices, report and verify.
 
 This module owns the commands that work over every case at once: ``sweep`` records the
-escalations due; ``notices`` renders the pending notices into files, keeping one that fails
-for a later run and listing the failures (``--failed``); ``report`` renders a monthly,
-circular, ledger, totals or escalation report, taking a document number only once its
-community is known; ``verify`` checks every stored case against its history and words its
-findings for the clerk. ``sweep`` and ``verify`` also warn when the holiday data is about to
-run out.
+escalations due; ``notices`` renders the pending notices into files, each from the case as
+the record that queued it left it, keeping one that fails for a later run and listing the
+failures (``--failed``); ``report`` renders a monthly, circular, ledger, totals or
+escalation report from the cases as of its day, numbering each report once (rendered again,
+it keeps its number and must come out the same); ``verify`` checks every stored case against
+its history and words its findings for the clerk. ``sweep`` and ``verify`` also warn when
+the holiday data is about to run out.
 """
 
 from __future__ import annotations
@@ -28,18 +29,18 @@ from rectify.cli._context import (
     as_of_option,
     db_option,
 )
-from rectify.cli._demo import ISSUER
+from rectify.cli._demo import ISSUER, standard_report
 from rectify.cli._files import notice_path
 from rectify.cli._terminal import printable
 from rectify.cli._wording import ClerkError, clerk, describe
 from rectify.definitions._campaign import load_campaign
 from rectify.definitions._load import load_categories
 from rectify.documents._publishing import Notices
-from rectify.documents._reports import report_context
+from rectify.documents._reports import REPORT_DAY, report_period
 from rectify.engine._case import NoticeDue
 from rectify.engine._engine import TIMEZONE
-from rectify.exceptions import HistoryError, RectifyError
-from rectify.ledger import DEAD_AFTER, Finding, Ledger, digest_heads, heads_as_of
+from rectify.exceptions import DocumentChangedError, HistoryError, RectifyError
+from rectify.ledger import DEAD_AFTER, Finding, Ledger
 from rectify.stores._store import Delivery
 
 __all__ = ["CALENDAR_WARNING", "MAX_FAILED", "notices", "report", "sweep", "verify"]
@@ -112,7 +113,8 @@ def notices(
             nonlocal written
             if not isinstance(delivery.effect, NoticeDue):
                 return  # deadlines and escalations: nothing to print
-            case = ledger.get(delivery.case_id)
+            # The case as the record that queued the notice left it, not as it is now.
+            case = ledger.case_at(delivery.case_id, delivery.effect.seq)
             spec = ledger.engine(case.workflow, case.version).spec
             try:
                 docs = publisher.render_effect(
@@ -198,7 +200,11 @@ def _warn_calendar_end(ledger: Ledger, today: dt.date) -> None:
     "kind", type=click.Choice(["monthly", "circular", "ledger", "totals", "escalation"])
 )
 @db_option
-@click.option("--month", help="YYYY-MM (this month by default).")
+@click.option(
+    "--month",
+    help="YYYY-MM: the month's report (monthly, circular), as of its report day (the 22nd) "
+    "unless --as-of says otherwise.",
+)
 @click.option("--community", help="The community's full name (monthly: required; ledger: one).")
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "text"]), default="html", show_default=True
@@ -220,13 +226,21 @@ def report(
     out: Path | None,
     as_of: str | None,
 ) -> None:
-    """Render a report from the store: monthly, circular, ledger, totals or escalation."""
-    today = _day(as_of)
-    try:
-        first = dt.date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
-    except ValueError as exc:
-        raise click.UsageError(f"--month {month!r} 不是月份，应写作 2024-06 这样") from exc
-    year, number = first.year, first.month
+    """Render a report from the store: monthly, circular, ledger, totals or escalation.
+
+    The report holds the facts of its day (--as-of, or the month's report day, or today),
+    whenever it is rendered; the same report of the same day keeps its number.
+    """
+    report_day = _report_day()
+    if month:
+        try:
+            first = dt.date.fromisoformat(f"{month}-01")
+        except ValueError as exc:
+            raise click.UsageError(f"--month {month!r} 不是月份，应写作 2024-06 这样") from exc
+        day = _day(as_of) if as_of else report_period(first.year, first.month, report_day)[1]
+    else:
+        day = _day(as_of)
+        first = _report_month(day, report_day)
     if kind == "monthly" and not community:
         raise click.UsageError("月度进度报告要用 --community 指明社区")
     name = {
@@ -234,32 +248,63 @@ def report(
         "totals": "ledger_totals",
         "escalation": "escalation_levels",
     }.get(kind, kind)
+    period = (first.year, first.month)
     with _ledger(db) as ledger:
-        stored, specs = list(ledger.cases()), [e.spec for e in ledger.engines]
+        cases, specs = list(ledger.cases_as_of(day)), [e.spec for e in ledger.engines]
         # Refused before a number is taken: a typo must not render, nor use up a number.
-        if community and not any(c.data.get("community") == community for c in stored):
-            raise _unknown_community(community, stored)
-        table = load_categories()
-        sequence = ledger.store.next_number(ISSUER.code, today.year)
-        context = report_context(
+        if community and not any(c.data.get("community") == community for c in cases):
+            raise _unknown_community(community, cases)
+        publisher = Notices(ISSUER, numbers=ledger.store)
+        identity, context = standard_report(
+            publisher,
             name,
-            stored,
+            day,
+            cases,
             specs,
-            as_of=today,
-            issuer=ISSUER,
-            sequence=sequence,
-            categories=table,
             community=community,
-            due_on=_totals_due(today),
-            period=(year, number),
-            heads_digest=digest_heads(heads_as_of(stored, today)),
+            period=period if name in ("monthly_report", "circular") else None,
+            categories=load_categories(),
+            due_on=_totals_due(day),
+            report_day=report_day,
         )
-    document = Notices(ISSUER).render(name, context, fmt=fmt)
+        try:
+            document = publisher.render(name, context, fmt=fmt, identity=identity)
+        except DocumentChangedError as exc:
+            raise ClerkError(_changed(exc)) from exc
     if out is None:
         click.echo(document.body, nl=False)
     else:
         out.write_text(document.body, encoding="utf-8")
         click.echo(f"已写入 {out}：{document.title}", err=True)
+
+
+def _changed(error: DocumentChangedError) -> str:
+    """Return why a report could not be rendered again, in the clerk's words."""
+    what = {
+        "template": "模板",
+        "context": "所依据的案件数据",
+        "template and context": "模板和案件数据",
+    }
+    return (
+        f"这份文书（{error.identity}）已编号出具过，这次生成的内容与当时不同"
+        f"（{what.get(error.changed, error.changed)}有变化）；未出具。"
+        "当天尚未结束时数据仍会变化，请次日再出具当天的报告；否则请用 rectify verify 检查存储"
+    )
+
+
+def _report_day() -> int:
+    """Return the day of the month the campaign wants progress reported by (the 22nd)."""
+    days = [
+        r.monthly for r in load_campaign().reports if r.notice == "monthly_report" and r.monthly
+    ]
+    return days[0] if days else REPORT_DAY
+
+
+def _report_month(day: dt.date, report_day: int) -> dt.date:
+    """Return the first of the month whose report period holds ``day``."""
+    if day.day <= report_day:
+        return day.replace(day=1)
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _totals_due(today: dt.date) -> dt.date:

@@ -46,6 +46,7 @@ from rectify.documents._publishing import Notices
 from rectify.engine._case import Actor, Case, Effect, Evidence, NoticeDue
 from rectify.engine._engine import TIMEZONE, Engine
 from rectify.engine._escalation import escalate
+from rectify.engine._replay import case_at
 from rectify.exceptions import RectifyError
 
 __all__ = ["ScenarioError", "ScenarioFailedError", "ScenarioResult", "run_scenario"]
@@ -277,8 +278,13 @@ class _Run:
         if not due:
             have = sorted({e.notice for e in self.effects if isinstance(e, NoticeDue)})
             raise ScenarioFailedError(f"{where}: no {name!r} notice; notices so far: {have}")
+        effect = due[-1]  # rendered from the case as the record that queued it left it
         html, text = self.notices.render_effect(
-            due[-1], self.case, self.engine.spec, issued_on=self.now.date(), reader_role="community"
+            effect,
+            case_at(self.engine, self.case, effect.seq),
+            self.engine.spec,
+            issued_on=self.now.date(),
+            reader_role="community",
         )
         for needle in item.get("contains", []):
             if str(needle) not in html.body or str(needle) not in text.body:
