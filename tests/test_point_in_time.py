@@ -32,6 +32,7 @@ from rectify.documents import (
 )
 from rectify.documents._reports import _facts
 from rectify.engine import Case, NoticeDue, case_as_of, case_at, last_seq_at
+from rectify.spreadsheets import ledger_totals
 from rectify.stores import MemoryStore, SQLStore
 from rectify.testing import FakeClock, event_sequences
 from tests.test_cli import invoke, run
@@ -239,7 +240,7 @@ _REPORTS = ("circular", "ledger", "ledger_totals", "escalation_levels", "monthly
 def _documents(
     ledger: Ledger, notices: Notices, cases: list[Case], day: dt.date, pending: list[NoticeDue]
 ) -> Iterator[tuple[str, str]]:
-    """Yield ``(what, body)`` of every report of ``day`` and the notices ``pending``."""
+    """Yield ``(what, body)`` of every report and export of ``day`` and the ``pending`` notices."""
     specs = [e.spec for e in ledger.engines]
     for name in _REPORTS:
         identity = f"{name}/{day}"
@@ -256,6 +257,7 @@ def _documents(
         )
         for fmt in ("html", "text"):
             yield f"{name}.{fmt}", notices.render(name, context, fmt=fmt, identity=identity).body
+    yield "ledger_totals.xlsx", repr(ledger_totals(cases, specs, as_of=day))
     for effect in pending:
         case = ledger.case_at(effect.case_id, effect.seq)
         spec = ledger.engine(case.workflow, case.version).spec
@@ -364,3 +366,39 @@ def test_a_case_as_of_a_moment_is_the_fold_of_its_history_up_to_it() -> None:
     assert "2024年3月29日" in text.body
     assert "更换水带并加装箱锁" not in text.body
     assert "2024年4月15日" not in text.body
+
+
+def test_every_output_of_one_moment_gives_the_same_totals(campaign: Path) -> None:
+    """The circular, its chart, the HTML ledger totals and the xlsx totals of 6/22 agree."""
+    day = dt.date(2024, 6, 22)
+    ledger, notices = _demo_ledger(campaign / "rectify.db")
+    try:
+        cases, specs = list(ledger.cases_as_of(day)), [e.spec for e in ledger.engines]
+    finally:
+        ledger.store.close()
+    town = count(_facts(cases, specs, day))
+    common = {"as_of": day, "issuer": ISSUER, "sequence": 1, "categories": notices.categories}
+    circular = report_context("circular", cases, specs, **common)  # type: ignore[arg-type]
+    totals = report_context("ledger_totals", cases, specs, **common)  # type: ignore[arg-type]
+    for view in (circular["totals"], totals["totals"]):
+        assert isinstance(view, dict)
+        assert {k: view[k] for k in town.view()} == town.view()
+    ranking = circular["ranking"]
+    assert isinstance(ranking, list)
+    assert sum(int(r["found"]) for r in ranking) == town.found
+    assert sum(int(r["closed"]) for r in ranking) == town.closed
+    # The chart draws the circular's progress: closed of counted, community by community.
+    assert circular["progress"] == [(r["community"], r["closed"], r["counted"]) for r in ranking]
+    sheet = ledger_totals(cases, specs, as_of=day)
+    assert sum(t.found for t in sheet) == town.found
+    assert sum(t.closed for t in sheet) == town.closed
+    assert sum(t.open for t in sheet) == town.open
+    assert sum(t.overdue for t in sheet) == town.overdue
+    assert sum(t.counted for t in sheet) == town.counted
+    by_community = {str(r["community"]): r for r in ranking}
+    for line in sheet:
+        assert (line.found, line.closed, line.counted) == (
+            by_community[line.community]["found"],
+            by_community[line.community]["closed"],
+            by_community[line.community]["counted"],
+        )
