@@ -243,17 +243,8 @@ def _documents(
     """Yield ``(what, body)`` of every report and export of ``day`` and the ``pending`` notices."""
     specs = [e.spec for e in ledger.engines]
     for name in _REPORTS:
-        identity = f"{name}/{day}"
-        sequence, _ = notices.number(identity, day)
-        context = report_context(
-            name,
-            cases,
-            specs,
-            as_of=day,
-            issuer=ISSUER,
-            sequence=sequence,
-            categories=notices.categories,
-            community="金龙社区",
+        identity, context = standard_report(
+            notices, name, day, cases, specs, community="金龙社区", categories=notices.categories
         )
         for fmt in ("html", "text"):
             yield f"{name}.{fmt}", notices.render(name, context, fmt=fmt, identity=identity).body

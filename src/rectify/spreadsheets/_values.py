@@ -17,6 +17,7 @@ from typing import Final
 import attrs
 
 from rectify.definitions._categories import CategoryTable
+from rectify.documents._reports import Totals
 
 __all__ = [
     "LEDGER_HEADERS",
@@ -174,11 +175,11 @@ class LedgerImport:
         return ""
 
 
-@attrs.frozen
-class LedgerTotal:
+@attrs.frozen(kw_only=True)
+class LedgerTotal(Totals):
     """One line of the ledger totals (due Apr 5): a community's, or the 合计 line.
 
-    The counts mean what :class:`~rectify.documents.Totals` means, and are taken from it:
+    The counts are a :class:`~rectify.documents.Totals` (``counted`` and ``rate`` included):
     ``found`` is every hazard found (a hazard referred to the major-hazard procedure and
     continued there is one hazard); ``closed`` the rectified and closed ones (销号),
     ``open`` those still being rectified and ``overdue`` the open ones past their deadline;
@@ -190,23 +191,6 @@ class LedgerTotal:
     community: str
     estates: int
     buildings: int
-    found: int
-    closed: int
-    open: int
-    overdue: int
-    transferred: int
-    dismissed: int
-    duplicate: int
-
-    @property
-    def counted(self) -> int:
-        """Return the hazards that count towards the rate (found less the excluded ones)."""
-        return self.found - self.transferred - self.dismissed - self.duplicate
-
-    @property
-    def rate(self) -> float:
-        """Return the rectification rate: closed over counted (0 when none is counted)."""
-        return self.closed / self.counted if self.counted else 0.0
 
     def cells(self) -> list[Cell]:
         """Return the line as cells, in the order of the totals' columns (rate last)."""

@@ -22,6 +22,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Literal
 
+import attrs
+
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
 from rectify.documents._contexts import PHONE_ROLES
@@ -360,18 +362,8 @@ def _places(rows: Iterable[Facts]) -> tuple[int, int]:
 
 
 def _line(community: str, estates: int, buildings: int, totals: Totals) -> LedgerTotal:
-    return LedgerTotal(
-        community,
-        estates,
-        buildings,
-        found=totals.found,
-        closed=totals.closed,
-        open=totals.open,
-        overdue=totals.overdue,
-        transferred=totals.transferred,
-        dismissed=totals.dismissed,
-        duplicate=totals.duplicate,
-    )
+    counts = attrs.asdict(totals)
+    return LedgerTotal(community=community, estates=estates, buildings=buildings, **counts)
 
 
 def _totals(
