@@ -30,7 +30,7 @@ from importlib import metadata
 from typing import Final
 
 import yaml
-from suites import engine, notices, store, sweep, workflow
+from suites import engine, notices, reports, store, sweep, workflow
 from suites.base import (
     C_SAFE_LOADER,
     FULL,
@@ -81,6 +81,7 @@ SUITES: Final[dict[str, Suite]] = {
     "sweep": sweep.suite,
     "notices": notices.suite,
     "store": store.suite,
+    "reports": reports.suite,
 }
 
 

@@ -69,6 +69,7 @@ def test_quick_table_of_all_suites_says_lower_is_better() -> None:
     assert "suite sweep" in done.stdout
     assert "suite store" in done.stdout
     assert "suite notices" in done.stdout
+    assert "suite reports" in done.stdout
     assert "lower is better" in done.stdout
     assert "rectify.load_workflow" in done.stdout
 
@@ -262,3 +263,49 @@ def test_notices_suite_renders_the_slip_against_raw_jinja2() -> None:
     (ratio,) = notices["ratios"]
     assert ratio["floor"] == "jinja2 render [compiled]"
     assert ratio["ratio"] > 0
+
+
+def test_reports_suite_compares_the_past_circular_with_now_and_the_raw_events() -> None:
+    done = run("reports", "--quick", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert list(report["suites"]) == ["reports"]
+    suite = report["suites"]["reports"]
+    figures: dict[str, dict[str, Any]] = {f["name"]: f for f in suite["figures"]}
+    ratios: dict[tuple[str, str], dict[str, Any]] = {
+        (r["figure"], r["floor"]): r for r in suite["ratios"]
+    }
+    past = _one(figures, "circular as of 2024-06-22 [")
+    now = _one(figures, "circular now [")
+    raw = _one(figures, "raw sqlite3 events as of 2024-06-22 [")
+    as_of = _one(figures, "Ledger.cases_as_of(2024-06-22) [")
+    cases = _one(figures, "Ledger.cases() [")
+    for figure in (past, now, raw, as_of, cases):
+        assert figure["unit"] == "s"
+        assert figure["value"] > 0
+        assert figure["ops_per_second"] > 0
+        assert figure["number"] == 1  # one circular, one pass over the store
+        assert figure["repeats"] >= 1
+        assert "at scale 1 (" in figure["description"]  # --quick: the demo at scale 1
+    for floor in (now, raw, cases):
+        assert floor["floor"] is None
+    # The target: the circular of a past day at most 3x the circular of now.
+    assert past["floor"] == now["name"]
+    assert past["extra_floors"] == [raw["name"]]
+    assert ratios[past["name"], now["name"]]["target"] == 3.0
+    assert ratios[past["name"], raw["name"]]["target"] is None
+    assert as_of["floor"] == cases["name"]
+    assert all(r["ratio"] > 0 for r in ratios.values())
+    assert len(ratios) == 3
+
+    per_case = _one(figures, "circular as of 2024-06-22, per case [")
+    assert per_case["unit"] == "µs/case"
+    assert per_case["value"] > 0
+    assert per_case["ops_per_second"] is None
+    assert per_case["floor"] is None
+    assert per_case["name"].endswith(past["name"][len("circular as of 2024-06-22 ") :])
+    assert "1,000,000" in per_case["description"]
+    replayed = figures["cases replayed as of 2024-06-22"]
+    assert replayed["unit"] == "%"
+    assert 0 <= replayed["value"] <= 100
+    assert "replayed" in replayed["description"]
