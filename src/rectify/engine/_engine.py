@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -61,21 +61,31 @@ from rectify.exceptions import (
 )
 
 __all__ = [
+    "ESCALATE",
     "MERGE",
     "OPEN",
     "TIMEZONE",
     "Engine",
     "EventOption",
+    "NoticeKey",
     "before",
     "instant",
     "local_date",
+    "notices_queued_on",
     "require_aware",
+    "unrepeated",
 ]
 
 #: The event name of a case's first record. Names starting with ``@`` are the engine's own.
 OPEN = "@open"
 #: The event name of the record a case gets when a duplicate is merged into it.
 MERGE = "@merge"
+#: The event name of an escalation record (a sweep raised the level; ``_escalation``).
+ESCALATE = "@escalate"
+# The engine's other records, named here for the notices a day's records queued; their
+# modules (``_severity``, ``_replay``) import this one, so they cannot be imported here.
+_SEVERITY = "@severity"
+_MIGRATE = "@migrate"
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 _SCALARS = (str, int, float, bool, dt.date, type(None))
 
@@ -498,10 +508,11 @@ class Engine:
         if spec.escalate_to is not None and (escalation is None or escalation < spec.escalate_to):
             escalation = spec.escalate_to
             effects.append(Escalated(case.id, spec.escalate_to, record.seq))
-        if spec.notice:
-            effects.append(NoticeDue(case.id, spec.notice, record.seq, spec.name))
+        notices = [NoticeDue(case.id, spec.notice, record.seq, spec.name)] if spec.notice else []
         if record.source != record.target:
-            effects.extend(NoticeDue(case.id, n, record.seq, spec.name) for n in state.notices)
+            notices.extend(NoticeDue(case.id, n, record.seq, spec.name) for n in state.notices)
+        if notices:  # one notice per cause per day: not one the day's records already queued
+            effects.extend(unrepeated(notices_queued_on(self, case, day), notices))
         link = data.get("duplicate_of") if "duplicate_of" in record.payload else None
         moved = Case(
             case.id,
@@ -690,6 +701,86 @@ class Engine:
     def is_final(self, case: Case) -> bool:
         """Return whether ``case`` is in a final state."""
         return self.spec.state(case.state).final
+
+
+#: A notice as the rule "one notice per cause per day" compares them: its kind (``notice``)
+#: and its recipients (``to``, as a set; empty means the notice's default recipients).
+NoticeKey = tuple[str, frozenset[str]]
+
+
+def notices_queued_on(engine: Engine, case: Case, day: dt.date) -> list[NoticeKey]:
+    """Return the notices ``case``'s records dated ``day`` (Asia/Shanghai) queued, in order.
+
+    Derived from the history, as ``engine`` makes notices: an ``@open`` record queued its
+    initial state's ``notices``; an event record its event's ``notice`` and, when it changed
+    the state, the entered state's ``notices``; an ``@escalate`` record its ladder level's
+    ``notice``, to the level's ``notify`` roles (the ladder of the case's severity then). A
+    notice that repeated one queued before it that day was not queued (``unrepeated``), so
+    it is left out here too. Only the records of ``day`` at the end of the history are read
+    (records are in time order), and none before a ``@migrate`` record, whose notices were
+    made by another version of the workflow.
+    """
+    severity = case.data.get("severity")
+    day_records: list[tuple[Record, object]] = []
+    for record in reversed(case.history):
+        # A stored record's time was checked by ``local_date`` when it was made.
+        if record.event == _MIGRATE or record.at.astimezone(TIMEZONE).date() != day:
+            break
+        day_records.append((record, severity))
+        if record.event == _SEVERITY:  # the records before it had the severity it replaced
+            severity = record.payload.get("from")
+    queued: list[NoticeKey] = []
+    for record, severity in reversed(day_records):
+        for notice, to in _record_notices(engine, record, severity):
+            key = (notice, frozenset(to))
+            if not any(_same_cause(key, earlier) for earlier in queued):
+                queued.append(key)
+    return queued
+
+
+def unrepeated(queued: list[NoticeKey], notices: Iterable[NoticeDue]) -> Iterator[NoticeDue]:
+    """Yield the ``notices`` that repeat none queued the same day, adding each to ``queued``.
+
+    Two notices have the same cause when they are of one kind and go to the same recipients:
+    their ``to`` sets are equal, or either has none (its notice's default recipients, who may
+    be anyone: an event's notice names no roles, so it is taken to cover a ladder level's).
+    """
+    for due in notices:
+        key = (due.notice, frozenset(due.to))
+        if not any(_same_cause(key, earlier) for earlier in queued):
+            queued.append(key)
+            yield due
+
+
+def _same_cause(one: NoticeKey, other: NoticeKey) -> bool:
+    return one[0] == other[0] and (not one[1] or not other[1] or one[1] == other[1])
+
+
+def _record_notices(
+    engine: Engine, record: Record, severity: object
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Yield the (notice, recipients) ``record`` queued before repeats were dropped."""
+    spec = engine.spec
+    if record.event == ESCALATE:
+        level = record.payload.get("level")
+        if spec.escalation is None or not isinstance(level, int):
+            return
+        ladder = spec.escalation.ladder_for(severity if isinstance(severity, str) else None)
+        for rung in ladder.levels:
+            if rung.level == level and rung.notice:
+                yield rung.notice, rung.notify
+        return
+    if record.event == OPEN:
+        if spec.has_state(record.target):
+            yield from ((n, ()) for n in spec.state(record.target).notices)
+        return
+    event = spec.event(record.event) if spec.has_event(record.event) else None
+    if event is None:  # the engine's other records (``@merge``, ``@severity``) queue none
+        return
+    if event.notice:
+        yield event.notice, ()
+    if record.source != record.target and spec.has_state(record.target):
+        yield from ((n, ()) for n in spec.state(record.target).notices)
 
 
 def _text(value: object) -> str | None:

@@ -10,6 +10,10 @@ one was reached is passed over).
 A sweep judges each case as it is now: deadline triggers count only while the case is in one
 of its ladder's states, so a level that came due while the case sat in such a state is not
 recorded if the case moved on before any sweep ran. Sweep at least daily.
+
+One notice per cause per day: a level's notice is not queued when the case's records of the
+same day already queued that notice for the same roles (an event's ``notice``, or another
+level's); the level is recorded all the same.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from rectify.definitions._spec import (
     Trigger,
 )
 from rectify.engine._case import Case, Effect, Escalated, NoticeDue, Outcome, Record
-from rectify.engine._engine import TIMEZONE, Engine, instant, local_date
+from rectify.engine._engine import (
+    ESCALATE,
+    TIMEZONE,
+    Engine,
+    instant,
+    local_date,
+    notices_queued_on,
+    unrepeated,
+)
 from rectify.engine._history import seal
 from rectify.exceptions import DeadlineError
 
@@ -45,8 +57,8 @@ __all__ = [
     "sweep",
 ]
 
-#: The event name of an escalation record, and the actor and role the sweep records.
-ESCALATE = "@escalate"
+#: The actor and role the sweep records (``ESCALATE``, the event name of an escalation
+#: record, is defined with the engine's other record names).
 SYSTEM = "rectify"
 
 
@@ -156,6 +168,11 @@ def _due_levels(
 def escalate(engine: Engine, case: Case, now: dt.datetime) -> Outcome:
     """Record every escalation level due for ``case`` by ``now``, in the order they came due.
 
+    Each level is an ``@escalate`` record with an ``Escalated`` effect and, when the level
+    has a notice, a ``NoticeDue`` to its ``notify`` roles, unless the case's records of the
+    record's day already queued that notice for those roles (``notices_queued_on``): the
+    level is still recorded, only the repeated notice is dropped.
+
     Returns the case unchanged, with no effects, when nothing is due.
     """
     local_date(now)
@@ -175,14 +192,16 @@ def escalate(engine: Engine, case: Case, now: dt.datetime) -> Outcome:
             ),
             case.history[-1],
         )
+        # One notice per cause per day: the level's notice is not queued again when the
+        # case's records of that day (before this one) already queued it.
+        queued = notices_queued_on(engine, case, local_date(at)) if level.notice else []
         case = apply_escalation(case, record)
         effects.append(Escalated(case.id, level.level, record.seq))
         if level.notice:
-            effects.append(
-                NoticeDue(
-                    case.id, level.notice, record.seq, ESCALATE, to=level.notify, level=level.level
-                )
+            notice = NoticeDue(
+                case.id, level.notice, record.seq, ESCALATE, to=level.notify, level=level.level
             )
+            effects.extend(unrepeated(queued, [notice]))
     return Outcome(case, tuple(effects))
 
 
