@@ -100,6 +100,10 @@ def hazard_view(
 ) -> dict[str, object]:
     """Return the hazard's ledger fields, with category and severity titles and legal basis.
 
+    The titles come in Chinese (``category_title``, ``severity_title``) and in English
+    (``category_title_en``, ``severity_title_en``: the table's ``title_en``, else the
+    Chinese title); all are ``""`` when the table does not know the code or name.
+
     Phone and ID-card numbers in the fields are masked unless ``reader_role`` may see them
     (:func:`private_view`).
     """
@@ -108,13 +112,17 @@ def hazard_view(
     code = str(case.data.get("category", ""))
     severity = str(case.data.get("severity", ""))
     out["category_title"] = out["severity_title"] = out["legal_basis"] = ""
+    out["category_title_en"] = out["severity_title_en"] = ""
     if categories is not None:
         if code in categories.codes:
             category = categories.category(code)
             out["category_title"] = category.title
+            out["category_title_en"] = category.title_en or category.title
             out["legal_basis"] = category.basis
         if severity in categories.severity_names:
-            out["severity_title"] = categories.severity(severity).title
+            level = categories.severity(severity)
+            out["severity_title"] = level.title
+            out["severity_title_en"] = level.title_en or level.title
     return private_view(out, reader_role)
 
 
@@ -125,8 +133,10 @@ def _case_view(case: Case, spec: WorkflowSpec, today: dt.date) -> dict[str, obje
         "id": case.id,
         "workflow": spec.id,
         "workflow_title": spec.title,
+        "workflow_title_en": spec.title_en or spec.title,
         "state": case.state,
         "state_title": state.title if state else case.state,
+        "state_title_en": (state.title_en or state.title) if state else case.state,
         "final": case.final,
         "deadline": case.deadline,
         "overdue_days": overdue,
@@ -140,12 +150,23 @@ def _case_view(case: Case, spec: WorkflowSpec, today: dt.date) -> dict[str, obje
     }
 
 
+#: The titles (Chinese, English) of the records the engine writes itself.
+_ENGINE_EVENTS: Final[Mapping[str, tuple[str, str]]] = {
+    "@open": ("登记", "Opened"),
+    "@escalate": ("升级督办", "Escalated"),
+}
+
+
 def _event_view(record: Record, spec: WorkflowSpec, reader_role: str | None) -> dict[str, object]:
-    title = spec.event(record.event).title if spec.has_event(record.event) else ""
+    event = spec.event(record.event) if spec.has_event(record.event) else None
+    title = event.title if event else ""
+    title_en = (event.title_en or event.title) if event else ""
+    engine_title, engine_title_en = _ENGINE_EVENTS.get(record.event, ("", ""))
     roles = {r.name: r.title for r in spec.roles}
     view: dict[str, object] = {
         "name": record.event,
-        "title": title or {"@open": "登记", "@escalate": "升级督办"}.get(record.event, ""),
+        "title": title or engine_title,
+        "title_en": title_en or engine_title_en,
         "at": record.at,
         "on": local_date(record.at),
         "actor": record.actor,
@@ -214,6 +235,7 @@ def case_notice_context(
             "name": effect.notice,
             "level": effect.level,
             "level_title": level.title if level else "",
+            "level_title_en": (level.title_en or level.title) if level else "",
             "recipients": [roles.get(r, r) for r in effect.to],
             "reply_by": reply_by,
         },

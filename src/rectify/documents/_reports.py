@@ -86,6 +86,7 @@ class Facts:
     ``rectify_by`` is the rectification deadline (整改时限: the responsible party's date or a
     phase date; ``immediate`` when it is to be put right on the spot); the running
     deadline of the current state (triage, re-inspection) is ``case.deadline``.
+    ``state_title_en`` is the state's English title (its ``title_en``, else its title).
     """
 
     case: Case
@@ -101,6 +102,7 @@ class Facts:
     rectify_by: dt.date | None = None
     immediate: bool = False
     successor: Case | None = None
+    state_title_en: str = ""
 
     @property
     def open(self) -> bool:
@@ -147,6 +149,7 @@ def facts(case: Case, spec: WorkflowSpec, as_of: dt.date) -> Facts:
         state_title=state.title,
         rectify_by=_rectify_by(case),
         immediate=case.data.get("severity") == "immediate" or spec.id == "immediate",
+        state_title_en=state.title_en or state.title,
     )
 
 
@@ -172,6 +175,8 @@ def _facts(cases: Iterable[Case], specs: Iterable[WorkflowSpec], as_of: dt.date)
             state_title=f"{origin.state_title}：{f.state_title}",
             rectify_by=f.rectify_by or origin.rectify_by,
             successor=f.case,
+            state_title_en=f"{origin.state_title_en or origin.state_title}: "
+            f"{f.state_title_en or f.state_title}",
         )
         del rows[f.case.id]
     return list(rows.values())
@@ -273,9 +278,11 @@ def _category_rows(
     out = []
     for code in sorted(groups):
         title = code or "未分类"
+        title_en = code or "Uncategorised"
         if categories is not None and code in categories.codes:
-            title = categories.category(code).title
-        out.append({"code": code, "title": title, **_totals(groups[code])})
+            category = categories.category(code)
+            title, title_en = category.title, category.title_en or category.title
+        out.append({"code": code, "title": title, "title_en": title_en, **_totals(groups[code])})
     return out
 
 
@@ -286,6 +293,7 @@ def _case_row(
         "id": f.case.id,
         "hazard": hazard_view(f.case, categories, reader_role=reader_role),
         "state_title": f.state_title,
+        "state_title_en": f.state_title_en or f.state_title,
         "status": f.status,
         "deadline": f.case.deadline if f.successor is None else f.successor.deadline,
         "rectify_by": f.rectify_by,
@@ -621,10 +629,12 @@ def escalation_report_context(
     """
     spec_list = list(specs)
     titles: dict[int, str] = {}
+    titles_en: dict[int, str] = {}
     for spec in spec_list:
         for ladder in spec.escalation.ladders if spec.escalation else ():
             for level in ladder.levels:
                 titles.setdefault(level.level, level.title)
+                titles_en.setdefault(level.level, level.title_en or level.title)
     everything = _facts(cases, spec_list, as_of)
     rows = [f for f in everything if f.open and f.level >= 0]
     levels = []
@@ -634,6 +644,7 @@ def escalation_report_context(
             {
                 "level": number,
                 "title": titles.get(number, f"L{number}"),
+                "title_en": titles_en.get(number, f"L{number}"),
                 "cases": [_case_row(f, categories, reader_role) for f in group],
             }
         )
