@@ -475,7 +475,7 @@ def test_report_renders_text_with_its_title(worked: Path, kind: str) -> None:
         "report", kind, "--db", worked, "--month", "2024-08", "--community", "虎峰社区",
         "--format", "text",
     )  # fmt: skip
-    assert body.startswith(f"**{REPORT_TITLES[kind]}**")
+    assert body.startswith(f"{REPORT_TITLES[kind]}（")  # plain text: no Markdown bold
     assert "<" not in body.splitlines()[0]
 
 
