@@ -1,11 +1,14 @@
 """Write the sample ledger (台账) of 虎峰镇 for the demo: ledger-2024.xlsx and ledger-2024.csv.
 
-Everything in it is invented: the estates, the building heads and their phone numbers
-(170/171, virtual-operator ranges). The layout is Attachment 1 of the work plan, filled in as
-a community would: a title row, merged community and estate cells, several ways of writing
-floors, phones and dates, and the category column mostly left empty (the importer infers it
-from the hazard text). The run is seeded, so the files come out the same each time; it
-reads both back with ``rectify.spreadsheets.read_ledger`` and checks them before it finishes.
+Everything in it is invented: the estates and the companies that manage them, the building
+heads and their phone numbers (170/171, virtual-operator ranges), the residents and shops. The
+layout is Attachment 1 of the work plan, filled in as a community would: a title row, merged
+community and estate cells, several ways of writing floors, phones and dates, and the category
+column mostly left empty (the importer infers it from the hazard text). Every row names who
+must fix the hazard (the estate's property company, "2单元401室住户", an owner or a shop by
+name, the residents' committee) and what they must do, in whole phrases addressed to them.
+The run is seeded, so the files come out the same each time; it reads both back with
+``rectify.spreadsheets.read_ledger`` and checks them before it finishes.
 
 Run from the repository root::
 
@@ -70,57 +73,229 @@ ESTATES: Final = {
     ],
 }
 
-#: category → hazard texts ({u} unit, {f} floor); each holds a keyword of its category.
+#: estate → who manages it: a property company, or for an old works compound without one the
+#: unit that still owns it (产权单位) or the community that took it over (社区托管).
+MANAGERS: Final = {
+    "龙门小区": "重庆龙门物业服务有限公司",
+    "虎峰花园": "重庆锦峰物业管理有限公司",
+    "粮站家属院": "铜梁区虎峰粮站（产权单位）",
+    "供销社宿舍": "铜梁区供销物业服务有限公司",
+    "盐市口小区": "铜梁区盐市口物业服务有限公司",
+    "文化站宿舍": "正街社区居民委员会（托管）",
+    "巴岳山庄": "重庆巴岳山庄物业服务有限公司",
+    "电力小区": "铜梁区明亮物业管理有限公司",
+    "农机厂宿舍": "重庆铜梁农机厂（产权单位）",
+    "新桥苑": "重庆新桥苑物业服务有限公司",
+    "滨河小区": "铜梁区滨河物业服务有限公司",
+    "水泥厂家属区": "新桥社区居民委员会（托管）",
+}
+WATERWORKS: Final = "虎峰镇自来水厂"
+
+
+@attrs.frozen
+class Sample:
+    """A hazard as a grid worker writes it, who must fix it and what they are told to do.
+
+    ``text`` may hold ``{u}`` (the unit) and ``{f}`` (the floor). ``party`` says who is
+    responsible: ``property`` (the estate's manager, :data:`MANAGERS`), ``resident`` (the
+    household, "2单元401室住户"), ``owner`` (the flat's owner, by name), ``user`` (whoever uses
+    a garage, by name), ``shop``, ``community`` (the residents' committee) or ``water`` (the
+    waterworks). ``measures`` is addressed to that party; what the office does if they refuse
+    (移交派出所, 督办) is the workflow's business, never written here.
+    """
+
+    text: str
+    party: str
+    measures: str
+
+
+#: category → hazards; each text holds a keyword of its category.
 HAZARDS: Final = {
-    "FAC.HYD.IN": ["{u}单元室内消火栓无水，管网压力不足", "楼内室内消火栓缺失，未按原设计设置"],
-    "FAC.HYD.OUT": ["小区入口处室外消火栓损坏漏水", "小区内唯一的室外消火栓无法出水"],
-    "FAC.SPR": ["地下车库自动喷水灭火系统无水", "地下车库喷淋管道锈蚀，部分喷头缺失"],
-    "FAC.HOSE": ["{u}单元{f}楼消火栓箱内水带、水枪缺失", "{u}单元{f}楼消火栓箱内水带老化破损"],
-    "FAC.HYD.BLOCK": [
-        "{u}单元{f}楼消火栓箱堆放杂物，箱门无法打开",
-        "绿化带内消火栓被泥土埋压",
-        "{u}单元一楼住户搭建鞋柜遮挡消火栓",
+    "FAC.HYD.IN": [
+        Sample(
+            "{u}单元室内消火栓无水，管网压力不足",
+            "property",
+            "检修室内消火栓给水管网，加装增压设施，恢复正常供水",
+        ),
+        Sample(
+            "楼内室内消火栓缺失，未按原设计设置",
+            "property",
+            "按原设计补设室内消火栓，补设前在各楼层配置灭火器",
+        ),
     ],
-    "FAC.LIGHT": ["{u}单元楼梯间应急照明灯损坏", "{u}单元楼梯间疏散指示标志缺失"],
-    "FAC.EXT": ["{u}单元公共区域灭火器过期未更换", "{u}单元{f}楼灭火器箱内灭火器缺失"],
-    "PAS.LANE": ["私家车长期停放，占用消防车通道", "小区出入口堆放建材，堵塞通道"],
+    "FAC.HYD.OUT": [
+        Sample("小区入口处室外消火栓损坏漏水", "water", "维修或更换损坏的室外消火栓，恢复正常出水"),
+        Sample("小区内唯一的室外消火栓无法出水", "water", "检修室外消火栓及供水管道，确保正常出水"),
+    ],
+    "FAC.SPR": [
+        Sample(
+            "地下车库自动喷水灭火系统无水",
+            "property",
+            "检修喷淋系统水泵和供水管网，恢复系统正常供水",
+        ),
+        Sample(
+            "地下车库喷淋管道锈蚀，部分喷头缺失",
+            "property",
+            "更换锈蚀管道，补齐缺失喷头，调试合格后投入使用",
+        ),
+    ],
+    "FAC.HOSE": [
+        Sample("{u}单元{f}楼消火栓箱内水带、水枪缺失", "property", "补齐消火栓箱内的水带、水枪"),
+        Sample("{u}单元{f}楼消火栓箱内水带老化破损", "property", "更换老化破损的水带"),
+    ],
+    "FAC.HYD.BLOCK": [
+        Sample(
+            "{u}单元{f}楼消火栓箱堆放杂物，箱门无法打开",
+            "resident",
+            "立即清理消火栓箱内杂物，保证箱门能正常开启",
+        ),
+        Sample("绿化带内消火栓被泥土埋压", "property", "立即清除埋压消火栓的泥土，恢复正常使用"),
+        Sample(
+            "{u}单元一楼住户搭建鞋柜遮挡消火栓",
+            "resident",
+            "立即移走遮挡消火栓的鞋柜，保持消火栓周围畅通",
+        ),
+    ],
+    "FAC.LIGHT": [
+        Sample("{u}单元楼梯间应急照明灯损坏", "property", "更换损坏的应急照明灯"),
+        Sample("{u}单元楼梯间疏散指示标志缺失", "property", "按规范补设疏散指示标志"),
+    ],
+    "FAC.EXT": [
+        Sample("{u}单元公共区域灭火器过期未更换", "property", "更换过期灭火器"),
+        Sample("{u}单元{f}楼灭火器箱内灭火器缺失", "property", "补齐灭火器箱内的灭火器"),
+    ],
+    "PAS.LANE": [
+        Sample(
+            "私家车长期停放，占用消防车通道",
+            "property",
+            "立即通知车主挪走车辆，在消防车通道施划禁停标线",
+        ),
+        Sample("小区出入口堆放建材，堵塞通道", "resident", "立即清运堆放的建材，保持通道畅通"),
+    ],
     "PAS.LANE.STRUCT": [
-        "小区入口设置固定地桩，消防车无法通行",
-        "主入口道闸宽度不足，消防车无法进入",
-        "违章构筑物占用小区内主干道",
+        Sample(
+            "小区入口设置固定地桩，消防车无法通行",
+            "property",
+            "拆除固定地桩，确需设置的改为可快速移除的活动地桩",
+        ),
+        Sample(
+            "主入口道闸宽度不足，消防车无法进入",
+            "property",
+            "改造主入口道闸，保证消防车通行宽度不小于4米",
+        ),
+        Sample(
+            "违章构筑物占用小区内主干道",
+            "owner",
+            "限期自行拆除占道的违章构筑物，恢复消防车通道",
+        ),
     ],
     "PAS.EVAC": [
-        "{u}单元{f}楼楼道堆放杂物",
-        "{u}单元顶楼安全出口锁闭",
-        "{u}单元楼梯间堆物，影响疏散",
+        Sample("{u}单元{f}楼楼道堆放杂物", "resident", "立即清理楼道堆放物，保持疏散通道畅通"),
+        Sample("{u}单元顶楼安全出口锁闭", "property", "立即打开顶楼安全出口，确保从内部能直接开启"),
+        Sample("{u}单元楼梯间堆物，影响疏散", "resident", "立即清理楼梯间堆放物，保持疏散通道畅通"),
     ],
-    "STR.CANOPY": ["{u}单元{f}楼住户窗外搭设可燃雨棚", "{u}单元一楼住户私搭彩钢棚"],
-    "STR.NET": ["{u}单元{f}楼住户防盗网突出外墙，未设逃生口", "{u}单元{f}楼阳台防护网突出外墙"],
-    "ELEC.WIRE": ["{u}单元{f}楼楼道私拉乱接电线", "{u}单元公共区域电线老化、裸露"],
-    "EBIKE.CHARGE": ["{u}单元{f}楼住户从窗口飞线充电", "{u}单元{f}楼住户将电池带回家入户充电"],
-    "EBIKE.PARK": ["{u}单元楼道停放电动车", "{u}单元一楼安全出口处电动车停放"],
-    "EBIKE.INFRA": ["小区无电动自行车集中充电设施", "小区无电动自行车停放棚，车辆随意停放"],
+    "STR.CANOPY": [
+        Sample("{u}单元{f}楼住户窗外搭设可燃雨棚", "owner", "拆除可燃雨棚，确需设置的改用不燃材料"),
+        Sample("{u}单元一楼住户私搭彩钢棚", "owner", "拆除私搭的彩钢棚"),
+    ],
+    "STR.NET": [
+        Sample(
+            "{u}单元{f}楼住户防盗网突出外墙，未设逃生口",
+            "owner",
+            "在防盗网上开设能从内部开启的逃生口",
+        ),
+        Sample(
+            "{u}单元{f}楼阳台防护网突出外墙",
+            "owner",
+            "拆除突出外墙的防护网，或改为能从内部开启的样式",
+        ),
+    ],
+    "ELEC.WIRE": [
+        Sample(
+            "{u}单元{f}楼楼道私拉乱接电线",
+            "resident",
+            "拆除楼道内私拉乱接的电线，由持证电工规范敷设",
+        ),
+        Sample("{u}单元公共区域电线老化、裸露", "property", "更换老化电线，穿管保护，规范敷设"),
+    ],
+    "EBIKE.CHARGE": [
+        Sample("{u}单元{f}楼住户从窗口飞线充电", "resident", "立即拆除飞线，到小区集中充电点充电"),
+        Sample(
+            "{u}单元{f}楼住户将电池带回家入户充电",
+            "resident",
+            "立即停止入户充电，电池到集中充电点充电",
+        ),
+    ],
+    "EBIKE.PARK": [
+        Sample("{u}单元楼道停放电动车", "resident", "立即将电动车移出楼道，停放到指定区域"),
+        Sample(
+            "{u}单元一楼安全出口处电动车停放",
+            "resident",
+            "立即移走安全出口处的电动车，停放到指定区域",
+        ),
+    ],
+    "EBIKE.INFRA": [
+        Sample(
+            "小区无电动自行车集中充电设施",
+            "community",
+            "选址建设电动自行车集中充电点，建成前加强巡查劝阻",
+        ),
+        Sample(
+            "小区无电动自行车停放棚，车辆随意停放",
+            "community",
+            "规划建设电动自行车停放棚，先行划定临时停放区域",
+        ),
+    ],
     "PPL.SPECIAL": [
-        "{u}单元{f}楼独居老人家中未安装独立烟感",
-        "{u}单元{f}楼残疾人家庭未落实结对帮扶",
+        Sample(
+            "{u}单元{f}楼独居老人家中未安装独立烟感",
+            "community",
+            "为独居老人家中安装独立式感烟火灾探测报警器",
+        ),
+        Sample(
+            "{u}单元{f}楼残疾人家庭未落实结对帮扶",
+            "community",
+            "明确结对帮扶人员，定期上门开展安全检查",
+        ),
     ],
-    "ORG.MFS": ["小区未建立微型消防站"],
+    "ORG.MFS": [
+        Sample(
+            "小区未建立微型消防站",
+            "community",
+            "建立微型消防站，配齐器材，明确值守人员",
+        ),
+    ],
     "ORG.PROP": [
-        "小区无消防设施管理单位，消防设施长期无人维保",
-        "物业未履职，未开展防火巡查检查",
+        Sample(
+            "小区无消防设施管理单位，消防设施长期无人维保",
+            "community",
+            "明确消防设施管理单位，委托维保单位定期维保",
+        ),
+        Sample(
+            "物业未履职，未开展防火巡查检查",
+            "property",
+            "建立防火巡查检查制度，每日巡查并如实记录",
+        ),
     ],
-    "MIX.SHOP": ["一楼门面“三合一”，店内住人", "{u}单元一楼车库改作仓储使用"],
+    "MIX.SHOP": [
+        Sample(
+            "一楼门面“三合一”，店内住人",
+            "shop",
+            "停止在店内住人，住宿与经营、储存部分实施防火分隔",
+        ),
+        Sample("{u}单元一楼车库改作仓储使用", "user", "清走车库内存放的货物，恢复车库原用途"),
+    ],
 }
 
-MEASURES: Final = {
-    "immediate": "当场督促清理改正，拒不改正的移交派出所",
-    "general_short": "限期补齐、更换或整改，整改后报社区复查",
-    "general": "制定整改方案，限期完成，社区复查销号",
-    "engineering": "纳入老旧小区改造项目，整改期间落实临时措施",
-    "phased": "动员住户自行拆改，更换为不燃材料或开设逃生口",
-}
 SURNAMES: Final = "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN: Final = "华芳伟敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英兰琴云辉建国红玉春梅德福海燕"
+#: whole given names for the residents, owners and shopkeepers the ledger names
+GIVEN_NAMES: Final = (
+    "建国", "秀英", "桂兰", "德福", "海燕", "春梅", "玉兰", "志强", "红梅", "永红", "国庆",
+    "丽华", "明华", "淑芬", "晓燕", "光明", "小平", "金凤", "家富", "文静", "伟", "静",
+    "敏", "强", "军", "勇", "涛", "磊", "芳", "娟", "霞", "刚",
+)  # fmt: skip
+SHOPS: Final = ("五金店", "副食店", "小吃店", "干洗店", "电动车维修店", "粮油店", "茶馆")
 ZH: Final = "零一二三四五六七八九"
 
 
@@ -218,19 +393,85 @@ def due_for(rng: random.Random, severity: str) -> tuple[dt.date | None, str]:
     return rng.choice((dt.date(2024, 12, 25), None)), ""
 
 
-def party_for(
-    rng: random.Random, table: rectify.definitions.CategoryTable, code: str, unit: int, floors: int
-) -> str:
-    party = table.category(code).party.split("；")[0]
-    if party in ("业主", "住户", "车主", "使用人", "造成问题的单位或个人"):
-        room = f"{rng.randint(1, min(floors, 7))}0{rng.randint(1, 4)}"
-        return f"{unit}单元{room}室{party.removesuffix('的单位或个人')}"
-    return party
+#: the categories.yaml parties whose rows the first version gave a room number
+ROOM_PARTIES: Final = ("业主", "住户", "车主", "使用人", "造成问题的单位或个人")
+
+
+def keep_room_draws(
+    rng: random.Random, table: rectify.definitions.CategoryTable, code: str, floors: int
+) -> None:
+    """Take the two draws the first version of this script spent on a room number.
+
+    They decide nothing any more (the text comes from :class:`Writer`), but every draw after
+    them decides the ledger's structure: deadlines, category cells, the ways dates are
+    written. Keeping them keeps the demo's cases, figures and documents where they were.
+    """
+    if table.category(code).party.split("；")[0] in ROOM_PARTIES:
+        rng.randint(1, min(floors, 7))
+        rng.randint(1, 4)
+
+
+class Writer:
+    """Writes who is responsible for a hazard, from its own seeded stream of choices.
+
+    The same household is the same person wherever it appears, and a resident's room is on
+    the floor the hazard text names ("2单元6楼…" → 2单元6xx室).
+    """
+
+    def __init__(self, seed: str) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - sample data, not a secret
+        self.people: dict[tuple[str, ...], str] = {}
+        self.shops: dict[tuple[str, str], str] = {}
+
+    def person(self, *key: str) -> str:
+        if key not in self.people:
+            taken = set(self.people.values())
+            name = ""
+            while not name or name in taken:
+                name = self.rng.choice(SURNAMES) + self.rng.choice(GIVEN_NAMES)
+            self.people[key] = name
+        return self.people[key]
+
+    def room(self, sample: Sample, building: Building, unit: int, floor: int) -> str:
+        """Return the room ("2单元602室") of the household the hazard text points at."""
+        if "{f}" in sample.text:
+            level = floor
+        elif "一楼" in sample.text or sample.party == "owner":
+            level = 1  # an owner who built on the ground is a ground-floor owner
+        else:
+            level = self.rng.randint(1, building.floors)
+        return f"{unit}单元{level}{self.rng.randint(1, 4):02d}室"
+
+    def party(self, sample: Sample, building: Building, unit: int, floor: int) -> str:
+        """Return the responsible party as the community writes it in the ledger."""
+        kind = sample.party
+        if kind == "property":
+            return MANAGERS[building.estate]
+        if kind == "community":
+            return f"{building.community}居民委员会"
+        if kind == "water":
+            return WATERWORKS
+        if kind == "shop":
+            key = (building.estate, building.name)
+            if key not in self.shops:
+                owner = self.person(*key, "shop")
+                self.shops[key] = f"{owner[0]}记{self.rng.choice(SHOPS)}（经营者{owner}）"
+            return self.shops[key]
+        if kind == "user":
+            garage = f"{unit}单元车库"
+            return f"{self.person(building.estate, building.name, garage)}（{garage}使用人）"
+        room = self.room(sample, building, unit, floor)
+        if kind == "owner":
+            return f"{self.person(building.estate, building.name, room)}（{room}业主）"
+        if kind == "resident":
+            return f"{room}住户"
+        raise ValueError(f"unknown party {kind!r}")
 
 
 def make_hazards(
     rng: random.Random, buildings: list[Building], table: rectify.definitions.CategoryTable
 ) -> list[Hazard]:
+    """Return the hazards: ``rng`` decides where, what and when; a :class:`Writer` who."""
     codes = [c.code for c in table.categories]
     if missing := set(codes) - set(HAZARDS):
         raise SystemExit(f"no sample text for {sorted(missing)}")
@@ -248,6 +489,7 @@ def make_hazards(
         rng.choice(common) for _ in range(EXTRA_HAZARDS)
     ]
     rng.shuffle(plan)
+    writer = Writer(f"{SEED}-parties")
     out: list[Hazard] = []
     keys: set[tuple[str, str, str]] = set()
     for index, code in enumerate(plan):
@@ -255,7 +497,8 @@ def make_hazards(
         building = buildings[index] if index < len(buildings) else rng.choice(buildings)
         for _ in range(50):
             unit, floor = rng.randint(1, 3), rng.randint(2, building.floors)
-            text = rng.choice(HAZARDS[code]).format(u=unit, f=floor)
+            sample = rng.choice(HAZARDS[code])
+            text = sample.text.format(u=unit, f=floor)
             if (building.estate, building.name, text) not in keys:
                 break
             building = rng.choice(buildings)
@@ -264,7 +507,8 @@ def make_hazards(
         due, due_text = due_for(rng, category.severity)
         filled = rng.random() < 0.2  # noqa: PLR2004 - most rows leave the category to inference
         cell = (code if rng.random() < 0.5 else category.title) if filled else ""  # noqa: PLR2004
-        detailed = rng.random() < 0.7  # noqa: PLR2004
+        if rng.random() < 0.7:  # noqa: PLR2004 - the first version's "measures filled in"
+            keep_room_draws(rng, table, code, building.floors)
         out.append(
             Hazard(
                 building,
@@ -273,8 +517,8 @@ def make_hazards(
                 due,
                 due_text,
                 cell,
-                party_for(rng, table, code, unit, building.floors) if detailed else "",
-                MEASURES[category.severity] if detailed else "",
+                writer.party(sample, building, unit, floor),
+                sample.measures,
             )
         )
     order = {b: i for i, b in enumerate(buildings)}
@@ -399,7 +643,12 @@ def write_csv(path: Path, rows: list[list[Value]]) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
 
 
-def check(xlsx: Path, csv_path: Path, hazards: list[Hazard]) -> rectify.spreadsheets.LedgerImport:
+def check(
+    xlsx: Path,
+    csv_path: Path,
+    hazards: list[Hazard],
+    table: rectify.definitions.CategoryTable,
+) -> rectify.spreadsheets.LedgerImport:
     book, text = rectify.spreadsheets.read_ledger(xlsx), rectify.spreadsheets.read_ledger(csv_path)
     for result in (book, text):
         if not result.ok:
@@ -410,6 +659,22 @@ def check(xlsx: Path, csv_path: Path, hazards: list[Hazard]) -> rectify.spreadsh
         raise SystemExit("a sample text infers the wrong category")
     if [row.data.get("due") for row in book.rows] != [h.due for h in hazards]:
         raise SystemExit("a deadline reads back wrong")
+    if [row.data.get("responsible_party") for row in book.rows] != [h.party for h in hazards]:
+        raise SystemExit("a responsible party reads back wrong")
+    if [row.data.get("measures", "") for row in book.rows] != [h.measures for h in hazards]:
+        raise SystemExit("the measures read back wrong")
+    roles = {part for c in table.categories for part in c.party.split("；")}
+    for hazard in hazards:
+        if hazard.party in roles or "；" in hazard.party:
+            raise SystemExit(f"a role, not a party: {hazard.party}")
+        if any(word in hazard.measures for word in ("移交", "派出所", "督办", "拒不")):
+            raise SystemExit(f"the office's workflow in the measures: {hazard.measures}")
+        if (room := re.match(r"(\d)单元(\d+)\d\d室", hazard.party)) and (
+            floor := re.search(r"(\d)单元(\d+)楼|(\d)单元一楼", hazard.description)
+        ):
+            said = (floor[1], floor[2]) if floor[1] else (floor[3], "1")
+            if (room[1], room[2]) != said:
+                raise SystemExit(f"{hazard.party} is not where {hazard.description} is")
     return book
 
 
@@ -422,7 +687,7 @@ def main() -> None:
     xlsx, csv_path = HERE / "ledger-2024.xlsx", HERE / "ledger-2024.csv"
     write_xlsx(xlsx, [r[0] for r in rows], hazards)
     write_csv(csv_path, [r[1] for r in rows])
-    result = check(xlsx, csv_path, hazards)
+    result = check(xlsx, csv_path, hazards, table)
     categories = Counter(str(row.data["category"]) for row in result.rows)
     estates = {(h.building.community, h.building.estate) for h in hazards}
     print(f"wrote {xlsx.name} and {csv_path.name}: {len(result.rows)} hazards")
