@@ -1665,3 +1665,19 @@ def test_the_screenshot_script_photographs_every_html_document(tmp_path: Path) -
     for stem in SCREENSHOT_STEMS:
         size = _png_size(tmp_path / f"{stem}.png")
         assert size == ((1300, 900) if stem == "ledger" else (900, 1300)), stem
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+def test_a_community_committee_as_the_party_is_addressed_once(fmt: str) -> None:
+    context = context_for("supervision_order")
+    hazard = context["hazard"]
+    assert isinstance(hazard, Mapping)
+    community = str(hazard["community"])
+    committee = f"{community}居民委员会"
+    as_party = {**context, "hazard": {**hazard, "responsible_party": committee}}
+    body = RENDERER.render("supervision_order", as_party, fmt=fmt).body
+    assert f"{community}、{committee}" not in body
+    assert committee in body
+    other = {**context, "hazard": {**hazard, "responsible_party": "某物业公司"}}
+    assert f"{community}、某物业公司" in RENDERER.render("supervision_order", other, fmt=fmt).body
+    assert not body.startswith("\n")
