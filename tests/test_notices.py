@@ -1681,3 +1681,15 @@ def test_a_community_committee_as_the_party_is_addressed_once(fmt: str) -> None:
     other = {**context, "hazard": {**hazard, "responsible_party": "某物业公司"}}
     assert f"{community}、某物业公司" in RENDERER.render("supervision_order", other, fmt=fmt).body
     assert not body.startswith("\n")
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+def test_a_building_known_by_its_floors_alone_prints_them_without_brackets(fmt: str) -> None:
+    context = context_for("ledger")
+    rows = context["rows"]
+    assert isinstance(rows, list)
+    first = rows[0]
+    only_floors = {**first, "hazard": {**first["hazard"], "height": "", "floors": 6}}
+    body = RENDERER.render("ledger", {**context, "rows": [only_floors]}, fmt=fmt).body
+    assert "6层" in body
+    assert "（6层）" not in body
