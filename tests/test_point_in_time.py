@@ -142,6 +142,7 @@ def _again(ledger: Ledger, notices: Notices, entry: dict[str, object]) -> tuple[
         period=tuple(period) if period else None,  # type: ignore[arg-type]
         categories=notices.categories,
         due_on=dt.date(2024, 4, 5),
+        campaign=load_campaign(),
     )
     assert identity == entry["identity"]
     return tuple(  # type: ignore[return-value]

@@ -460,6 +460,7 @@ class _Simulation:
             period=period,
             categories=self.categories,
             due_on=_TOTALS_DAY,
+            campaign=self.campaign,
         )
         entry = {"as_of": day.isoformat(), "community": community, "period": period}
         self.file_report(name, stem, day=day, context=context, identity=identity, entry=entry)
@@ -527,6 +528,7 @@ def standard_report(
     categories: CategoryTable | None = None,
     due_on: dt.date | None = None,
     report_day: int = REPORT_DAY,
+    campaign: Campaign | None = None,
 ) -> tuple[str, dict[str, object]]:
     """Return the identity and context of the standard report ``name`` as of ``day``.
 
@@ -534,6 +536,9 @@ def standard_report(
     numbered once (``Notices.number``): built again for the same day, period and community,
     it has the same number, so rendering it with its identity gives the same bytes. The demo
     and ``rectify report`` both build their reports here.
+
+    A circular follows ``campaign``'s calendar (its phase deadlines and year-end summary);
+    built again, it must be given the campaign it was first built with.
     """
     identity = report_identity(name, day, period=period, community=community or "")
     sequence, _ = notices.number(identity, day)
@@ -550,6 +555,7 @@ def standard_report(
         period=period,
         heads_digest=digest_heads(heads_as_of(cases, day)),
         report_day=report_day,
+        campaign=campaign,
     )
     return identity, context
 

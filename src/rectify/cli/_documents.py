@@ -266,6 +266,7 @@ def report(
             categories=load_categories(),
             due_on=_totals_due(day),
             report_day=report_day,
+            campaign=load_campaign(),
         )
         try:
             document = publisher.render(name, context, fmt=fmt, identity=identity)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
+from typing import Final, cast
 
 import attrs
 
+from rectify.definitions._campaign import Campaign, Phase
 from rectify.definitions._categories import CategoryTable
-from rectify.definitions._spec import WorkflowSpec
+from rectify.definitions._spec import CampaignDate, DeadlineRule, Earliest, WorkflowSpec
 from rectify.documents._contexts import PHONE_ROLES, Issuer, hazard_view, reader_view
 from rectify.engine._case import Case
 from rectify.engine._engine import local_date
@@ -51,7 +52,8 @@ REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
     "monthly_report": _COMMON
     | {"community", "period", "totals", "month", "by_category", "overdue_cases", "escalated_cases"},
     "circular": _COMMON
-    | {"period", "totals", "ranking", "by_category", "escalated_cases", "progress", "heads_digest"},
+    | {"period", "totals", "ranking", "by_category", "escalated_cases", "progress", "heads_digest"}
+    | {"deadlines", "summary"},
     "ledger": _COMMON | {"rows", "community", "heads_digest"},
     "ledger_totals": _COMMON | {"rows", "totals", "due_on"},
     "lookback_report": _COMMON | {"rows", "by_community", "totals"},
@@ -397,6 +399,7 @@ def circular_context(
     reader_role: str | None = None,
     heads_digest: str | None = None,
     report_day: int = REPORT_DAY,
+    campaign: Campaign | None = None,
 ) -> dict[str, object]:
     """Return the context of the town's monthly circular (通报) ranking the communities.
 
@@ -407,6 +410,11 @@ def circular_context(
     (fewer first). Circulars are public: phone numbers are masked for a public reader.
     ``heads_digest`` (``Ledger.heads_digest()`` when the cases were read) is printed as the
     footer line 台账校验码 (its first 16 hex digits), so that a filed copy pins the store.
+
+    With the ``campaign``, the circular follows its calendar: ``deadlines`` are the phases
+    that end after ``as_of`` and by the next report day (see :func:`_deadlines`), and the
+    circular of the campaign's last report period carries the year-end ``summary`` (see
+    :func:`_summary`). Without it, ``deadlines`` is empty and ``summary`` is ``None``.
     """
     rows = _facts(cases, specs, as_of)
     groups: dict[str, list[Facts]] = defaultdict(list)
@@ -444,7 +452,181 @@ def circular_context(
                 key=lambda f: (-f.level, f.community, f.case.id),
             )
         ],
+        "deadlines": []
+        if campaign is None
+        else _deadlines(
+            rows,
+            campaign,
+            as_of=as_of,
+            until=_next_report_day(campaign, year, month, report_day),
+            categories=categories,
+            reader_role=reader_role,
+        ),
+        "summary": _summary(rows, campaign, as_of=as_of, categories=categories)
+        if campaign is not None and _in_last_report(campaign, as_of, report_day)
+        else None,
     }
+
+
+# -- the campaign calendar in the circular ---------------------------------------------------
+
+#: How many categories the year-end summary names for each phase (those with most hazards).
+_TOP_CATEGORIES: Final = 3
+
+
+def _next_report_day(campaign: Campaign, year: int, month: int, report_day: int) -> dt.date:
+    """Return the day of the report after ``month``'s, or the campaign's end if none is left."""
+    after = report_period(year + month // 12, month % 12 + 1, report_day)[1]
+    return min(after, campaign.ends)
+
+
+def _in_last_report(campaign: Campaign, as_of: dt.date, report_day: int) -> bool:
+    """Say whether ``as_of`` is in the period of the campaign's last monthly report."""
+    year, month = campaign.ends.year, campaign.ends.month
+    if campaign.ends.day < report_day:
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    start, end = report_period(year, month, report_day)
+    return end >= campaign.starts and start <= as_of <= end
+
+
+def _rule_phases(rule: DeadlineRule) -> frozenset[str]:
+    """Return the phases whose end dates a deadline rule may give."""
+    if isinstance(rule, CampaignDate):
+        return frozenset({rule.phase})
+    if isinstance(rule, Earliest):
+        return frozenset().union(*(_rule_phases(r) for r in rule.rules))
+    return frozenset()
+
+
+def _phase_of(f: Facts, campaign: Campaign, categories: CategoryTable | None) -> str | None:
+    """Return the phase whose end is the hazard's rectification deadline (整改时限).
+
+    A hazard concerns the phase its deadline ends, however the deadline came: a phase date
+    by its severity's default period (``{campaign: canopies}``), or a date agreed with the
+    party that falls on the phase's end. When several phases end that day (the canopy
+    clearance and the consolidation both end on 12/25), it concerns the one its severity's
+    default period names, else the first of them in the campaign file: one phase a hazard,
+    so no hazard is listed twice.
+    """
+    ending = [p.name for p in campaign.phases if p.ends == f.rectify_by]
+    if not ending:
+        return None
+    if len(ending) == 1 or categories is None:
+        return ending[0]
+    severity = str(f.case.data.get("severity") or "")
+    if severity not in categories.severity_names and f.category in categories.codes:
+        severity = categories.category(f.category).severity
+    named = (
+        _rule_phases(categories.severity(severity).period)
+        if severity in categories.severity_names
+        else frozenset()
+    )
+    return next((name for name in ending if name in named), ending[0])
+
+
+def _deadlines(
+    rows: Sequence[Facts],
+    campaign: Campaign,
+    *,
+    as_of: dt.date,
+    until: dt.date,
+    categories: CategoryTable | None,
+    reader_role: str | None,
+) -> list[dict[str, object]]:
+    """Return the phases that end after ``as_of`` and by ``until``, with their open hazards.
+
+    Each: ``phase`` (its name), ``title``, ``title_en``, ``ends``, ``days_left`` (from
+    ``as_of``), ``totals`` (of the hazards whose deadline is the phase's end, see
+    :func:`_phase_of`), ``cases`` (the open ones, as case rows, by community and id) and
+    ``by_community`` (``community`` and ``open``, most open first).
+    """
+    out = []
+    for phase in sorted(
+        (p for p in campaign.phases if as_of < p.ends <= until), key=lambda p: p.ends
+    ):
+        due = [f for f in rows if _phase_of(f, campaign, categories) == phase.name]
+        still = sorted((f for f in due if f.open), key=lambda f: (f.community, f.case.id))
+        groups: dict[str, list[Facts]] = defaultdict(list)
+        for f in still:
+            groups[f.community].append(f)
+        by_community = sorted(
+            ((name, count(group).open) for name, group in groups.items()),
+            key=lambda item: (-item[1], item[0]),
+        )
+        out.append(
+            {
+                "phase": phase.name,
+                "title": phase.title,
+                "title_en": phase.title_en or phase.title,
+                "ends": phase.ends,
+                "days_left": (phase.ends - as_of).days,
+                "totals": _totals(due),
+                "cases": [_case_row(f, categories, reader_role) for f in still],
+                "by_community": [{"community": n, "open": k} for n, k in by_community],
+            }
+        )
+    return out
+
+
+def _summary(
+    rows: Sequence[Facts],
+    campaign: Campaign,
+    *,
+    as_of: dt.date,
+    categories: CategoryTable | None,
+) -> dict[str, object]:
+    """Return the year-end summary (全年工作总结) of ``campaign``, phase by phase.
+
+    ``title``, ``starts``, ``ends``, ``totals`` (of the hazards found since the campaign
+    began) and ``phases``, in the campaign's order, each begun by ``as_of``: ``phase``,
+    ``title``, ``title_en``, ``starts``, ``ends``, ``until`` (its end, or ``as_of`` if
+    sooner), ``found`` (the totals of the hazards found in its span: ``found``,
+    ``relapses``, where they stand now), ``finished`` (the totals of the hazards that
+    reached a final state in its span: ``closed`` is those closed, 销号), ``due`` (the
+    totals of the hazards whose deadline is its end, see :func:`_phase_of`), and
+    ``by_category`` and ``due_by_category``: the categories with most hazards found in its
+    span, and of those due at its end, at most three each, as ``by_category`` rows.
+    """
+    phases = []
+    for phase in (p for p in campaign.phases if p.starts <= as_of):
+        found = [f for f in rows if _within(f.opened_on, phase)]
+        due = [f for f in rows if _phase_of(f, campaign, categories) == phase.name]
+        phases.append(
+            {
+                "phase": phase.name,
+                "title": phase.title,
+                "title_en": phase.title_en or phase.title,
+                "starts": phase.starts,
+                "ends": phase.ends,
+                "until": min(phase.ends, as_of),
+                "found": _totals(found),
+                "finished": _totals([f for f in rows if _within(f.closed_on, phase)]),
+                "due": _totals(due),
+                "by_category": _top_categories(found, categories),
+                "due_by_category": _top_categories(due, categories),
+            }
+        )
+    return {
+        "title": campaign.title,
+        "starts": campaign.starts,
+        "ends": campaign.ends,
+        "totals": _totals([f for f in rows if campaign.starts <= f.opened_on <= campaign.ends]),
+        "phases": phases,
+    }
+
+
+def _top_categories(
+    rows: Sequence[Facts], categories: CategoryTable | None
+) -> list[dict[str, object]]:
+    """Return the ``by_category`` rows of the categories with most hazards, most first."""
+    ranked = sorted(  # stable: categories with as many hazards stay in code order
+        _category_rows(rows, categories), key=lambda row: -cast("int", row["found"])
+    )
+    return ranked[:_TOP_CATEGORIES]
+
+
+def _within(day: dt.date | None, phase: Phase) -> bool:
+    return day is not None and phase.starts <= day <= phase.ends
 
 
 def ledger_context(
@@ -676,6 +858,7 @@ def report_context(
     period: tuple[int, int] | None = None,
     heads_digest: str | None = None,
     report_day: int = REPORT_DAY,
+    campaign: Campaign | None = None,
 ) -> dict[str, object]:
     """Return the context of the report template ``name`` on ``as_of``.
 
@@ -684,7 +867,8 @@ def report_context(
 
     Monthly reports and circulars cover ``period`` (year, month), by default the month of
     ``as_of``. Circulars and ledgers print ``heads_digest`` (``Ledger.heads_digest()``) as
-    their footer line 台账校验码; other reports ignore it.
+    their footer line 台账校验码; other reports ignore it. Circulars follow ``campaign``'s
+    calendar (its phase deadlines, and the year-end summary): other reports ignore it.
 
     ``name`` is a key of :data:`REPORT_VARIABLES` other than ``lookback_report`` (which is
     built from look-back results): ``monthly_report`` needs ``community``; ``ledger_totals``
@@ -721,6 +905,7 @@ def report_context(
             categories=categories,
             heads_digest=heads_digest,
             report_day=report_day,
+            campaign=campaign,
         )
     if name == "ledger":
         return ledger_context(
