@@ -24,7 +24,7 @@ from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories
 from rectify.definitions._spec import WorkflowSpec
 from rectify.documents import count, report_context
-from rectify.documents._reports import Facts, _facts
+from rectify.documents._reports import Facts, hazard_facts
 from rectify.engine import Case
 from rectify.stores import SQLStore
 from tests.test_cli import invoke
@@ -61,7 +61,7 @@ class Day:
         self.categories: CategoryTable = load_categories()
         self.cases: Sequence[Case] = list(ledger.cases_as_of(day))
         self.specs: Sequence[WorkflowSpec] = [e.spec for e in ledger.engines]
-        self.facts: list[Facts] = _facts(self.cases, self.specs, day)
+        self.facts: list[Facts] = hazard_facts(self.cases, self.specs, day)
         self.context = report_context(
             "circular",
             self.cases,

@@ -30,7 +30,7 @@ from rectify.documents import (
     report_context,
     report_period,
 )
-from rectify.documents._reports import _facts
+from rectify.documents._reports import hazard_facts
 from rectify.engine import Case, NoticeDue, case_as_of, case_at, last_seq_at
 from rectify.spreadsheets import ledger_totals
 from rectify.stores import MemoryStore, SQLStore
@@ -183,7 +183,7 @@ def test_the_months_reports_add_up(campaign: Path) -> None:
         closed_in = 0
         for year, month in months:
             start, end = report_period(year, month)
-            rows = _facts(ledger.cases_as_of(end), specs, end)
+            rows = hazard_facts(ledger.cases_as_of(end), specs, end)
             closed_in += sum(
                 f.rectified and f.closed_on is not None and start <= f.closed_on <= end
                 for f in rows
@@ -191,7 +191,7 @@ def test_the_months_reports_add_up(campaign: Path) -> None:
         last = report_period(*months[-1])[1]
         first = report_period(*months[0])[0]
         assert first <= load_campaign().starts
-        rows = _facts(ledger.cases_as_of(last), specs, last)
+        rows = hazard_facts(ledger.cases_as_of(last), specs, last)
         assert closed_in == count(rows).closed
     finally:
         ledger.store.close()
@@ -207,7 +207,7 @@ def test_the_major_hazard_is_one_hazard_and_transfers_have_their_own_line(campai
     ledger, _ = _demo_ledger(campaign / "rectify.db")
     try:
         cases = list(ledger.cases())
-        rows = _facts(cases, [e.spec for e in ledger.engines], dt.date(2024, 12, 25))
+        rows = hazard_facts(cases, [e.spec for e in ledger.engines], dt.date(2024, 12, 25))
     finally:
         ledger.store.close()
     continued = [f for f in rows if f.successor is not None]
@@ -368,7 +368,7 @@ def test_every_output_of_one_moment_gives_the_same_totals(campaign: Path) -> Non
         cases, specs = list(ledger.cases_as_of(day)), [e.spec for e in ledger.engines]
     finally:
         ledger.store.close()
-    town = count(_facts(cases, specs, day))
+    town = count(hazard_facts(cases, specs, day))
     common = {"as_of": day, "issuer": ISSUER, "sequence": 1, "categories": notices.categories}
     circular = report_context("circular", cases, specs, **common)  # type: ignore[arg-type]
     totals = report_context("ledger_totals", cases, specs, **common)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 
 import rectify
 from rectify import Actor, Evidence, Ledger, WorkflowSpec
-from rectify.documents._reports import _facts
+from rectify.documents._reports import hazard_facts
 from rectify.exceptions import RectifyError
 from rectify.spreadsheets import (
     LedgerImport,
@@ -888,7 +888,7 @@ def test_the_totals_sheet_counts_as_the_reports_count(tmp_path: Path) -> None:
     ledger = every_status()
     day = dt.date(2024, 5, 6)
     cases, specs = list(ledger.cases_as_of(day)), specs_of(ledger)
-    rows = _facts(cases, specs, day)
+    rows = hazard_facts(cases, specs, day)
     assert len(cases) == 9
     assert len(rows) == 8  # JL-1 and its major case JL-1-M are one hazard
     assert {f.status for f in rows} == set(rectify.documents.STATUSES)

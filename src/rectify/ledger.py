@@ -237,6 +237,10 @@ class Ledger:
             latest = self._latest.get(engine.spec.id)
             if latest is None or latest.spec.version < engine.spec.version:
                 self._latest[engine.spec.id] = engine
+        # Every version of each workflow, by version: the engines a history replays through.
+        self._versions: dict[str, list[Engine]] = {}
+        for workflow, version in sorted(self._engines):
+            self._versions.setdefault(workflow, []).append(self._engines[(workflow, version)])
 
     @classmethod
     def with_workflows(
@@ -442,8 +446,9 @@ class Ledger:
 
     def _workflow_engines(self, case: Case) -> list[Engine]:
         """Return the engines a case's history replays through (every version it may name)."""
-        self.engine(case.workflow, case.version)  # the one it was opened with must be here
-        return [e for e in self.engines if e.spec.id == case.workflow]
+        if (case.workflow, case.version) not in self._engines:
+            self.engine(case.workflow, case.version)  # raises, naming the engines there are
+        return self._versions[case.workflow]
 
     def allowed_events(self, case_id: str, actor: Actor) -> tuple[EventOption, ...]:
         """Return every event of a stored case's workflow as ``actor`` sees it now.
@@ -657,7 +662,7 @@ class Ledger:
     def _compare(self, row: AuditRow, case: Case) -> list[Finding]:
         """Return where the stored case and columns differ from the fold of the history."""
         workflow = case.history[0].payload.get("workflow")
-        engines = [e for e in self.engines if e.spec.id == workflow]
+        engines = self._versions.get(str(workflow), [])
         if not engines:
             detail = f"no engine for workflow {workflow!r} to replay the history with"
             return [Finding(row.case_id, "not-replayed", detail, 0)]

@@ -31,6 +31,7 @@ from rectify.definitions._spec import WorkflowSpec
 from rectify.documents._contexts import Issuer
 from rectify.documents._publishing import Notices, notice_identity, report_identity
 from rectify.documents._reports import (
+    PERIODIC_REPORTS,
     REPORT_DAY,
     TRANSFERRED_FROM,
     LookbackResult,
@@ -449,7 +450,7 @@ class _Simulation:
         self, name: str, stem: str, day: dt.date, cases: list[Case], community: str | None = None
     ) -> None:
         """Render one of the standard reports of ``day`` (``cases`` as of that day)."""
-        period = (day.year, day.month) if name in ("monthly_report", "circular") else None
+        period = (day.year, day.month) if name in PERIODIC_REPORTS else None
         identity, context = standard_report(
             self.notices,
             name,
@@ -537,9 +538,12 @@ def standard_report(
     it has the same number, so rendering it with its identity gives the same bytes. The demo
     and ``rectify report`` both build their reports here.
 
-    A circular follows ``campaign``'s calendar (its phase deadlines and year-end summary);
-    built again, it must be given the campaign it was first built with.
+    ``period`` (year, month) is the month a monthly report or circular covers; other
+    reports have none and ignore it. A circular follows ``campaign``'s calendar (its phase
+    deadlines and year-end summary); built again, it must be given the campaign it was first
+    built with.
     """
+    period = period if name in PERIODIC_REPORTS else None
     identity = report_identity(name, day, period=period, community=community or "")
     sequence, _ = notices.number(identity, day)
     context = report_context(

@@ -33,7 +33,7 @@ from rectify.cli._demo import ISSUER, standard_report
 from rectify.cli._files import notice_path
 from rectify.cli._terminal import printable
 from rectify.cli._wording import ClerkError, clerk, describe
-from rectify.definitions._campaign import load_campaign
+from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._load import load_categories
 from rectify.documents._publishing import Notices
 from rectify.documents._reports import REPORT_DAY, report_period
@@ -231,7 +231,8 @@ def report(
     The report holds the facts of its day (--as-of, or the month's report day, or today),
     whenever it is rendered; the same report of the same day keeps its number.
     """
-    report_day = _report_day()
+    campaign = load_campaign()
+    report_day = _report_day(campaign)
     if month:
         try:
             first = dt.date.fromisoformat(f"{month}-01")
@@ -262,11 +263,11 @@ def report(
             cases,
             specs,
             community=community,
-            period=period if name in ("monthly_report", "circular") else None,
+            period=period,
             categories=load_categories(),
-            due_on=_totals_due(day),
+            due_on=_totals_due(campaign, day),
             report_day=report_day,
-            campaign=load_campaign(),
+            campaign=campaign,
         )
         try:
             document = publisher.render(name, context, fmt=fmt, identity=identity)
@@ -293,11 +294,9 @@ def _changed(error: DocumentChangedError) -> str:
     )
 
 
-def _report_day() -> int:
+def _report_day(campaign: Campaign) -> int:
     """Return the day of the month the campaign wants progress reported by (the 22nd)."""
-    days = [
-        r.monthly for r in load_campaign().reports if r.notice == "monthly_report" and r.monthly
-    ]
+    days = [r.monthly for r in campaign.reports if r.notice == "monthly_report" and r.monthly]
     return days[0] if days else REPORT_DAY
 
 
@@ -308,9 +307,9 @@ def _report_month(day: dt.date, report_day: int) -> dt.date:
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-def _totals_due(today: dt.date) -> dt.date:
+def _totals_due(campaign: Campaign, today: dt.date) -> dt.date:
     """Return when the campaign wants the ledger totals (April 5 of this year if it says not)."""
-    dues = [r.due for r in load_campaign().reports if r.notice == "ledger_totals" and r.due]
+    dues = [r.due for r in campaign.reports if r.notice == "ledger_totals" and r.due]
     return dues[0] if dues else dt.date(today.year, 4, 5)
 
 

@@ -26,6 +26,7 @@ from rectify.engine._engine import local_date
 from rectify.templating._formatting import mask_phone
 
 __all__ = [
+    "PERIODIC_REPORTS",
     "REPORT_DAY",
     "REPORT_VARIABLES",
     "STATUSES",
@@ -37,6 +38,7 @@ __all__ = [
     "count",
     "escalation_report_context",
     "facts",
+    "hazard_facts",
     "ledger_context",
     "ledger_totals_context",
     "lookback_context",
@@ -155,8 +157,14 @@ def facts(case: Case, spec: WorkflowSpec, as_of: dt.date) -> Facts:
     )
 
 
-def _facts(cases: Iterable[Case], specs: Iterable[WorkflowSpec], as_of: dt.date) -> list[Facts]:
-    """Return the facts of every hazard found by ``as_of``, one row a hazard."""
+def hazard_facts(
+    cases: Iterable[Case], specs: Iterable[WorkflowSpec], as_of: dt.date
+) -> list[Facts]:
+    """Return the facts of every hazard found by ``as_of``, one row a hazard.
+
+    The rows every report, export and chart counts (:func:`count`): give the cases as of
+    ``as_of``. A case continuing another (``transferred_from``) is folded into its row.
+    """
     by_key = {(s.id, s.version): s for s in specs}
     rows = {
         c.id: facts(c, by_key[(c.workflow, c.version)], as_of)
@@ -307,6 +315,8 @@ def _case_row(
     }
 
 
+#: The reports of a month's period (:func:`report_period`); the others are of a day.
+PERIODIC_REPORTS: Final = frozenset({"monthly_report", "circular"})
 #: The day of the month progress is reported by (the seed: 每月22日前上报): a month's report
 #: covers the day after the last report day through its own.
 REPORT_DAY: Final = 22
@@ -350,7 +360,7 @@ def monthly_report_context(
     covers :func:`report_period` (the 23rd of the previous month to the 22nd): what was
     found and closed in it is counted as ``month``.
     """
-    rows = [f for f in _facts(cases, specs, as_of) if f.community == community]
+    rows = [f for f in hazard_facts(cases, specs, as_of) if f.community == community]
     period = _period(year, month, report_day)
     start, end = report_period(year, month, report_day)
     return {
@@ -416,7 +426,7 @@ def circular_context(
     circular of the campaign's last report period carries the year-end ``summary`` (see
     :func:`_summary`). Without it, ``deadlines`` is empty and ``summary`` is ``None``.
     """
-    rows = _facts(cases, specs, as_of)
+    rows = hazard_facts(cases, specs, as_of)
     groups: dict[str, list[Facts]] = defaultdict(list)
     for f in rows:
         groups[f.community].append(f)
@@ -645,7 +655,7 @@ def ledger_context(
 
     ``heads_digest`` is printed as the footer line 台账校验码, as on the circular.
     """
-    rows = [f for f in _facts(cases, specs, as_of) if community in (None, f.community)]
+    rows = [f for f in hazard_facts(cases, specs, as_of) if community in (None, f.community)]
     rows.sort(
         key=lambda f: (
             f.community,
@@ -681,7 +691,7 @@ def ledger_totals_context(
     reader_role: str | None = "community",
 ) -> dict[str, object]:
     """Return the ledger totals per community (the report due Apr 5)."""
-    rows = _facts(cases, specs, as_of)
+    rows = hazard_facts(cases, specs, as_of)
     groups: dict[str, list[Facts]] = defaultdict(list)
     for f in rows:
         groups[f.community].append(f)
@@ -817,7 +827,7 @@ def escalation_report_context(
             for level in ladder.levels:
                 titles.setdefault(level.level, level.title)
                 titles_en.setdefault(level.level, level.title_en or level.title)
-    everything = _facts(cases, spec_list, as_of)
+    everything = hazard_facts(cases, spec_list, as_of)
     rows = [f for f in everything if f.open and f.level >= 0]
     levels = []
     for number in sorted({f.level for f in rows}, reverse=True):

@@ -63,7 +63,9 @@ from rectify.exceptions import (
 __all__ = [
     "ESCALATE",
     "MERGE",
+    "MIGRATE",
     "OPEN",
+    "SEVERITY",
     "TIMEZONE",
     "Engine",
     "EventOption",
@@ -82,10 +84,10 @@ OPEN = "@open"
 MERGE = "@merge"
 #: The event name of an escalation record (a sweep raised the level; ``_escalation``).
 ESCALATE = "@escalate"
-# The engine's other records, named here for the notices a day's records queued; their
-# modules (``_severity``, ``_replay``) import this one, so they cannot be imported here.
-_SEVERITY = "@severity"
-_MIGRATE = "@migrate"
+#: The event name of a severity change record (``_severity``).
+SEVERITY = "@severity"
+#: The event name of the record a migration appends (``_replay``).
+MIGRATE = "@migrate"
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 _SCALARS = (str, int, float, bool, dt.date, type(None))
 
@@ -724,10 +726,10 @@ def notices_queued_on(engine: Engine, case: Case, day: dt.date) -> list[NoticeKe
     day_records: list[tuple[Record, object]] = []
     for record in reversed(case.history):
         # A stored record's time was checked by ``local_date`` when it was made.
-        if record.event == _MIGRATE or record.at.astimezone(TIMEZONE).date() != day:
+        if record.event == MIGRATE or record.at.astimezone(TIMEZONE).date() != day:
             break
         day_records.append((record, severity))
-        if record.event == _SEVERITY:  # the records before it had the severity it replaced
+        if record.event == SEVERITY:  # the records before it had the severity it replaced
             severity = record.payload.get("from")
     queued: list[NoticeKey] = []
     for record, severity in reversed(day_records):

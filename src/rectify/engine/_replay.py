@@ -11,7 +11,9 @@ import attrs
 from rectify.engine._case import Actor, Case, Outcome, Record
 from rectify.engine._engine import (
     MERGE,
+    MIGRATE,
     OPEN,
+    SEVERITY,
     Engine,
     before,
     instant,
@@ -20,7 +22,7 @@ from rectify.engine._engine import (
 )
 from rectify.engine._escalation import ESCALATE, apply_escalation
 from rectify.engine._history import seal
-from rectify.engine._severity import SEVERITY, apply_severity
+from rectify.engine._severity import apply_severity
 from rectify.exceptions import RectifyError, ReplayError
 
 __all__ = [
@@ -33,9 +35,6 @@ __all__ = [
     "plan_migration",
     "replay",
 ]
-
-#: The event name of the record a migration appends.
-MIGRATE = "@migrate"
 
 
 def replay(engines: Engine | Sequence[Engine], records: Iterable[Record]) -> Case:

@@ -9,14 +9,11 @@ import attrs
 from rectify.calendar._deadlines import due_date
 from rectify.definitions._spec import DeadlineRule, Earliest, FromSeverity
 from rectify.engine._case import Actor, Case, DeadlineSet, Effect, Outcome, Record
-from rectify.engine._engine import Engine, before, local_date
+from rectify.engine._engine import SEVERITY, Engine, before, local_date
 from rectify.engine._history import seal
 from rectify.exceptions import CaseFinalError, OutOfOrderError, PayloadError
 
 __all__ = ["SEVERITY", "apply_severity", "change_severity"]
-
-#: The event name of a severity change record.
-SEVERITY = "@severity"
 
 
 def _uses_severity(rule: DeadlineRule | None) -> bool:

@@ -27,7 +27,7 @@ import attrs
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
 from rectify.documents._contexts import PHONE_ROLES
-from rectify.documents._reports import Facts, Totals, _facts, count, facts
+from rectify.documents._reports import Facts, Totals, count, facts, hazard_facts
 from rectify.engine._case import Case
 from rectify.engine._engine import TIMEZONE, local_date
 from rectify.exceptions import RectifyError
@@ -371,7 +371,7 @@ def _totals(
 ) -> tuple[tuple[LedgerTotal, ...], LedgerTotal]:
     """Return the line of each community and the 合计 line, from the reports' counts."""
     day = as_of or local_date(dt.datetime.now(TIMEZONE))
-    rows = _facts(cases, specs, day)
+    rows = hazard_facts(cases, specs, day)
     groups: dict[str, list[Facts]] = defaultdict(list)
     for f in rows:
         groups[f.community].append(f)
