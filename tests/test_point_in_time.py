@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -394,3 +395,27 @@ def test_every_output_of_one_moment_gives_the_same_totals(campaign: Path) -> Non
             by_community[line.community]["closed"],
             by_community[line.community]["counted"],
         )
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE rectify_documents SET number = 999 WHERE identity = 'circular/2024-06/2024-06-22'",
+        "UPDATE rectify_renderings SET context_sha256 = '" + "0" * 64 + "'"
+        " WHERE identity = 'circular/2024-06/2024-06-22'",
+    ],
+)
+def test_an_altered_register_is_found_when_the_document_is_rendered_again(
+    campaign: Path, tmp_path: Path, tamper: str
+) -> None:
+    database = tmp_path / "rectify.db"
+    shutil.copy(campaign / "rectify.db", database)
+    with sqlite3.connect(database) as conn:
+        assert conn.execute(tamper).rowcount >= 1
+    result = invoke(
+        "report", "circular", "--db", database, "--month", "2024-06", "--format", "text"
+    )
+    assert result.exit_code == 1
+    assert result.stdout == ""  # nothing printed that a clerk could file
+    assert "circular/2024-06/2024-06-22" in result.stderr
+    assert "已编号出具过" in result.stderr

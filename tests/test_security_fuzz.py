@@ -241,6 +241,15 @@ def _calls(ledger: Ledger) -> Iterator[st.SearchStrategy[Callable[[], object]]]:
     )
     yield st.builds(lambda c: lambda: ledger.get(c), TEXTISH | st.integers() | st.none())
     yield st.builds(lambda n: lambda: ledger.sweep(n), WHEN)
+    yield st.builds(
+        lambda c, s: lambda: ledger.case_at(c, s),
+        TEXTISH | st.sampled_from(["HZ-1", "HZ-2"]),
+        st.integers() | st.none() | st.text(max_size=3) | st.booleans(),
+    )
+    yield st.builds(
+        lambda m: lambda: list(ledger.cases_as_of(m)),
+        WHEN | st.dates() | st.datetimes() | TEXTISH | st.integers() | st.none(),
+    )
     yield st.builds(lambda c, a: lambda: ledger.allowed_events(c, a), TEXTISH, ACTORS)
     yield st.builds(
         lambda d, i, a, r, w: lambda: ledger.merge(d, i, a, reason=r, at=w),

@@ -11,6 +11,7 @@ The hierarchy::
     │   └── WorkflowDefinitionError   carries every diagnostic of one document
     ├── ArgumentError                 an argument of the wrong type (also a TypeError)
     ├── NaiveDatetimeError            a datetime without a timezone (also a ValueError)
+    ├── NoSuchRecordError             a case asked for as of a record it lacks (a ValueError)
     ├── CaseIdError                   a new case id breaks the id grammar (also a ValueError)
     ├── DeadlineError                 a deadline rule lacks a field, phase, severity or calendar
     ├── CalendarError                 no holiday data covers a year
@@ -60,6 +61,7 @@ __all__ = [
     "GuardRefusedError",
     "HistoryError",
     "NaiveDatetimeError",
+    "NoSuchRecordError",
     "NoticeError",
     "OutOfOrderError",
     "PayloadError",
@@ -114,6 +116,10 @@ class ArgumentError(RectifyError, TypeError):
 
     Also a ``TypeError``, so callers that caught the bare ``TypeError`` still catch it.
     """
+
+
+class NoSuchRecordError(RectifyError, ValueError):
+    """A case is asked for as of a record it does not have (a negative sequence number)."""
 
 
 class NaiveDatetimeError(RectifyError, ValueError):

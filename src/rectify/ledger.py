@@ -34,7 +34,13 @@ from rectify.engine._escalation import escalate
 from rectify.engine._guards import Action, Guard
 from rectify.engine._history import verify_history
 from rectify.engine._replay import case_as_of, case_at, replay
-from rectify.exceptions import ConcurrencyError, HistoryError, RectifyError, ReplayError
+from rectify.exceptions import (
+    ArgumentError,
+    ConcurrencyError,
+    HistoryError,
+    RectifyError,
+    ReplayError,
+)
 from rectify.stores._store import AuditRow, CaseQuery, Delivery, Store, projection_columns
 
 __all__ = [
@@ -423,7 +429,7 @@ class Ledger:
 
         Raises:
             CaseNotFoundError: No case with that id is stored.
-            ValueError: ``seq`` is negative.
+            NoSuchRecordError: ``seq`` is negative (or not an integer).
         """
         case = self.store.get(case_id)
         return case_at(self._workflow_engines(case), case, seq)
@@ -437,6 +443,8 @@ class Ledger:
         case that has not changed since ``moment`` is yielded as stored; one that has is
         replayed up to its last record then (``rectify.engine.case_as_of``).
         """
+        if not isinstance(moment, dt.date):
+            raise ArgumentError(f"a moment is a date or an aware datetime, not {moment!r}")
         if isinstance(moment, dt.datetime):
             require_aware(moment, "moment")
         for case in self.store.cases():

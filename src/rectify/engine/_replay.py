@@ -23,7 +23,7 @@ from rectify.engine._engine import (
 from rectify.engine._escalation import ESCALATE, apply_escalation
 from rectify.engine._history import seal
 from rectify.engine._severity import apply_severity
-from rectify.exceptions import RectifyError, ReplayError
+from rectify.exceptions import ArgumentError, NoSuchRecordError, RectifyError, ReplayError
 
 __all__ = [
     "MIGRATE",
@@ -80,11 +80,11 @@ def case_at(engines: Engine | Sequence[Engine], case: Case, seq: int) -> Case:
     version it ran on). ``seq`` at or past the last record gives ``case`` itself.
 
     Raises:
-        ValueError: ``seq`` is negative (before the case was opened).
+        NoSuchRecordError: ``seq`` is not a record number (negative, or not an integer).
         ReplayError: The history up to ``seq`` does not replay against the engines.
     """
-    if seq < 0:
-        raise ValueError(f"case {case.id!r} had no record {seq} (records start at 0)")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise NoSuchRecordError(f"case {case.id!r} had no record {seq!r} (records start at 0)")
     if seq >= case.seq:
         return case
     return replay(engines, case.history[: seq + 1])
@@ -97,6 +97,8 @@ def last_seq_at(case: Case, moment: dt.date | dt.datetime) -> int:
     a datetime (aware) counts the records at or before that instant.
     """
     # Records are in time order: the engine refuses an event dated before the last one.
+    if not isinstance(moment, dt.date):
+        raise ArgumentError(f"a moment is a date or an aware datetime, not {moment!r}")
     if isinstance(moment, dt.datetime):
         edge = instant(require_aware(moment, "moment"))
         return bisect.bisect_right([instant(r.at) for r in case.history], edge) - 1
