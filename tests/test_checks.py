@@ -22,7 +22,14 @@ MAJOR = (WORKFLOWS / "major.yaml").read_text(encoding="utf-8")
 
 #: Every notice the shipped workflows name.
 NOTICES = frozenset(
-    {"escalation_report", "overdue_warning", "rectification_slip", "reminder", "supervision_order"}
+    {
+        "escalation_report",
+        "interview_notice",
+        "overdue_warning",
+        "rectification_slip",
+        "reminder",
+        "supervision_order",
+    }
 )
 
 

@@ -171,6 +171,9 @@ def expected(spec: WorkflowSpec, case: Case, attempt: Attempt) -> tuple[Refusals
     broken: set[type[RectifyError]] = set()
     if attempt.actor.role not in _permitted(spec, event):
         broken.add(rectify.exceptions.RoleNotPermittedError)
+    level = -1 if case.escalation is None else case.escalation
+    if event.min_escalation is not None and level < event.min_escalation:
+        broken.add(rectify.exceptions.EscalationLevelError)  # not escalated far enough yet
     for other in event.not_same_actor_as:
         last = _latest(case.history, other)
         if last is not None and last.actor == attempt.actor.id:
@@ -347,7 +350,14 @@ def draw_payload(
 def _draw_event(
     draw: st.DrawFn, spec: WorkflowSpec, case: Case, flaws: frozenset[str], favour: Sequence[str]
 ) -> str:
-    here = [e.name for e in spec.events if case.state in _sources(e)]
+    # An event the case's escalation level does not admit yet is a flaw of its own.
+    level = -1 if case.escalation is None else case.escalation
+    here = [
+        e.name
+        for e in spec.events
+        if case.state in _sources(e)
+        and (flaws or e.min_escalation is None or level >= e.min_escalation)
+    ]
     elsewhere = [e.name for e in spec.events if e.name not in here]
     if "event_unknown" in flaws or not (here or elsewhere):
         return _pick(draw, UNKNOWN_EVENTS)

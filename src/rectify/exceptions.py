@@ -21,6 +21,7 @@ The hierarchy::
     │   ├── CaseFinalError            the case is already final
     │   ├── RoleNotPermittedError     the actor's role may not (with the roles that may)
     │   ├── GuardRefusedError         a guard said no (with its name and reason)
+    │   │   └── EscalationLevelError  not escalated far enough yet (min_escalation)
     │   ├── PayloadError              a field missing, unknown or of the wrong type
     │   ├── EvidenceMissingError      required evidence not given
     │   ├── SeparationOfDutiesError   the same actor on both sides of a duty rule
@@ -55,6 +56,7 @@ __all__ = [
     "DeadlineError",
     "DefinitionError",
     "DocumentChangedError",
+    "EscalationLevelError",
     "EventNotAllowedError",
     "EventRefusedError",
     "EvidenceMissingError",
@@ -238,6 +240,39 @@ class GuardRefusedError(EventRefusedError):
         self.reason = reason
         super().__init__(
             f"guard {guard!r} refused: {reason}", case_id=case_id, state=state, event=event
+        )
+
+
+class EscalationLevelError(GuardRefusedError):
+    """The case has not reached the escalation level the event needs (``min_escalation``).
+
+    A built-in guard: its ``guard`` is ``"min_escalation"``.
+
+    Attributes:
+        required: The level the event needs (at least).
+        level: The case's level now (``None``: never escalated).
+    """
+
+    def __init__(
+        self,
+        *,
+        case_id: str,
+        state: str,
+        event: str,
+        required: int,
+        level: int | None,
+        title: str = "",
+    ) -> None:
+        self.required = required
+        self.level = level
+        needed = f"level {required} ({title})" if title else f"level {required}"
+        now = "has not been escalated" if level is None else f"is at level {level}"
+        super().__init__(
+            case_id=case_id,
+            state=state,
+            event=event,
+            guard="min_escalation",
+            reason=f"the case must have reached escalation {needed}; it {now}",
         )
 
 

@@ -32,8 +32,10 @@ def _edges(spec: WorkflowSpec, *, english: bool) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     for event in spec.events:
         label = _label(event.title, event.title_en, event.name, english=english)
+        level = () if event.min_escalation is None else (f"level ≥ {event.min_escalation}",)
         for t in event.transitions:
-            guard = f" [{', '.join(t.guards)}]" if t.guards else ""
+            conditions = (*t.guards, *level)
+            guard = f" [{', '.join(conditions)}]" if conditions else ""
             out.append((t.source, t.target, f"{label}{guard}"))
     return out
 

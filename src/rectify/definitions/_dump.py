@@ -141,6 +141,8 @@ def _event(event: EventSpec) -> dict[str, object]:
     _put(out, "reason", event.reason)
     if event.escalate_to is not None:
         out["escalate_to"] = event.escalate_to
+    if event.min_escalation is not None:
+        out["min_escalation"] = event.min_escalation
     _put(out, "actions", event.actions)
     return out
 

@@ -72,6 +72,7 @@ _EVENT_KEYS: Final = (
     "extension",
     "reason",
     "escalate_to",
+    "min_escalation",
     "actions",
 )
 _RULE_KEYS: Final = (
@@ -290,6 +291,11 @@ def _event(reader: Reader, path: Path, name: str, value: object) -> EventSpec | 
         escalate_to = reader.integer(
             (*path, "escalate_to"), table["escalate_to"], maximum=_MAX_LEVEL
         )
+    min_escalation = None
+    if "min_escalation" in table:
+        min_escalation = reader.integer(
+            (*path, "min_escalation"), table["min_escalation"], maximum=_MAX_LEVEL
+        )
     deadline = (
         parse_deadline(reader, (*path, "deadline"), table["deadline"])
         if ("deadline" in table)
@@ -315,6 +321,7 @@ def _event(reader: Reader, path: Path, name: str, value: object) -> EventSpec | 
         reason=_flag(reader, path, table, "reason"),
         escalate_to=escalate_to,
         actions=_names_at(reader, path, table, "actions", "action name"),
+        min_escalation=min_escalation,
     )
 
 

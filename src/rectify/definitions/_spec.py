@@ -56,7 +56,19 @@ PAYLOAD_TYPES: Final = (
 
 #: The variables every case notice template may use (the engine's effects provide them).
 CASE_NOTICE_VARIABLES: Final = frozenset(
-    {"notice", "number", "issued_on", "issuer", "case", "hazard", "event", "recheck_on", "reader"}
+    {
+        "notice",
+        "number",
+        "issued_on",
+        "issuer",
+        "filing",
+        "people",
+        "case",
+        "hazard",
+        "event",
+        "recheck_on",
+        "reader",
+    }
 )
 
 #: What a final state means for reports: fixed, dismissed at triage, merged, or handed over.
@@ -249,7 +261,9 @@ class EventSpec:
 
     ``roles`` of ``None`` means any role of the workflow. ``deadline`` overrides the target
     state's deadline (a planned date, an approved extension). ``escalate_to`` raises the
-    escalation level to at least that level.
+    escalation level to at least that level. ``min_escalation`` admits the event only once
+    the case's escalation level is at least that level (an interview, 约谈, only after town
+    supervision).
     """
 
     name: str
@@ -267,6 +281,7 @@ class EventSpec:
     escalate_to: int | None = None
     actions: tuple[str, ...] = ()
     title_en: str | None = None
+    min_escalation: int | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:

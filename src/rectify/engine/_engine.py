@@ -47,6 +47,7 @@ from rectify.exceptions import (
     ArgumentError,
     CaseFinalError,
     DeadlineError,
+    EscalationLevelError,
     EventNotAllowedError,
     EvidenceMissingError,
     GuardRefusedError,
@@ -410,6 +411,7 @@ class Engine:
         day = local_date(at)
         spec = self._event(case, event)
         self._check_actor(case, spec, actor)
+        self._check_level(case, spec)
         if before(at, case.updated_at):
             raise OutOfOrderError(
                 case_id=case.id,
@@ -658,6 +660,27 @@ class Engine:
                     case_id=case.id, state=case.state, event=spec.name, actor=actor.id, other=other
                 )
 
+    def _check_level(self, case: Case, spec: EventSpec) -> None:
+        """Refuse an event whose ``min_escalation`` the case's level has not reached."""
+        needed = spec.min_escalation
+        if needed is None or (case.escalation is not None and case.escalation >= needed):
+            return
+        title = ""
+        if self.spec.escalation is not None:
+            severity = case.data.get("severity")
+            ladder = self.spec.escalation.ladder_for(
+                severity if isinstance(severity, str) else None
+            )
+            title = next((lv.title for lv in ladder.levels if lv.level == needed), "")
+        raise EscalationLevelError(
+            case_id=case.id,
+            state=case.state,
+            event=spec.name,
+            required=needed,
+            level=case.escalation,
+            title=title,
+        )
+
     # -- questions --------------------------------------------------------------------
 
     def allowed_events(self, case: Case, actor: Actor) -> tuple[EventOption, ...]:
@@ -671,6 +694,7 @@ class Engine:
             try:
                 self._event(case, spec.name)
                 self._check_actor(case, spec, actor)
+                self._check_level(case, spec)
             except RectifyError as exc:
                 reason = str(exc).split(" refused: ", 1)[-1]
             out.append(
