@@ -4,7 +4,9 @@ The town is the one ``tests/test_notices.py`` builds through the engine (the shi
 workflows, the official calendar, the 2024 campaign). Each document is written to a
 temporary folder and photographed by headless Chromium; the PNGs land in ``--out``
 (this folder by default), one per document type: ``NAME.png`` for zh-CN and
-``en-NAME.png`` for the English templates.
+``en-NAME.png`` for the English templates. The formal documents (circulars, reports, tables)
+are filed as the shipped campaign files them: its issuer, 主送, 抄送 and, for the escalation
+report sent up to the district, its 签发人.
 
 Usage, from the repository root::
 
@@ -28,6 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import rectify  # noqa: E402 - after the repository root is importable
+from rectify.calendar import load_campaign  # noqa: E402
+from rectify.documents import filing_view, issuer_for  # noqa: E402
 from tests.test_notices import CASE_SAMPLES, REPORTS, build_town, context_for  # noqa: E402
 
 #: Chromium's window: an A4 page at screen size; the landscape ledger gets a wide one.
@@ -55,13 +59,34 @@ def documents() -> list[tuple[str, str, str]]:
     return zh + [(f"en-{name}", name, "en") for name in ENGLISH]
 
 
+def filed(notice: str, context: dict[str, object]) -> dict[str, object]:
+    """Return ``context`` as the shipped campaign files ``notice`` (formal documents only).
+
+    The town office's documents take the campaign's issuer (its 签发人); a community's monthly
+    report keeps its committee and takes the campaign's addressee.
+    """
+    if notice not in (*REPORTS, "escalation_report"):
+        return context
+    campaign = load_campaign()
+    issuer = issuer_for(campaign, notice, str(context.get("community") or "金龙社区"))
+    if issuer is None:
+        return context
+    if notice == "monthly_report":
+        filing = filing_view(campaign, notice, issuer)
+        signer = context["issuer"]
+        name = signer["name"] if isinstance(signer, dict) else issuer.name
+        return {**context, "filing": {**filing, "printed_by": name}}
+    return {**context, "issuer": issuer.view(), "filing": filing_view(campaign, notice, issuer)}
+
+
 def render_all(folder: Path) -> list[tuple[str, Path]]:
     """Write every HTML document into ``folder``; return (stem, path) of each."""
     town = build_town()
     renderer = rectify.NoticeRenderer()
     written = []
     for stem, notice, locale in documents():
-        document = renderer.render(notice, context_for(notice, town=town), locale=locale)
+        context = filed(notice, context_for(notice, town=town))
+        document = renderer.render(notice, context, locale=locale)
         path = folder / f"{stem}.html"
         path.write_text(document.body, encoding="utf-8")
         written.append((stem, path))
