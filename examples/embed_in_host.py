@@ -26,9 +26,7 @@ from rectify.exceptions import CaseNotFoundError, ConcurrencyError, RoleNotPermi
 from rectify.stores import Delivery, SQLStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ISSUER = rectify.documents.Issuer(
-    organ="虎峰镇人民政府", office="虎峰镇消防安全委员会办公室", code="虎峰镇消安"
-)
+ISSUER = rectify.documents.Issuer("虎峰镇消防安全委员会办公室", code="虎峰镇消安")
 EVENT_PATH = re.compile(r"/hazards/([^/]+)/events/([^/]+)")
 CASE_PATH = re.compile(r"/hazards/([^/]+)")
 Response = tuple[str, dict[str, object]]

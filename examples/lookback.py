@@ -18,9 +18,7 @@ from rectify.engine import ALWAYS_SAMPLED, sample_lookback
 from rectify.stores import MemoryStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ISSUER = rectify.documents.Issuer(
-    organ="虎峰镇人民政府", office="虎峰镇消防安全委员会办公室", code="虎峰镇消安"
-)
+ISSUER = rectify.documents.Issuer("虎峰镇消防安全委员会办公室", code="虎峰镇消安")
 GRID = rectify.Actor("网格员-王", "grid_worker")
 COMMUNITY = rectify.Actor("社区-李", "community")
 PROPERTY = rectify.Actor("物业-张", "property")

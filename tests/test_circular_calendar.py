@@ -16,32 +16,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 
 from rectify import Ledger, NoticeRenderer
-from rectify.cli._demo import ISSUER
 from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents import count, report_context
+from rectify.documents import Notices, count, report_context
 from rectify.documents._reports import Facts, hazard_facts
 from rectify.engine import Case
 from rectify.stores import SQLStore
-from tests.test_cli import invoke
+from tests.conftest import demo_copy
 from tests.test_notices import AS_OF, RENDERER, build_town
 from tests.test_notices import report_context as town_context
 
+ISSUER_OF_CIRCULAR = Notices(campaign=load_campaign()).issuer_for("circular")
 JUNE = dt.date(2024, 6, 22)
 DECEMBER = dt.date(2024, 12, 22)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the campaign demo once; return its output folder."""
-    out = tmp_path_factory.mktemp("circular-calendar") / "out"
-    result = invoke("demo", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
+def demo(demo_run: tuple[Result, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's demo folder (``tests/conftest.py``)."""
+    return demo_copy(demo_run, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +65,7 @@ class Day:
             self.cases,
             self.specs,
             as_of=day,
-            issuer=ISSUER,
+            issuer=ISSUER_OF_CIRCULAR,
             sequence=1,
             categories=self.categories,
             period=period,
@@ -226,7 +224,7 @@ def test_a_circular_with_no_phase_end_before_the_next_report_has_no_deadline_par
             town.cases.values(),
             town.specs,
             as_of=AS_OF,
-            issuer=ISSUER,
+            issuer=ISSUER_OF_CIRCULAR,
             sequence=7,
             categories=town.categories,
             campaign=campaign,

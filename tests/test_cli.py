@@ -101,10 +101,27 @@ def assign_and_plan(db: Path, plan_file: Path) -> None:
 
 
 def table_rows(stdout: str) -> list[list[str]]:
-    """Return the rows of a ``cases`` table (no header, no count line), split on spaces."""
+    """Return the rows of a ``cases`` table (no header, no count line), split on spaces.
+
+    The readable case number (隐患编号, the second column) is left out: see ``case_numbers``.
+    """
     lines = stdout.splitlines()
-    assert lines[0].split() == ["案件编号", "流程", "状态", "社区", "隐患类别", "期限", "督办"]
-    return [line.split() for line in lines[1:-1]]
+    assert lines[0].split() == [
+        "案件编号",
+        "隐患编号",
+        "流程",
+        "状态",
+        "社区",
+        "隐患类别",
+        "期限",
+        "督办",
+    ]
+    return [[cells[0], *cells[2:]] for cells in (line.split() for line in lines[1:-1])]
+
+
+def case_numbers(stdout: str) -> dict[str, str]:
+    """Return the readable case number of each case id a ``cases`` table lists."""
+    return {cells[0]: cells[1] for cells in (line.split() for line in stdout.splitlines()[1:-1])}
 
 
 #: English words the daily commands used to print; none may be left in their output.
@@ -199,6 +216,11 @@ def test_cases_lists_the_open_cases_as_a_table_of_titles(db: Path) -> None:
     assert hazard[:6] == [
         HAZARD, "隐患整改", "已发现", "虎峰社区", "灭火器缺失、过期或损坏", "2024-03-21",
     ]  # fmt: skip
+    numbers = case_numbers(out)  # given on import: per community and year, from 001
+    assert len(set(numbers.values())) == 100
+    assert re.fullmatch(r"虎峰-2024-\d{3}", numbers[HAZARD])
+    assert sum(n.startswith("虎峰-2024-") for n in numbers.values()) == 20
+    assert "虎峰-2024-001" in numbers.values()
 
 
 def test_cases_filters_by_community_state_and_overdue_date(db: Path) -> None:
@@ -766,12 +788,9 @@ def documents(out: Path) -> Iterator[tuple[str, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
-    """Run the campaign demo once at the default scale and seed."""
-    out = tmp_path_factory.mktemp("demo") / "out"
-    result = invoke("demo", "--out", out)
-    assert result.exit_code == 0, result.output
-    return result, out
+def demo(demo_run: tuple[Result, Path]) -> tuple[Result, Path]:
+    """The campaign demo at the default scale and seed (run once a session: conftest)."""
+    return demo_run
 
 
 def test_demo_prints_the_campaign_summary(demo: tuple[Result, Path]) -> None:
@@ -811,7 +830,7 @@ def test_demo_index_links_to_every_document_and_each_exists(demo: tuple[Result, 
 def test_demo_writes_slips_monthly_reports_on_the_22nd_and_circulars(
     demo: tuple[Result, Path],
 ) -> None:
-    _result, out = demo
+    _stdout, out = demo
     slips = sorted(out.glob("notices/2024-*/*-rectification_slip-*.html"))
     assert slips
     assert "<title>消防安全隐患整改通知单</title>" in slips[0].read_text(encoding="utf-8")
@@ -836,7 +855,7 @@ def test_demo_writes_slips_monthly_reports_on_the_22nd_and_circulars(
 def test_demo_with_the_same_seed_writes_the_same_documents(
     demo: tuple[Result, Path], tmp_path: Path
 ) -> None:
-    _result, first = demo
+    _stdout, first = demo
     again = invoke("demo", "--out", tmp_path / "again", "--seed", "2024")
     assert again.exit_code == 0, again.output
     theirs, ours = dict(documents(first)), dict(documents(tmp_path / "again"))

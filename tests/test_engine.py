@@ -668,7 +668,8 @@ ASSIGN = HAZARD_PATH[0]
         pytest.param(
             {**ASSIGN.payload, "colour": "red"},
             "colour",
-            "is not a field of this event; fields: responsible_party, measures, due",
+            "is not a field of this event; fields: responsible_party, measures, due, inspectors, "
+            "witness",
             id="unknown-field",
         ),
     ],

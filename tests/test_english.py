@@ -80,10 +80,14 @@ def _as_typed(context: Mapping[str, object]) -> set[str]:
     for key in ("overdue_cases", "escalated_cases", "rows"):
         hazards.extend(_mapping(row["hazard"]) for row in _rows(context.get(key, [])))
     values = {str(h.get(field, "")) for h in hazards for field in (*TYPED, *QUOTED)}
-    values |= {str(v) for v in _mapping(context["issuer"]).values()}
+    for value in _mapping(context["issuer"]).values():
+        values |= set(value) if isinstance(value, list) else {str(value)}
     values.add(str(context["number"]))
     if "event" in context:
         values.add(str(_mapping(context["event"])["actor"]))
+    if "people" in context:  # names the events recorded, and the office's people
+        for value in _mapping(context["people"]).values():
+            values |= set(value) if isinstance(value, list) else {str(value)}
     if "community" in context:
         values.add(str(context["community"]))
     return {v for v in values if v}

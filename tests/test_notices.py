@@ -58,15 +58,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 # -- the town --------------------------------------------------------------------------------------
 
 TOWN_OFFICE = Issuer(
-    organ="铜梁区虎峰镇人民政府",
-    office="虎峰镇消防安全委员会办公室",
+    "虎峰镇消防安全委员会办公室",
     code="虎峰镇消安",
     contact="刘晓东",
     phone="023-45661119",
 )
 JINLONG = Issuer(
-    organ="虎峰镇金龙社区居民委员会",
-    office="金龙社区居民委员会",
+    "金龙社区居民委员会",
     code="金龙社区",
     contact="陈红",
     phone="13900002211",
@@ -212,6 +210,8 @@ def _hazards() -> tuple[Hazard, ...]:
                     assign,
                     COMMUNITY,
                     {
+                        "inspectors": "陈红、刘晓东",
+                        "witness": "张建国",
                         "responsible_party": "重庆滨河物业服务有限公司",
                         "measures": "更换锈死阀门，恢复室内消火栓系统供水，"
                         "整改期间每层增配2具灭火器",
@@ -990,10 +990,12 @@ def test_the_templates_are_the_documents_of_the_domain() -> None:
     assert zh == {(n, f) for n in names for f in ("html", "text")}, "each has HTML and text"
     english = {(n, f) for n, f, locale in TEMPLATES if locale == "en"}
     assert english == {
-        (n, f) for n in ("rectification_slip", "monthly_report") for f in ("html", "text")
+        (n, f)
+        for n in ("rectification_slip", "monthly_report", "interview_notice")
+        for f in ("html", "text")
     }
     assert RENDERER.available() == names
-    assert RENDERER.available("en") == {"rectification_slip", "monthly_report"}
+    assert RENDERER.available("en") == {"rectification_slip", "monthly_report", "interview_notice"}
 
 
 def test_every_notice_the_workflows_and_campaign_name_has_a_template() -> None:

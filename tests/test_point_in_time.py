@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rectify import Actor, Evidence, Ledger
 from rectify.calendar import load_campaign
-from rectify.cli._demo import ISSUER, standard_report
+from rectify.cli._demo import standard_report
 from rectify.definitions._load import load_categories
 from rectify.documents import (
     MemoryNumberBook,
@@ -31,12 +32,16 @@ from rectify.documents import (
     report_context,
     report_period,
 )
+from rectify.documents._contexts import case_number
 from rectify.documents._reports import hazard_facts
 from rectify.engine import Case, NoticeDue, case_as_of, case_at, last_seq_at
 from rectify.spreadsheets import ledger_totals
 from rectify.stores import MemoryStore, SQLStore
 from rectify.testing import FakeClock, event_sequences
+from tests.conftest import demo_copy
 from tests.test_cli import invoke, run
+
+CAMPAIGN = load_campaign()
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
@@ -45,12 +50,9 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
-def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the campaign demo once; return its output folder."""
-    out = tmp_path_factory.mktemp("point-in-time") / "out"
-    result = invoke("demo", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
+def campaign(demo_run: tuple[Result, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's demo folder (``tests/conftest.py``)."""
+    return demo_copy(demo_run, tmp_path_factory)
 
 
 def _numbers(database: Path) -> list[tuple[str, int, int]]:
@@ -112,7 +114,10 @@ def _demo_ledger(database: Path) -> tuple[Ledger, Notices]:
     store = SQLStore.open(database)
     ledger = Ledger.with_workflows(store, campaign=load_campaign(), categories=categories)
     notices = Notices(
-        ISSUER, numbers=store, categories=categories, calendar=ledger.engine("hazard").calendar
+        campaign=CAMPAIGN,
+        numbers=store,
+        categories=categories,
+        calendar=ledger.engine("hazard").calendar,
     )
     return ledger, notices
 
@@ -221,7 +226,7 @@ def test_the_major_hazard_is_one_hazard_and_transfers_have_their_own_line(campai
     totals = count(rows)
     assert totals.found == totals.counted + totals.transferred + totals.dismissed + totals.duplicate
     ledger_text = (campaign / "reports" / "2024-12" / "ledger.txt").read_text(encoding="utf-8")
-    assert f"（转 {continued[0].successor.id}）" in ledger_text
+    assert f"（转 {case_number(continued[0].successor)}）" in ledger_text
     assert "（复发，原案 " in ledger_text
 
 
@@ -291,7 +296,10 @@ def test_any_document_rendered_late_equals_the_one_rendered_on_its_day(
                 )
 
     notices = Notices(
-        ISSUER, numbers=MemoryNumberBook(), categories=load_categories(), calendar=engine.calendar
+        campaign=CAMPAIGN,
+        numbers=MemoryNumberBook(),
+        categories=load_categories(),
+        calendar=engine.calendar,
     )
     play(on_the_day=True)
     ledger.sweep(end_of_day)
@@ -353,7 +361,7 @@ def test_a_case_as_of_a_moment_is_the_fold_of_its_history_up_to_it() -> None:
         for d in ledger.pending()
         if isinstance(d.effect, NoticeDue) and d.effect.notice == "rectification_slip"
     )
-    notices = Notices(ISSUER, categories=load_categories(), calendar=engines[0].calendar)
+    notices = Notices(campaign=CAMPAIGN, categories=load_categories(), calendar=engines[0].calendar)
     case = ledger.case_at(slip.case_id, slip.seq)
     _html, text = notices.render_effect(slip, case, engines[0].spec, issued_on=dt.date(2024, 3, 20))
     assert "2024年3月29日" in text.body
@@ -370,9 +378,25 @@ def test_every_output_of_one_moment_gives_the_same_totals(campaign: Path) -> Non
     finally:
         ledger.store.close()
     town = count(hazard_facts(cases, specs, day))
-    common = {"as_of": day, "issuer": ISSUER, "sequence": 1, "categories": notices.categories}
-    circular = report_context("circular", cases, specs, **common)  # type: ignore[arg-type]
-    totals = report_context("ledger_totals", cases, specs, **common)  # type: ignore[arg-type]
+    issuer = notices.issuer
+    circular = report_context(
+        "circular",
+        cases,
+        specs,
+        as_of=day,
+        issuer=issuer,
+        sequence=1,
+        categories=notices.categories,
+    )
+    totals = report_context(
+        "ledger_totals",
+        cases,
+        specs,
+        as_of=day,
+        issuer=issuer,
+        sequence=1,
+        categories=notices.categories,
+    )
     for view in (circular["totals"], totals["totals"]):
         assert isinstance(view, dict)
         assert {k: view[k] for k in town.view()} == town.view()

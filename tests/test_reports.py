@@ -8,7 +8,7 @@ import pytest
 
 import rectify
 
-ISSUER = rectify.documents.Issuer("虎峰镇人民政府", "虎峰镇消防安全委员会办公室", "虎峰镇消安")
+ISSUER = rectify.documents.Issuer("虎峰镇消防安全委员会办公室", code="虎峰镇消安")
 SPECS = [rectify.load_workflow("workflows/hazard.yaml")]
 DAY = dt.date(2024, 6, 22)
 

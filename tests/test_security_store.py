@@ -29,7 +29,7 @@ from tests.test_store import SQL_BACKENDS, clear, drop, server_url
 
 PREFIX = f"s{uuid.uuid4().hex[:8]}_"  # this module's tables on the servers
 LATER = dt.datetime(2024, 5, 8, 9, tzinfo=SWEEP_AT.tzinfo)
-ISSUER = Issuer("虎峰镇人民政府", "虎峰镇消防安全委员会办公室", "虎峰镇消安")
+ISSUER = Issuer("虎峰镇消防安全委员会办公室", code="虎峰镇消安")
 
 
 @pytest.fixture(scope="module")

@@ -801,7 +801,7 @@ TOTALS_HEADER = (
 )
 TOWN = Actor("t-1", "town_office")
 OWNER = Actor("p-1", "responsible_party")
-ISSUER = rectify.documents.Issuer("虎峰镇人民政府", "虎峰镇消防安全委员会办公室", "虎峰镇消安")
+ISSUER = rectify.documents.Issuer("虎峰镇消防安全委员会办公室", code="虎峰镇消安")
 PHOTO = Evidence.of("photo_after", "after.jpg", b"after")
 
 

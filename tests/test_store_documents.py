@@ -328,3 +328,18 @@ def test_a_version_2_store_upgrades_in_place_keeping_its_numbers(
         assert again.register_document("A", CODE, D2) == (8, D1)
         assert again.fingerprint_document("A", "slip", T2, C2) == (T1, C1)
         assert again.next_number(CODE, 2024) == 10
+
+
+def test_registering_many_documents_is_registering_each(store: Store) -> None:
+    """The batch an import numbers its cases with gives what one registration at a time gives."""
+    day = dt.date(2024, 3, 1)
+    assert store.register_document("a", "S", day) == (1, day)
+    got = store.register_documents(
+        [("b", "S", day), ("a", "S", day), ("c", "T", day), ("d", "S", day), ("b", "S", day)]
+    )
+    assert got == [(2, day), (1, day), (1, day), (3, day), (2, day)]
+    assert store.register_document("e", "S", day) == (4, day)
+    assert store.register_documents([]) == []
+    with pytest.raises(StoreError):
+        store.register_documents([("f", "S", day), ("", "S", day)])
+    assert store.register_document("f", "S", day) == (5, day)  # the refused batch took none

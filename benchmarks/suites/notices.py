@@ -36,7 +36,7 @@ def _slip_context() -> tuple[rectify.documents.Notices, dict[str, object]]:
     order = {"responsible_party": "某物业", "measures": "补齐水带、水枪", "due": "2024-03-25"}
     outcome = engine.fire(case, "assign", rectify.Actor("社区", "community"), at, payload=order)
     slip = next(e for e in outcome.effects if isinstance(e, rectify.engine.NoticeDue))
-    issuer = rectify.documents.Issuer("虎峰镇人民政府", "虎峰镇消防安全委员会办公室", "虎峰镇消安")
+    issuer = rectify.documents.Issuer("虎峰镇消防安全委员会办公室", code="虎峰镇消安")
     notices = rectify.documents.Notices(
         issuer, categories=rectify.load_categories(), calendar=calendar
     )

@@ -33,7 +33,7 @@ from typing import Final
 import rectify
 from rectify._resources import sample_ledger
 from rectify.calendar import load_campaign
-from rectify.cli._demo import ISSUER, run_demo
+from rectify.cli._demo import run_demo
 from rectify.engine import last_seq_at
 from rectify.ledger import digest_heads, heads_as_of
 from rectify.spreadsheets import read_ledger
@@ -106,7 +106,7 @@ class Circulars:
         self.ledger = ledger
         self.specs = [e.spec for e in ledger.engines]
         self.categories = rectify.load_categories()
-        self.notices = rectify.documents.Notices(ISSUER)
+        self.notices = rectify.documents.Notices(campaign=load_campaign())
 
     def render(self, cases: Iterable[rectify.Case], day: dt.date) -> rectify.documents.Document:
         """Render the circular of ``day``'s month from ``cases`` (the cases of ``day``)."""
@@ -116,7 +116,7 @@ class Circulars:
             read,
             self.specs,
             as_of=day,
-            issuer=ISSUER,
+            issuer=self.notices.issuer,
             sequence=1,
             categories=self.categories,
             period=(day.year, day.month),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Protocol
@@ -24,10 +25,15 @@ import attrs
 from rectify._resources import default_workflows
 from rectify.calendar._calendar import OfficialCalendar
 from rectify.calendar._deadlines import WorkingCalendar
-from rectify.definitions._campaign import Campaign
+from rectify.definitions._campaign import Campaign, CaseNumbering
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories, load_workflow, workflow_files
-from rectify.documents._contexts import check_notice_context
+from rectify.documents._contexts import (
+    CASE_NUMBER,
+    RECURRENCE_OF_NUMBER,
+    case_number,
+    check_notice_context,
+)
 from rectify.engine._case import Actor, Case, Effect, Evidence, NoticeDue, Outcome
 from rectify.engine._engine import TIMEZONE, Engine, EventOption, local_date, require_aware
 from rectify.engine._escalation import escalate
@@ -229,13 +235,21 @@ class Ledger:
         engines: One engine per workflow version the ledger runs; new cases use the highest
             version of their workflow, stored cases the version they were opened with.
         clock: Where "now" comes from when an operation is not given ``at``.
+        case_numbers: Gives each case opened a readable number (``case_number`` in its
+            data: 正街-2024-013), numbered in the store's register, once per case id.
     """
 
     def __init__(
-        self, store: Store, engines: Iterable[Engine], *, clock: Clock | None = None
+        self,
+        store: Store,
+        engines: Iterable[Engine],
+        *,
+        clock: Clock | None = None,
+        case_numbers: CaseNumbering | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
+        self.case_numbers = case_numbers
         self._engines: dict[tuple[str, int], Engine] = {}
         self._latest: dict[str, Engine] = {}
         for engine in engines:
@@ -264,7 +278,7 @@ class Ledger:
         """Return a ledger running every workflow in ``folder`` (the shipped ones by default).
 
         The calendar defaults to the official one, the category table to the shipped one;
-        severity periods come from the table and phase dates from ``campaign``.
+        severity periods come from the table, phase dates and case numbers from ``campaign``.
         """
         table = categories or load_categories()
         severities = {level.name: level.period for level in table.severities}
@@ -280,7 +294,9 @@ class Ledger:
             )
             for file in workflow_files(folder or Path(str(default_workflows())))
         ]
-        return cls(store, engines, clock=clock)
+        return cls(
+            store, engines, clock=clock, case_numbers=campaign.case_numbers if campaign else None
+        )
 
     # -- engines ----------------------------------------------------------------------
 
@@ -331,10 +347,35 @@ class Ledger:
         when = self._now(at)
         previous = self.store.get(recurrence_of) if recurrence_of else None
         engine = self.engine(workflow)
+        # Opened once without its number first: a case the engine refuses takes none.
         outcome = engine.open(case_id, data, actor, when, recurrence_of=previous)
         _check_notices(engine, outcome, when)
+        if self.case_numbers is not None:
+            numbered = self._numbered(case_id, data, when, previous)
+            outcome = engine.open(case_id, numbered, actor, when, recurrence_of=previous)
         self.store.add(outcome.case, outcome.effects)
         return outcome
+
+    def _numbered(
+        self,
+        case_id: str,
+        data: Mapping[str, object],
+        when: dt.datetime,
+        previous: Case | None = None,
+    ) -> dict[str, object]:
+        """Return ``data`` with the case's readable number (and its predecessor's)."""
+        numbering = self.case_numbers
+        out = dict(data)
+        if numbering is None:
+            return out
+        day = local_date(when)
+        seq, _ = self.store.register_document(
+            f"case-number/{case_id}", numbering.series(data, day), day
+        )
+        out[CASE_NUMBER] = numbering.number(data, day, seq)
+        if previous is not None:
+            out[RECURRENCE_OF_NUMBER] = case_number(previous)
+        return out
 
     def fire(
         self,
@@ -710,7 +751,27 @@ class Ledger:
             (outcome.case, outcome.effects)
             for outcome in (
                 self.engine(workflow).open(case_id, data, actor, when)
-                for case_id, workflow, data in items
+                for case_id, workflow, data in self._numbering(items, when, batch)
             )
         )
         return self.store.add_many(opened, batch=batch, progress=progress)
+
+    def _numbering(
+        self,
+        items: Iterable[tuple[str, str, Mapping[str, object]]],
+        when: dt.datetime,
+        batch: int,
+    ) -> Iterator[tuple[str, str, Mapping[str, object]]]:
+        """Yield ``items`` with their case numbers, numbered ``batch`` at a time (one commit)."""
+        numbering = self.case_numbers
+        if numbering is None:
+            yield from items
+            return
+        day = local_date(when)
+        pending = iter(items)
+        while chunk := list(itertools.islice(pending, max(batch, 1))):
+            numbers = self.store.register_documents(
+                [(f"case-number/{i}", numbering.series(data, day), day) for i, _, data in chunk]
+            )
+            for (case_id, workflow, data), (seq, _) in zip(chunk, numbers, strict=True):
+                yield case_id, workflow, {**data, CASE_NUMBER: numbering.number(data, day, seq)}

@@ -2,7 +2,8 @@
 
 Owns ``OfficialCalendar`` (chinese-calendar plus a host's holiday files), the
 ``WorkingCalendar`` protocol every calendar meets, how a deadline rule becomes a date, and
-the campaign (phases and reporting dates) as a host reads it.
+the campaign (phases, reporting dates, and the offices, number series and document rules
+its documents go out under) as a host reads it.
 
 May import: ``rectify.definitions`` and the foundation (``rectify.exceptions``,
 ``rectify._diagnostics``, ``rectify._resources``).
@@ -14,9 +15,14 @@ from rectify.calendar._calendar import CalendarFallbackWarning, OfficialCalendar
 from rectify.calendar._deadlines import WorkingCalendar
 from rectify.definitions._campaign import (
     Campaign,
+    CaseNumbering,
+    DocumentRule,
+    Office,
     Phase,
     ReportDue,
     ReportSpec,
+    Series,
+    community_short,
     load_campaign,
     reports_due,
 )
@@ -25,12 +31,17 @@ from rectify.definitions._holidays import HolidayData, load_holidays
 __all__ = [
     "CalendarFallbackWarning",
     "Campaign",
+    "CaseNumbering",
+    "DocumentRule",
     "HolidayData",
+    "Office",
     "OfficialCalendar",
     "Phase",
     "ReportDue",
     "ReportSpec",
+    "Series",
     "WorkingCalendar",
+    "community_short",
     "load_campaign",
     "load_holidays",
     "reports_due",

@@ -43,7 +43,7 @@ from rectify.cli._wording import (
     event_label,
 )
 from rectify.definitions._load import load_categories
-from rectify.documents._contexts import PHONE_ROLES
+from rectify.documents._contexts import CASE_NUMBER, PHONE_ROLES
 from rectify.engine._case import Actor, Case, Evidence
 from rectify.engine._engine import TIMEZONE
 from rectify.engine._escalation import SYSTEM, is_overdue
@@ -152,6 +152,7 @@ def cases(
         rows = [
             (
                 c.id,
+                str(c.data.get(CASE_NUMBER) or "-"),
                 names.workflow(c.workflow),
                 names.state(c),
                 str(c.data.get("community", "")),
@@ -167,7 +168,7 @@ def cases(
 
 
 #: The head of the ``cases`` table.
-CASES_HEAD = ("案件编号", "流程", "状态", "社区", "隐患类别", "期限", "督办", "")
+CASES_HEAD = ("案件编号", "隐患编号", "流程", "状态", "社区", "隐患类别", "期限", "督办", "")
 
 
 def _community(ledger: Ledger, name: str | None) -> str | None:

@@ -28,7 +28,7 @@ from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._contexts import Issuer
+from rectify.documents._contexts import case_number
 from rectify.documents._publishing import Notices, notice_identity, report_identity
 from rectify.documents._reports import (
     PERIODIC_REPORTS,
@@ -43,18 +43,14 @@ from rectify.engine._engine import TIMEZONE
 from rectify.engine._lookback import sample_lookback
 from rectify.ledger import Ledger, digest_heads, heads_as_of
 from rectify.stores._sql import SQLStore
+from rectify.templating._docx import docx_available, docx_copy
 from rectify.templating._formatting import display_width, pad
 from rectify.templating._renderer import Document
 
 __all__ = ["DemoResult", "SimulatedClock", "run_demo", "standard_report"]
 
-ISSUER: Final = Issuer(
-    organ="虎峰镇人民政府",
-    office="虎峰镇消防安全委员会办公室",
-    code="虎峰镇消安",
-    contact="镇消安办",
-    phone="023-4567 0119",
-)
+#: Community staff who inspect and sign (fictitious names); each community has two.
+_STAFF: Final = ("王芳", "李强", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周杰", "吴婷")
 _LOOKBACK_DAY: Final = dt.date(2024, 11, 15)
 _TOTALS_DAY: Final = dt.date(2024, 4, 5)
 _REPORT_DAY: Final = 22
@@ -122,6 +118,7 @@ class _Simulation:
         self.rng = random.Random(seed)  # noqa: S311 - a simulation, not a secret
         self.clock = clock
         self.agenda: dict[dt.date, list[str]] = defaultdict(list)
+        self.summons: dict[dt.date, list[str]] = defaultdict(list)  # interviews (约谈) due
         self.plans: dict[str, _Plan] = {}
         self.fires = 0
         self.documents: list[tuple[str, str, Path]] = []
@@ -133,11 +130,17 @@ class _Simulation:
 
     # -- people ------------------------------------------------------------------------
 
+    def staff(self, case: Case) -> tuple[str, str]:
+        """Return the two community staff who inspect ``case``'s community (the same each time)."""
+        community = str(case.data.get("community", ""))
+        first = sum(map(ord, community)) % len(_STAFF)
+        return _STAFF[first], _STAFF[(first + 1) % len(_STAFF)]
+
     def actor(self, role: str, case: Case) -> Actor:
         community = str(case.data.get("community", "镇"))
         names = {
             "grid_worker": f"{community}网格员",
-            "community": f"{community}社区干部",
+            "community": f"{community}{self.staff(case)[0]}",
             "property": f"{case.data.get('community_name', '')}物业",
             "responsible_party": str(case.data.get("responsible_party") or "责任人"),
             "town_office": "镇消安办",
@@ -232,10 +235,14 @@ class _Simulation:
                 "community",
                 day,
                 payload={
-                    "responsible_party": case.data.get("responsible_party") or category.party,
+                    "responsible_party": case.data.get("responsible_party")
+                    or _party_name(case, category.party),
                     "measures": case.data.get("measures")
                     or f"按照国家消防技术标准整改：{category.title}",
                     "due": self.default_due(case, day),
+                    # 120号令: two inspectors by name, and the building head as witness.
+                    "inspectors": "、".join(self.staff(case)),
+                    **_witness(case),
                 },
             )
             return day + dt.timedelta(days=rng.randint(1, 3))
@@ -367,9 +374,30 @@ class _Simulation:
         self.plans[major_id] = _Plan("major")
         self.schedule(major_id, day + dt.timedelta(days=5))
 
+    def interview(self, day: dt.date) -> None:
+        """Summon the parties of the cases due an interview today (约谈, after 督办)."""
+        calendar = self.ledger.engine("hazard").calendar
+        for case_id in self.summons.pop(day, []):
+            case = self.ledger.get(case_id)
+            summon = self.ledger.engine(case.workflow, case.version).spec.event("summon")
+            if case.final or case.state not in summon.sources:
+                continue  # reported fixed (or complied) in the meantime: no interview
+            on = calendar.add_working_days(day, 2) if calendar else day + dt.timedelta(days=2)
+            community = str(case.data.get("community", ""))
+            payload = {
+                "interview_on": on,
+                "interview_time": "9:30",
+                "place": f"{community}居民委员会会议室",
+                # Who attends for the office: the campaign file's officials of its issuer.
+                "officials": "、".join(self.notices.issuer_for("interview_notice").officials)
+                or "镇消安办工作人员",
+            }
+            self.fire(case, "summon", "town_office", day, payload=payload)
+
     # -- evenings: sweep, notices, reports ----------------------------------------------
 
     def evening(self, day: dt.date) -> None:
+        self.interview(day)
         started = time.perf_counter()
         self.ledger.sweep(_at(day, 18))
         self.timings["sweeps"] += time.perf_counter() - started
@@ -395,6 +423,8 @@ class _Simulation:
                     page = self.write(
                         f"notices/{day:%Y-%m}", f"{day}-{effect.notice}-{case.id}", html, text
                     )
+                    if effect.notice == "supervision_order" and effect.level == 2:  # noqa: PLR2004
+                        self.summon_later(case.id, day)
                     self.manifest.append(
                         {
                             "page": page,
@@ -414,6 +444,12 @@ class _Simulation:
                     )
             self.ledger.acknowledge([d.id for d in batch])
 
+    def summon_later(self, case_id: str, day: dt.date) -> None:
+        """Plan the interview of a case put under town supervision: 3 working days on."""
+        calendar = self.ledger.engine("hazard").calendar
+        later = calendar.add_working_days(day, 3) if calendar else day + dt.timedelta(days=5)
+        self.summons[later].append(case_id)
+
     def write(self, folder: str, stem: str, html: Document, text: Document) -> str:
         """Write a document's HTML and text copies; return the HTML's path in ``out``."""
         where = self.out / folder
@@ -426,6 +462,8 @@ class _Simulation:
         page = safe_child(where, stem, ".html")
         page.write_text(html.body, encoding="utf-8")
         safe_child(where, stem, ".txt").write_text(text.body, encoding="utf-8")
+        if docx_available():  # rectify[docx]: the Word copy, made from the HTML
+            safe_child(where, stem, ".docx").write_bytes(docx_copy(html))
         self.documents.append((folder, html.title, page))
         return page.relative_to(self.out).as_posix()
 
@@ -485,26 +523,34 @@ class _Simulation:
         for case in sample:
             if case is relapse:
                 new_id = f"{case.id}-R1"
-                self.ledger.open(
+                reopened = self.ledger.open(
                     new_id,
                     case.workflow,
                     dict(case.data),
                     self.actor("grid_worker", case),
                     at=_at(day, 9),
                     recurrence_of=case.id,
-                )
+                ).case
                 self.plans[new_id] = _Plan("prompt")
                 self.schedule(new_id, day + dt.timedelta(days=1))
                 results.append(
-                    LookbackResult(case, passed=False, note="回头看发现问题反弹", new_case=new_id)
+                    LookbackResult(
+                        case,
+                        passed=False,
+                        note="回头看发现问题反弹",
+                        new_case=new_id,
+                        new_case_number=case_number(reopened),
+                    )
                 )
             else:
                 results.append(LookbackResult(case, passed=True, note="整改效果保持良好"))
         identity = report_identity("lookback_report", day)
-        sequence, _ = self.notices.number(identity, day)
+        issuer = self.notices.issuer_for("lookback_report")
+        sequence, _ = self.notices.number(identity, day, issuer)
         context = lookback_context(
-            results, as_of=day, issuer=ISSUER, sequence=sequence, categories=self.categories
+            results, as_of=day, issuer=issuer, sequence=sequence, categories=self.categories
         )
+        context["filing"] = self.notices.filing("lookback_report", issuer)
         # The sample is drawn at random: a look-back report is kept, not rebuilt from the store.
         entry = {"as_of": day.isoformat()}
         self.file_report(
@@ -545,13 +591,15 @@ def standard_report(
     """
     period = period if name in PERIODIC_REPORTS else None
     identity = report_identity(name, day, period=period, community=community or "")
-    sequence, _ = notices.number(identity, day)
+    issuer = notices.issuer_for(name, community or "")
+    sequence, _ = notices.number(identity, day, issuer)
     context = report_context(
         name,
         cases,
         specs,
         as_of=day,
-        issuer=notices.issuer,
+        issuer=issuer,
+        filing=notices.filing(name, issuer),
         sequence=sequence,
         categories=categories,
         community=community,
@@ -569,6 +617,26 @@ def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
     while day <= last:
         yield day
         day += dt.timedelta(days=1)
+
+
+def _witness(case: Case) -> dict[str, object]:
+    """Return the witness of ``case``'s inspection: its building head, when the ledger names one."""
+    head = str(case.data.get("building_head") or "").strip()
+    return {"witness": head} if head else {}
+
+
+def _party_name(case: Case, party: str) -> str:
+    """Return a named party for a hazard the ledger names none for (not a bare role name).
+
+    The category's party is who is usually responsible (物业服务企业; 业主…): a property
+    company gets the estate's name, the others the community's residents' committee, which
+    answers for a hazard until a party is found.
+    """
+    estate = str(case.data.get("community_name") or "").removesuffix("小区")
+    if party.startswith("物业服务企业") and estate:
+        return f"重庆{estate}物业服务有限公司"
+    community = str(case.data.get("community") or "")
+    return f"{community}居民委员会" if community else party
 
 
 def _profile(rng: random.Random, workflow: str, category: str) -> str:
@@ -610,7 +678,10 @@ def run_demo(
     store = SQLStore.open(database)
     ledger = Ledger.with_workflows(store, campaign=campaign, categories=categories, clock=clock)
     notices = Notices(
-        ISSUER, numbers=store, categories=categories, calendar=ledger.engine("hazard").calendar
+        campaign=campaign,
+        numbers=store,
+        categories=categories,
+        calendar=ledger.engine("hazard").calendar,
     )
     sim = _Simulation(
         out,
@@ -700,6 +771,8 @@ def _summary(
         f"案件 {len(cases)} 件；{day} 逾期 {overdue} 件；升级至镇督办及以上 {escalated} 件；"
         f"复发 {relapses} 件；历史记录校验：{'通过' if verified else '未通过'}"
     )
+    if not docx_available():
+        lines.append("未安装 rectify[docx]，未生成 Word 副本（.docx）")
     return lines
 
 

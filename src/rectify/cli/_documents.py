@@ -1,13 +1,14 @@
 """The store-wide commands: sweep, notices, report and verify.
 
 This module owns the commands that work over every case at once: ``sweep`` records the
-escalations due; ``notices`` renders the pending notices into files, each from the case as
-the record that queued it left it, keeping one that fails for a later run and listing the
-failures (``--failed``); ``report`` renders a monthly, circular, ledger, totals or
-escalation report from the cases as of its day, numbering each report once (rendered again,
-it keeps its number and must come out the same); ``verify`` checks every stored case against
-its history and words its findings for the clerk. ``sweep`` and ``verify`` also warn when
-the holiday data is about to run out.
+escalations due; ``notices`` renders the pending notices into files (HTML and text, or the
+copies ``--format`` names, a Word copy among them), each from the case as the record that
+queued it left it, keeping one that fails for a later run and listing the failures
+(``--failed``); ``report`` renders a monthly, circular, ledger, totals or escalation report
+(HTML, text or a Word copy) from the cases as of its day, numbering each report once
+(rendered again, it keeps its number and must come out the same); ``verify`` checks every
+stored case against its history and words its findings for the clerk. ``sweep`` and
+``verify`` also warn when the holiday data is about to run out.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rectify.cli._context import (
     as_of_option,
     db_option,
 )
-from rectify.cli._demo import ISSUER, standard_report
+from rectify.cli._demo import standard_report
 from rectify.cli._files import notice_path
 from rectify.cli._terminal import printable
 from rectify.cli._wording import ClerkError, clerk, describe
@@ -42,8 +43,20 @@ from rectify.engine._engine import TIMEZONE
 from rectify.exceptions import DocumentChangedError, HistoryError, RectifyError
 from rectify.ledger import DEAD_AFTER, Finding, Ledger
 from rectify.stores._store import Delivery
+from rectify.templating._docx import docx_available, docx_copy
 
-__all__ = ["CALENDAR_WARNING", "MAX_FAILED", "notices", "report", "sweep", "verify"]
+__all__ = [
+    "CALENDAR_WARNING",
+    "MAX_FAILED",
+    "NOTICE_FORMATS",
+    "notices",
+    "report",
+    "sweep",
+    "verify",
+]
+
+#: The copies ``notices --format`` writes: the HTML, the text, the Word copy of the HTML.
+NOTICE_FORMATS: Final = ("html", "text", "docx")
 
 
 @click.command()
@@ -88,21 +101,39 @@ def sweep(*, db: str, now_text: str | None) -> None:
 @click.option(
     "--failed", "list_failed", is_flag=True, help="List the notices that failed; render none."
 )
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(NOTICE_FORMATS),
+    multiple=True,
+    help="Write these copies of each notice (repeat it; html and text unless given). docx is "
+    "an editable Word copy of the HTML, and needs rectify[docx].",
+)
 @clerk
 def notices(
-    *, db: str, out: Path, reader: str, as_of: str | None, dead_after: int, list_failed: bool
+    *,
+    db: str,
+    out: Path,
+    reader: str,
+    as_of: str | None,
+    dead_after: int,
+    list_failed: bool,
+    formats: Sequence[str],
 ) -> None:
     """Render the pending notices into --out; one that fails is kept and retried later."""
     if list_failed:
         with _ledger(db) as ledger:
             _show_failed(ledger.failed(MAX_FAILED))
         return
+    wanted = set(formats or ("html", "text"))
+    if "docx" in wanted:
+        _need_docx()
     today = _day(as_of)
     written = 0
     failures: list[Delivery] = []
     with _ledger(db) as ledger:
         publisher = Notices(
-            ISSUER,
+            campaign=load_campaign(),
             numbers=ledger.store,
             categories=load_categories(),
             calendar=ledger.engine("hazard").calendar,
@@ -120,18 +151,29 @@ def notices(
                 docs = publisher.render_effect(
                     delivery.effect, case, spec, issued_on=today, reader_role=reader
                 )
+                # The Word copy is made from the HTML: the same wording, the same number.
+                word = docx_copy(docs[0]) if "docx" in wanted else None
             except RectifyError as exc:  # recorded in the clerk's words
                 raise ClerkError(describe(exc) or str(exc)) from exc
             for doc in docs:
-                suffix = ".html" if doc.format == "html" else ".txt"
-                path = notice_path(out, delivery.id, delivery.effect.notice, suffix)
-                path.write_text(doc.body, encoding="utf-8")
+                if doc.format in wanted:
+                    suffix = ".html" if doc.format == "html" else ".txt"
+                    path = notice_path(out, delivery.id, delivery.effect.notice, suffix)
+                    path.write_text(doc.body, encoding="utf-8")
+            if word is not None:
+                notice_path(out, delivery.id, delivery.effect.notice, ".docx").write_bytes(word)
             written += 1
 
         ledger.deliver(render, limit=None, dead_after=dead_after, on_failure=failures.append)
     click.echo(f"已生成通知 {written} 份，写入 {out}/")
     if failures:
         click.echo(_failures_line(failures, dead_after), err=True)
+
+
+def _need_docx() -> None:
+    """Refuse ``--format docx`` up front, before a notice is taken, when docxtpl is missing."""
+    if not docx_available():
+        raise click.UsageError("--format docx 需要安装 Word 组件：pip install 'rectify[docx]'")
 
 
 #: The most failed notices ``notices --failed`` lists.
@@ -207,7 +249,12 @@ def _warn_calendar_end(ledger: Ledger, today: dt.date) -> None:
 )
 @click.option("--community", help="The community's full name (monthly: required; ledger: one).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "text"]), default="html", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "docx"]),
+    default="html",
+    show_default=True,
+    help="docx: an editable Word copy of the HTML, written to --out (needs rectify[docx]).",
 )
 @click.option(
     "--out",
@@ -244,6 +291,10 @@ def report(
         first = _report_month(day, report_day)
     if kind == "monthly" and not community:
         raise click.UsageError("月度进度报告要用 --community 指明社区")
+    if fmt == "docx":
+        if out is None:
+            raise click.UsageError("--format docx 要用 --out 指明写入的 .docx 文件")
+        _need_docx()
     name = {
         "monthly": "monthly_report",
         "totals": "ledger_totals",
@@ -255,7 +306,7 @@ def report(
         # Refused before a number is taken: a typo must not render, nor use up a number.
         if community and not any(c.data.get("community") == community for c in cases):
             raise _unknown_community(community, cases)
-        publisher = Notices(ISSUER, numbers=ledger.store)
+        publisher = Notices(campaign=campaign, numbers=ledger.store)
         identity, context = standard_report(
             publisher,
             name,
@@ -270,14 +321,19 @@ def report(
             campaign=campaign,
         )
         try:
-            document = publisher.render(name, context, fmt=fmt, identity=identity)
+            document = publisher.render(
+                name, context, fmt="html" if fmt == "docx" else fmt, identity=identity
+            )
         except DocumentChangedError as exc:
             raise ClerkError(_changed(exc)) from exc
     if out is None:
         click.echo(document.body, nl=False)
+        return
+    if fmt == "docx":  # made from the HTML: the same wording and number
+        out.write_bytes(docx_copy(document))
     else:
         out.write_text(document.body, encoding="utf-8")
-        click.echo(f"已写入 {out}：{document.title}", err=True)
+    click.echo(f"已写入 {out}：{document.title}", err=True)
 
 
 def _changed(error: DocumentChangedError) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
+import string
+from collections.abc import Collection, Iterator, Mapping
 from functools import cached_property
 from typing import Final
 
@@ -13,10 +14,17 @@ from rectify.definitions._reader import Reader, read_definition
 from rectify.definitions._yamlsource import Path, Source
 
 __all__ = [
+    "COMMUNITY_SUFFIX",
+    "DEFAULT_NUMBER_FORMAT",
     "Campaign",
+    "CaseNumbering",
+    "DocumentRule",
+    "Office",
     "Phase",
     "ReportDue",
     "ReportSpec",
+    "Series",
+    "community_short",
     "load_campaign",
     "parse_campaign",
     "reports_due",
@@ -24,6 +32,37 @@ __all__ = [
 
 _REPORT_KEYS: Final = ("title_en", "due", "monthly", "from", "to", "notice")
 _LAST_DAY_OF_ANY_MONTH: Final = 28  # a monthly day every month has
+_OFFICE_KEYS: Final = (
+    "header",
+    "short",
+    "contact",
+    "phone",
+    "signatory",
+    "supervisor",
+    "officials",
+)
+_RULE_KEYS: Final = ("series", "to", "cc", "upward", "people")
+#: The placeholders an office's names and a series code may hold.
+_PLACES: Final = frozenset({"community", "community_short"})
+#: The placeholders of a series format and of the case-number pattern.
+_NUMBER_PLACES: Final = frozenset({"code", "year", "number"})
+_CASE_PLACES: Final = frozenset({"community", "community_short", "year", "seq"})
+#: What a community's name ends in; its short name is the rest (正街社区 → 正街).
+COMMUNITY_SUFFIX: Final = "社区"
+#: The format of a document number unless its series says otherwise: 虎峰镇消安〔2024〕12号.
+DEFAULT_NUMBER_FORMAT: Final = "{code}〔{year}〕{number}号"
+
+
+def community_short(community: str) -> str:
+    """Return a community's short name: 正街社区 → 正街 (a name without 社区 stays as it is)."""
+    return community.removesuffix(COMMUNITY_SUFFIX) or community
+
+
+def _fill(text: str, community: str) -> str:
+    """Fill ``{community}`` and ``{community_short}`` in ``text`` (checked at load time)."""
+    if "{" not in text:
+        return text
+    return text.format(community=community, community_short=community_short(community))
 
 
 @attrs.frozen
@@ -68,6 +107,107 @@ class ReportSpec:
 
 
 @attrs.frozen
+class Office:
+    """An office that issues documents: its name (the header and the signature) and people.
+
+    ``name`` is both the 发文机关标志 at the top and the 署名 at the end, unless ``header``
+    says otherwise (a header such as 虎峰镇人民政府文件). ``name``, ``header`` and ``short``
+    may hold ``{community}``: such an office is each community's own (its 居民委员会).
+    """
+
+    key: str
+    name: str
+    header: str = ""
+    short: str = ""
+    contact: str = ""
+    phone: str = ""
+    signatory: str = ""
+    supervisor: str = ""
+    officials: tuple[str, ...] = ()
+
+    @property
+    def per_community(self) -> bool:
+        """Return whether this is each community's office (its names hold ``{community}``)."""
+        return any("{" in text for text in (self.name, self.header, self.short))
+
+    def names(self, community: str = "") -> tuple[str, str, str]:
+        """Return ``(name, header, short)`` of this office, for ``community`` if it is one's."""
+        name = _fill(self.name, community)
+        return name, _fill(self.header, community) or name, _fill(self.short, community) or name
+
+
+@attrs.frozen
+class Series:
+    """A document number series: its code (机关代字) and how a number is written.
+
+    Each series is numbered from 1 every year without gaps. ``code`` may hold
+    ``{community_short}`` (a series of each community's own).
+    """
+
+    key: str
+    code: str
+    format: str = DEFAULT_NUMBER_FORMAT
+
+    def code_for(self, community: str = "") -> str:
+        """Return the series code, for ``community`` if it is a community's series."""
+        return _fill(self.code, community)
+
+
+@attrs.frozen
+class DocumentRule:
+    """Who issues a kind of document, in which series, to whom, and which people it names.
+
+    ``series`` of ``None``: the documents are not numbered (reminders). ``to`` is the
+    主送机关, ``cc`` the 抄送机关; ``upward`` marks a document sent up (上行文: it names its
+    签发人). ``people`` are payload fields the events that queue the notice must require
+    (``rectify validate`` checks it).
+    """
+
+    kind: str
+    issuer: str
+    series: str | None = None
+    to: str = ""
+    cc: tuple[str, ...] = ()
+    upward: bool = False
+    people: tuple[str, ...] = ()
+
+
+class _Seq:
+    """Stands for the sequence number where a case-number pattern names its series."""
+
+    def __format__(self, spec: str) -> str:
+        return "#"
+
+
+@attrs.frozen
+class CaseNumbering:
+    """Readable case numbers from a pattern: ``{community_short}-{year}-{seq:03d}``.
+
+    A case's number is given when it is opened: the next ``seq`` of its series (the pattern
+    filled in with everything but ``seq``: 正街-2024-#), so 正街-2024-013 is the thirteenth
+    case of 正街社区 opened in 2024. The pattern was checked when the campaign was read.
+    """
+
+    pattern: str
+
+    def _values(self, data: Mapping[str, object], day: dt.date) -> dict[str, object]:
+        community = str(data.get("community") or "")
+        return {
+            "community": community,
+            "community_short": community_short(community),
+            "year": day.year,
+        }
+
+    def series(self, data: Mapping[str, object], day: dt.date) -> str:
+        """Return the series a case with ``data`` opened on ``day`` is numbered in."""
+        return "case:" + self.pattern.format(**self._values(data, day), seq=_Seq())
+
+    def number(self, data: Mapping[str, object], day: dt.date, seq: int) -> str:
+        """Return the number of the ``seq``-th case of that series."""
+        return self.pattern.format(**self._values(data, day), seq=seq)
+
+
+@attrs.frozen
 class Campaign:
     """A rectification campaign: its span, phases and required reports."""
 
@@ -81,11 +221,34 @@ class Campaign:
     reports: tuple[ReportSpec, ...] = ()
     title_en: str | None = None
     source: str = attrs.field(default="<campaign>", eq=False, repr=False)
+    offices: tuple[Office, ...] = ()
+    series: tuple[Series, ...] = ()
+    documents: tuple[DocumentRule, ...] = ()
+    case_numbers: CaseNumbering | None = None
 
     @cached_property
     def phase_ends(self) -> dict[str, dt.date]:
         """Return each phase's end date by phase name (what deadline rules read)."""
         return {p.name: p.ends for p in self.phases}
+
+    def office_named(self, key: str) -> Office:
+        """Return the office ``key`` (``KeyError`` if there is none)."""
+        found = next((o for o in self.offices if o.key == key), None)
+        if found is None:
+            raise KeyError(f"no office {key!r}; offices: {', '.join(o.key for o in self.offices)}")
+        return found
+
+    def series_named(self, key: str) -> Series:
+        """Return the number series ``key`` (``KeyError`` if there is none)."""
+        found = next((s for s in self.series if s.key == key), None)
+        if found is None:
+            raise KeyError(f"no series {key!r}; series: {', '.join(s.key for s in self.series)}")
+        return found
+
+    def rule(self, kind: str) -> DocumentRule | None:
+        """Return the rule of document ``kind`` (else the ``default`` rule; ``None`` if neither)."""
+        rules = {r.kind: r for r in self.documents}
+        return rules.get(kind, rules.get("default"))
 
     def phase(self, name: str) -> Phase:
         """Return the phase called ``name`` (``KeyError`` if there is none)."""
@@ -148,7 +311,7 @@ def parse_campaign(reader: Reader) -> Campaign | None:
         (),
         reader.doc.data,
         required=("campaign", "title", "organ", "office", "starts", "ends", "phases"),
-        optional=("title_en", "reports"),
+        optional=("title_en", "reports", "offices", "series", "documents", "case_numbers"),
         what="a campaign",
     )
     if top is None:
@@ -172,6 +335,34 @@ def parse_campaign(reader: Reader) -> Campaign | None:
         lambda p, n, v: _report(reader, p, n, v),
         "report name",
     )
+    offices = reader.entries(
+        ("offices",), top.get("offices", {}), lambda p, n, v: _office(reader, p, n, v), "office"
+    )
+    series = reader.entries(
+        ("series",), top.get("series", {}), lambda p, n, v: _series(reader, p, n, v), "series"
+    )
+    documents = reader.entries(
+        ("documents",),
+        top.get("documents", {}),
+        lambda p, n, v: _rule(reader, p, n, v),
+        "document kind",
+    )
+    _check_rules(reader, documents, offices, series)
+    case_numbers = None
+    if "case_numbers" in top:
+        pattern = reader.string(("case_numbers",), top["case_numbers"])
+        if pattern is not None and _pattern(
+            reader, ("case_numbers",), pattern, _CASE_PLACES, needs="seq"
+        ):
+            case_numbers = CaseNumbering(pattern)
+            try:
+                case_numbers.number({"community": "正街社区"}, starts or dt.date(2000, 1, 1), 1)
+                case_numbers.series({"community": "正街社区"}, starts or dt.date(2000, 1, 1))
+            except (ValueError, TypeError) as exc:
+                reader.error(
+                    "bad-value", f"{pattern!r} cannot number a case: {exc}", ("case_numbers",)
+                )
+                case_numbers = None
     if cid is None or title is None or organ is None or office is None:
         return None
     if starts is None or ends is None:
@@ -199,7 +390,132 @@ def parse_campaign(reader: Reader) -> Campaign | None:
         reports,
         reader.optional_text((), top, "title_en"),
         source=reader.doc.file,
+        offices=offices,
+        series=series,
+        documents=documents,
+        case_numbers=case_numbers,
     )
+
+
+def _pattern(
+    reader: Reader, path: Path, text: str, places: frozenset[str], *, needs: str = ""
+) -> bool:
+    """Check that ``text`` is a format string using only ``places`` (and ``needs``, if given)."""
+    try:
+        used = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    except ValueError as exc:
+        reader.error("bad-value", f"{text!r} is not a valid pattern: {exc}", path)
+        return False
+    names = {field.split(".")[0].split("[")[0] for field in used}
+    wrong = sorted(names - places)
+    if wrong or "" in names:
+        shown = ", ".join(repr(w) for w in wrong) if wrong else "an empty {}"
+        allowed = ", ".join("{" + p + "}" for p in sorted(places))
+        reader.error("bad-value", f"{text!r} uses {shown}; it may use {allowed}", path)
+        return False
+    if needs and needs not in names:
+        reader.error("bad-value", f"{text!r} must hold {{{needs}}}", path)
+        return False
+    return True
+
+
+def _texts(reader: Reader, path: Path, value: object) -> tuple[str, ...] | None:
+    """Read a list of non-empty texts (a single text counts as a list of one)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        reader.wrong_type(path, value, "a list of texts")
+        return None
+    out = [reader.string((*path, i), item) for i, item in enumerate(items)]
+    return None if any(o is None for o in out) else tuple(o for o in out if o is not None)
+
+
+def _office(reader: Reader, path: Path, key: str, value: object) -> Office | None:
+    table = reader.mapping(
+        path, value, required=("name",), optional=_OFFICE_KEYS, what=f"office {key!r}"
+    )
+    if table is None:
+        return None
+    name = reader.string((*path, "name"), table.get("name"))
+    texts: dict[str, str] = {}
+    for field in ("header", "short", "contact", "phone", "signatory", "supervisor"):
+        if field in table:
+            got = reader.string((*path, field), table[field])
+            if got is not None:
+                texts[field] = got
+    if isinstance(table.get("phone"), int) and not isinstance(table.get("phone"), bool):
+        texts.pop("phone", None)  # reported as not text above: a number loses its leading 0
+    officials = _texts(reader, (*path, "officials"), table.get("officials", []))
+    if name is None:
+        return None
+    for field, text in (("name", name), *texts.items()):
+        if field in ("name", "header", "short"):
+            _pattern(reader, (*path, field), text, _PLACES)
+    return Office(key, name, officials=officials or (), **texts)
+
+
+def _series(reader: Reader, path: Path, key: str, value: object) -> Series | None:
+    table = reader.mapping(
+        path, value, required=("code",), optional=("format",), what=f"series {key!r}"
+    )
+    if table is None:
+        return None
+    code = reader.string((*path, "code"), table.get("code"))
+    fmt = reader.string((*path, "format"), table.get("format", DEFAULT_NUMBER_FORMAT))
+    if code is None or fmt is None:
+        return None
+    if not _pattern(reader, (*path, "code"), code, _PLACES):
+        return None
+    if not _pattern(reader, (*path, "format"), fmt, _NUMBER_PLACES, needs="number"):
+        return None
+    return Series(key, code, fmt)
+
+
+def _rule(reader: Reader, path: Path, kind: str, value: object) -> DocumentRule | None:
+    table = reader.mapping(
+        path, value, required=("issuer",), optional=_RULE_KEYS, what=f"document {kind!r}"
+    )
+    if table is None:
+        return None
+    issuer = reader.name((*path, "issuer"), table.get("issuer"), "office")
+    series = (
+        reader.name((*path, "series"), table["series"], "series")
+        if table.get("series") is not None
+        else None
+    )
+    to = reader.string((*path, "to"), table["to"]) if "to" in table else ""
+    cc = _texts(reader, (*path, "cc"), table.get("cc", []))
+    upward = reader.boolean((*path, "upward"), table.get("upward", False))
+    people = reader.names((*path, "people"), table.get("people", []), "payload field")
+    if issuer is None or to is None or cc is None or upward is None or people is None:
+        return None
+    return DocumentRule(kind, issuer, series, to, cc, upward, people)
+
+
+def _check_rules(
+    reader: Reader,
+    rules: tuple[DocumentRule, ...],
+    offices: tuple[Office, ...],
+    series: tuple[Series, ...],
+) -> None:
+    """Report document rules naming an office or series the campaign does not declare."""
+    office_keys = {o.key: o for o in offices}
+    series_keys = {s.key: s for s in series}
+    for rule in rules:
+        path: Path = ("documents", rule.kind)
+        if rule.issuer not in office_keys:
+            known = ", ".join(sorted(office_keys)) or "none"
+            reader.error(
+                "unknown-office",
+                f"office {rule.issuer!r} is not declared under 'offices'; declared: {known}",
+                (*path, "issuer"),
+            )
+        if rule.series is not None and rule.series not in series_keys:
+            known = ", ".join(sorted(series_keys)) or "none"
+            reader.error(
+                "unknown-series",
+                f"series {rule.series!r} is not declared under 'series'; declared: {known}",
+                (*path, "series"),
+            )
 
 
 def _phase(reader: Reader, path: Path, name: str, value: object) -> Phase | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import Final
 
@@ -50,6 +50,10 @@ class Catalog:
         phases: Campaign phase names.
         template_variables: What the notice templates use, as ``notice.variable`` (such as
             ``reminder.case``); each must be one the engine provides for a case notice.
+        people: The payload fields naming people that each notice needs (the campaign's
+            ``documents: NOTICE: people``); an event that queues the notice must declare
+            them (required or optional), and no state or ladder level (which carry no
+            payload) may queue it.
     """
 
     guards: frozenset[str] | None = None
@@ -58,6 +62,7 @@ class Catalog:
     severities: frozenset[str] | None = None
     phases: frozenset[str] | None = None
     template_variables: frozenset[str] | None = None
+    people: Mapping[str, tuple[str, ...]] | None = None
 
 
 def check_workflow(
@@ -193,6 +198,9 @@ class _Checker:
                 self.check_rule(state.deadline, (*path, "deadline"), self.entering(state.name))
             for notice in state.notices:
                 self.check_notice(notice, self.in_list((*path, "notices"), notice))
+                self.check_unpeopled(
+                    notice, self.in_list((*path, "notices"), notice), f"state {state.name!r}"
+                )
 
     def entering(self, state: str) -> set[str]:
         """Return the payload fields that some event entering ``state`` carries."""
@@ -261,11 +269,29 @@ class _Checker:
                     )
             if event.notice:
                 self.check_notice(event.notice, (*path, "notice"))
+                self.check_people(event, (*path, "notice"))
             if event.deadline:
                 fields = {f.name for f in (*event.require, *event.optional)}
                 self.check_rule(event.deadline, (*path, "deadline"), fields)
+            if event.min_escalation is not None:
+                self.check_min_escalation(event.min_escalation, (*path, "min_escalation"))
             self.check_duties(event, path)
         self.check_ambiguity()
+
+    def check_min_escalation(self, needed: int, path: Path) -> None:
+        """Report a ``min_escalation`` no ladder level and no ``escalate_to`` reaches."""
+        reached = {e.escalate_to for e in self.spec.events if e.escalate_to is not None}
+        if self.spec.escalation is not None:
+            reached |= {lv.level for lad in self.spec.escalation.ladders for lv in lad.levels}
+        if any(level >= needed for level in reached):
+            return
+        top = f"the highest level it reaches is {max(reached)}" if reached else "it has no levels"
+        self.error(
+            "bad-value",
+            f"min_escalation {needed} can never be met: {top} "
+            "(its ladders' levels and its events' escalate_to)",
+            path,
+        )
 
     def guard_paths(self, event: EventSpec, t: Transition, guard: str) -> list[Path]:
         paths = [self.in_list(p, guard) for p in self.transition_paths(event, t, "guards")]
@@ -321,6 +347,31 @@ class _Checker:
                                 "separates",
                                 *self.transition_paths(event, second, "from"),
                             )
+
+    def check_people(self, event: EventSpec, path: Path) -> None:
+        """Report people the event's notice names that its payload does not declare."""
+        needed = (self.catalog.people or {}).get(event.notice or "", ())
+        declared = {f.name for f in (*event.require, *event.optional)}
+        missing = [name for name in needed if name not in declared]
+        if missing:
+            self.error(
+                "notice-people",
+                f"notice {event.notice!r} names {', '.join(missing)} (the campaign's "
+                f"'documents: {event.notice}: people'), but event {event.name!r} does not "
+                "take them in its payload; add them under 'require' or 'optional'",
+                path,
+            )
+
+    def check_unpeopled(self, notice: str, path: Path, what: str) -> None:
+        """Report a notice that names people queued by something that carries no payload."""
+        needed = (self.catalog.people or {}).get(notice, ())
+        if needed:
+            self.error(
+                "notice-people",
+                f"notice {notice!r} names {', '.join(needed)} from its event's payload, but "
+                f"{what} queues it without a payload",
+                path,
+            )
 
     def check_notice(self, notice: str, path: Path) -> None:
         known = self.catalog.notices
@@ -433,6 +484,7 @@ class _Checker:
             previous = max(previous, level.level)
             if level.notice:
                 self.check_notice(level.notice, (*path, "notice"))
+                self.check_unpeopled(level.notice, (*path, "notice"), "an escalation level")
             for role in level.notify:
                 if role not in self.roles:
                     self.undeclared("role", role, self.roles, self.in_list((*path, "notify"), role))

@@ -126,9 +126,11 @@ def validate_paths(
     flows = [d for d in docs if kinds[id(d)] == "workflow"]
     diagnostics: list[Diagnostic] = [x for d in docs for x in d.diagnostics]
     base = _with_templates(catalog or Catalog(), notices, diagnostics)
-    phases = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics, base)
+    phases, people = _campaigns([d for d in docs if kinds[id(d)] == "campaign"], diagnostics, base)
     if phases and base.phases is None:
         base = attrs.evolve(base, phases=frozenset(phases))
+    if people and base.people is None:
+        base = attrs.evolve(base, people=people)
     tables = [d for d in docs if kinds[id(d)] == "categories"]
     table = _table(tables, flows, diagnostics, base.phases)
     if table is not None and base.categories is None:
@@ -229,13 +231,16 @@ def _shipped_templates() -> tuple[frozenset[str], frozenset[str], tuple[Diagnost
 
 def _campaigns(
     docs: list[YamlDocument], diagnostics: list[Diagnostic], catalog: Catalog
-) -> set[str]:
+) -> tuple[set[str], dict[str, tuple[str, ...]]]:
+    """Return the phases the campaigns declare and the people each notice names."""
     phases: set[str] = set()
+    people: dict[str, tuple[str, ...]] = {}
     for doc in docs:
         reader = Reader(doc)
         campaign = parse_campaign(reader)
         if campaign is not None:
             phases.update(campaign.phase_ends)
+            people.update({r.kind: r.people for r in campaign.documents if r.people})
             known = catalog.notices
             for report in campaign.reports:
                 if known is not None and report.notice and report.notice not in known:
@@ -246,7 +251,7 @@ def _campaigns(
                         ("reports", report.name, "notice"),
                     )
         diagnostics.extend(reader.diagnostics)
-    return phases
+    return phases, people
 
 
 def _table(

@@ -4,7 +4,8 @@ Owns the contexts of case notices (slips, reminders, warnings, supervision order
 reports (monthly report, circular, ledger, totals, look-back, escalation list), the number
 book, and the ``Notices`` publisher that turns due notices into numbered documents. The
 rendering itself (``NoticeRenderer``, filters such as ``mask_phone``) lives in
-``rectify.templating`` and is exported here.
+``rectify.templating`` and is exported here, with ``docx_copy``, the Word copy of a rendered
+HTML document (``rectify[docx]``).
 
 May import: ``rectify.engine``, ``rectify.calendar``, ``rectify.definitions``,
 ``rectify.templating`` and the foundation. Never a store: callers pass the cases in.
@@ -14,9 +15,13 @@ from __future__ import annotations
 
 from rectify.documents._contexts import (
     CASE_NOTICE_VARIABLES,
+    CASE_NUMBER,
     PHONE_ROLES,
     Issuer,
     case_notice_context,
+    case_number,
+    filing_view,
+    issuer_for,
 )
 from rectify.documents._publishing import (
     DocumentRegister,
@@ -45,11 +50,13 @@ from rectify.documents._reports import (
     report_context,
     report_period,
 )
+from rectify.templating._docx import docx_available, docx_copy
 from rectify.templating._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
 from rectify.templating._renderer import Document, NoticeRenderer, TemplateProblem
 
 __all__ = [
     "CASE_NOTICE_VARIABLES",
+    "CASE_NUMBER",
     "PHONE_ROLES",
     "REPORT_DAY",
     "REPORT_VARIABLES",
@@ -67,12 +74,17 @@ __all__ = [
     "TemplateProblem",
     "Totals",
     "case_notice_context",
+    "case_number",
     "circular_context",
     "count",
     "document_number",
+    "docx_available",
+    "docx_copy",
     "en_date",
     "escalation_report_context",
+    "filing_view",
     "hazard_facts",
+    "issuer_for",
     "ledger_context",
     "ledger_totals_context",
     "lookback_context",

@@ -9,12 +9,14 @@ canonical encoding, and with it the document's ``context_sha256``, is stable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import attrs
 
 from rectify.calendar._deadlines import WorkingCalendar
+from rectify.definitions._campaign import DEFAULT_NUMBER_FORMAT, Campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import CASE_NOTICE_VARIABLES, WorkflowSpec
 from rectify.engine._case import Case, NoticeDue, Record
@@ -23,11 +25,18 @@ from rectify.templating._formatting import document_number, mask_values
 
 __all__ = [
     "CASE_NOTICE_VARIABLES",
+    "CASE_NUMBER",
     "PHONE_ROLES",
+    "RECURRENCE_OF_NUMBER",
     "Issuer",
     "case_notice_context",
+    "case_number",
     "check_notice_context",
+    "filing_view",
     "hazard_view",
+    "issuer_for",
+    "names_in",
+    "people_view",
     "private_view",
     "reader_view",
 ]
@@ -36,6 +45,11 @@ __all__ = [
 PHONE_ROLES: Final = frozenset(
     {"grid_worker", "building_head", "community", "town_office", "police", "fire_station"}
 )
+
+#: The case data field that holds the readable case number (正街-2024-013).
+CASE_NUMBER: Final = "case_number"
+#: The case data field of a relapse that holds the number of the case it repeats.
+RECURRENCE_OF_NUMBER: Final = "recurrence_of_number"
 
 #: The ledger fields of a hazard (Attachment 1) and the case fields that describe it.
 _HAZARD_FIELDS: Final = (
@@ -58,22 +72,104 @@ _HAZARD_FIELDS: Final = (
 )
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Issuer:
-    """Who issues documents: the organ, its office, the code in document numbers, a contact.
+    """Who issues a document: one office's name, header and people, and its number series.
 
-    ``code`` goes into document numbers: 虎峰镇消安〔2024〕12号.
+    ``name`` is the office as the document signs it (署名) and names it in the text;
+    ``header`` the red 发文机关标志 at the top (the name unless it says otherwise), so a
+    document's header and signature always come from one office. ``code`` is the number
+    series (机关代字): 虎峰镇消安〔2024〕12号; a document whose issuer has no ``code`` is not
+    numbered. ``signatory`` is the 签发人 of documents sent up, ``supervisor`` the official
+    who supervises a case, ``officials`` those who attend an interview.
+
+    Build one from a campaign's ``offices``, ``series`` and ``documents`` with
+    :func:`issuer_for`, or directly for a host without a campaign file.
     """
 
-    organ: str
-    office: str
-    code: str
-    contact: str = ""
-    phone: str = ""
+    name: str
+    header: str = attrs.field(default="", kw_only=True)
+    code: str = attrs.field(default="", kw_only=True)
+    short: str = attrs.field(default="", kw_only=True)
+    contact: str = attrs.field(default="", kw_only=True)
+    phone: str = attrs.field(default="", kw_only=True)
+    signatory: str = attrs.field(default="", kw_only=True)
+    supervisor: str = attrs.field(default="", kw_only=True)
+    officials: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=_names)
+    number_format: str = attrs.field(default=DEFAULT_NUMBER_FORMAT, kw_only=True)
 
     def number(self, year: int, sequence: int) -> str:
-        """Return the document number for ``sequence`` of ``year``."""
-        return document_number(self.code, year, sequence)
+        """Return the document number for ``sequence`` of ``year`` (``""`` if not numbered)."""
+        if not self.code:
+            return ""
+        if self.number_format == DEFAULT_NUMBER_FORMAT:
+            return document_number(self.code, year, sequence)
+        return self.number_format.format(code=self.code, year=year, number=sequence)
+
+    def view(self) -> dict[str, object]:
+        """Return what a template knows of the issuer.
+
+        ``organ`` (the header) and ``office`` (the name) are kept for templates written
+        before issuers were one office each.
+        """
+        out = attrs.asdict(self)
+        out["header"] = self.header or self.name
+        out["short"] = self.short or self.name
+        out["officials"] = list(self.officials)
+        out["organ"] = out["header"]
+        out["office"] = self.name
+        return out
+
+
+def issuer_for(campaign: Campaign, kind: str, community: str = "") -> Issuer | None:
+    """Return the issuer of document ``kind`` under ``campaign``'s ``documents`` rules.
+
+    A community's office (its names hold ``{community}``) and a community's series issue
+    for ``community``. ``None`` when the campaign declares no rule for ``kind`` and no
+    ``default`` rule.
+
+    Raises:
+        ValueError: The rule's office is a community's and no ``community`` is given.
+    """
+    rule = campaign.rule(kind)
+    if rule is None:
+        return None
+    office = campaign.office_named(rule.issuer)
+    if office.per_community and not community:
+        raise ValueError(f"{kind!r} is issued by each community's office; name the community")
+    name, header, short = office.names(community)
+    series = campaign.series_named(rule.series) if rule.series else None
+    return Issuer(
+        name,
+        header=header,
+        code=series.code_for(community) if series else "",
+        short=short,
+        contact=office.contact,
+        phone=office.phone,
+        signatory=office.signatory,
+        supervisor=office.supervisor,
+        officials=office.officials,
+        number_format=series.format if series else DEFAULT_NUMBER_FORMAT,
+    )
+
+
+def filing_view(campaign: Campaign | None, kind: str, issuer: Issuer) -> dict[str, object]:
+    """Return where document ``kind`` goes: 主送 ``to``, 抄送 ``cc``, ``upward`` (上行文).
+
+    ``printed_by`` is the 印发机关 of the 版记 (the issuer). Without a campaign rule the
+    document has no addressee office and no copies.
+    """
+    rule = campaign.rule(kind) if campaign is not None else None
+    return {
+        "to": rule.to if rule else "",
+        "cc": list(rule.cc) if rule else [],
+        "upward": rule.upward if rule else False,
+        "printed_by": issuer.name,
+    }
 
 
 def reader_view(role: str | None) -> dict[str, object]:
@@ -126,11 +222,47 @@ def hazard_view(
     return private_view(out, reader_role)
 
 
+def case_number(case: Case) -> str:
+    """Return the number a case is shown by: its readable ``case_number``, else its id."""
+    number = case.data.get(CASE_NUMBER)
+    return number if isinstance(number, str) and number else case.id
+
+
+def names_in(value: object) -> list[str]:
+    """Return the people named in ``value``: a list, or text such as 王明、李娟 or 王明,李娟."""
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    if not isinstance(value, str):
+        return []
+    return [part for part in re.split(r"[、,，;；/\s]+", value) if part]
+
+
+def people_view(case: Case, issuer: Issuer, reader_role: str | None) -> dict[str, object]:
+    """Return the people a notice names: inspectors, witness, addressee and the office's.
+
+    The inspectors and the witness are those the events recorded on the case (``inspectors``
+    and ``witness`` in its data, from the assignment's payload); the addressee is the
+    responsible party (a person's or a company's name); the supervisor, contact and
+    interview officials are the issuing office's. Numbers in what the case holds are masked
+    like the rest of the case for a reader who may not see them.
+    """
+    view: dict[str, object] = {
+        "inspectors": names_in(case.data.get("inspectors")),
+        "witness": str(case.data.get("witness") or ""),
+        "addressee": str(case.data.get("responsible_party") or ""),
+        "supervisor": issuer.supervisor,
+        "contact": issuer.contact,
+        "officials": list(issuer.officials),
+    }
+    return private_view(view, reader_role)
+
+
 def _case_view(case: Case, spec: WorkflowSpec, today: dt.date) -> dict[str, object]:
     state = spec.state(case.state) if spec.has_state(case.state) else None
     overdue = (today - case.deadline).days if case.deadline and today > case.deadline else 0
     return {
         "id": case.id,
+        "number": case_number(case),
         "workflow": spec.id,
         "workflow_title": spec.title,
         "workflow_title_en": spec.title_en or spec.title,
@@ -191,6 +323,7 @@ def case_notice_context(
     reader_role: str | None = None,
     recheck_working_days: int = 3,
     reply_working_days: int = 5,
+    filing: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Return the context of a case notice (the variables in :data:`CASE_NOTICE_VARIABLES`).
 
@@ -211,6 +344,7 @@ def case_notice_context(
         reply_working_days: A supervision order asks for a written report within this many
             working days of issue (``notice.reply_by``; a week of calendar days without a
             calendar).
+        filing: Where the notice goes (:func:`filing_view`); none by default.
     """
     record = case.history[effect.seq] if 0 <= effect.seq < len(case.history) else case.history[-1]
     roles = {r.name: r.title or r.name for r in spec.roles}
@@ -241,7 +375,9 @@ def case_notice_context(
         },
         "number": issuer.number(issued_on.year, sequence),
         "issued_on": issued_on,
-        "issuer": attrs.asdict(issuer),
+        "issuer": issuer.view(),
+        "filing": dict(filing) if filing is not None else filing_view(None, "", issuer),
+        "people": people_view(case, issuer, reader_role),
         "case": _case_view(case, spec, issued_on),
         "hazard": hazard_view(case, categories, reader_role=reader_role),
         "event": _event_view(record, spec, reader_role),
@@ -251,7 +387,7 @@ def case_notice_context(
 
 
 #: Stands in for the issuer when a notice is worked out only to see whether it can be.
-_NO_ISSUER = Issuer(organ="", office="", code="")
+_NO_ISSUER = Issuer("")
 
 
 def check_notice_context(

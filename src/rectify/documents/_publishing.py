@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from rectify.calendar._deadlines import WorkingCalendar
+from rectify.definitions._campaign import Campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._contexts import Issuer, case_notice_context, check_notice_context
+from rectify.documents._contexts import (
+    Issuer,
+    case_notice_context,
+    check_notice_context,
+    filing_view,
+    issuer_for,
+)
 from rectify.engine._case import Case, NoticeDue
 from rectify.exceptions import DocumentChangedError, NoticeError
 from rectify.templating._renderer import DEFAULT_LOCALE, Document, NoticeRenderer
@@ -110,42 +117,85 @@ class Notices:
     """Renders the notices that engine effects name, numbering each document.
 
     Args:
-        issuer: Who issues the documents (organ, office, number code, contact).
+        issuer: Who issues the documents that ``campaign`` has no rule for (all of them
+            without a campaign); by default the campaign's ``default`` rule's office.
+        campaign: The campaign whose ``offices``, ``series`` and ``documents`` say which
+            office issues each kind of document, in which number series and to whom.
         numbers: The number book (an in-memory one by default).
         categories: The category table (titles and legal basis on the documents).
         calendar: The working-day calendar (the planned re-check date).
         host_folder: The host's own templates, overriding built-ins by name (sandboxed).
         locale: The default locale.
+
+    Raises:
+        ValueError: Neither an issuer nor a campaign with a ``default`` document rule.
     """
 
     def __init__(
         self,
-        issuer: Issuer,
+        issuer: Issuer | None = None,
         *,
+        campaign: Campaign | None = None,
         numbers: NumberBook | None = None,
         categories: CategoryTable | None = None,
         calendar: WorkingCalendar | None = None,
         host_folder: Path | None = None,
         locale: str = DEFAULT_LOCALE,
     ) -> None:
-        self.issuer = issuer
+        fallback = issuer
+        if fallback is None and campaign is not None:
+            fallback = issuer_for(campaign, "default")
+        if fallback is None:
+            raise ValueError(
+                "Notices needs an issuer, or a campaign with a 'default' document rule"
+            )
+        self.issuer = fallback
+        self.campaign = campaign
         self.numbers = numbers or MemoryNumberBook()
         self.categories = categories
         self.calendar = calendar
         self.locale = locale
         self.renderer = NoticeRenderer(host_folder)
 
-    def number(self, identity: str, issued_on: dt.date) -> tuple[int, dt.date]:
+    def issuer_for(self, kind: str, community: str = "") -> Issuer:
+        """Return who issues document ``kind`` (for ``community``, if a community's office does).
+
+        The campaign's rule for ``kind`` decides; without one (or a campaign) the issuer
+        given to the constructor does.
+
+        Raises:
+            NoticeError: ``kind`` is issued by each community's office and no community is
+                given.
+        """
+        if self.campaign is None:
+            return self.issuer
+        try:
+            found = issuer_for(self.campaign, kind, community)
+        except ValueError as exc:
+            raise NoticeError(str(exc), template=kind) from exc
+        return found or self.issuer
+
+    def filing(self, kind: str, issuer: Issuer) -> dict[str, object]:
+        """Return where document ``kind`` goes (主送, 抄送, whether it is sent up)."""
+        return filing_view(self.campaign, kind, issuer)
+
+    def number(
+        self, identity: str, issued_on: dt.date, issuer: Issuer | None = None
+    ) -> tuple[int, dt.date]:
         """Return the number and date of the document ``identity``, numbering it once.
 
-        With a :class:`DocumentRegister` (every store, and the memory book) the first call
-        takes a number and keeps it with ``issued_on``; later calls return both as kept, so
-        rendering a document again never takes a number and keeps its first date. A plain
-        :class:`NumberBook` gives a fresh number each time.
+        The number is of ``issuer``'s series (the default issuer's by default). With a
+        :class:`DocumentRegister` (every store, and the memory book) the first call takes
+        a number and keeps it with ``issued_on``; later calls return both as kept, so
+        rendering a document again never takes a number and keeps its first date. A
+        document whose issuer has no series (a reminder) is registered all the same, for its
+        date, in a series that is never printed. A plain :class:`NumberBook` gives a fresh
+        number each time.
         """
+        code = (issuer or self.issuer).code
         if isinstance(self.numbers, DocumentRegister):
-            return self.numbers.register_document(identity, self.issuer.code, issued_on)
-        return self.numbers.next_number(self.issuer.code, issued_on.year), issued_on
+            return self.numbers.register_document(identity, code, issued_on)
+        return self.numbers.next_number(code, issued_on.year), issued_on
 
     def context(
         self,
@@ -182,12 +232,15 @@ class Notices:
             calendar=self.calendar,
             categories=self.categories,
         )
-        sequence, issued_on = self.number(notice_identity(effect), issued_on)
+        community = str(case.data.get("community") or "")
+        issuer = self.issuer_for(effect.notice, community)
+        sequence, issued_on = self.number(notice_identity(effect), issued_on, issuer)
         return case_notice_context(
             effect,
             case,
             spec,
-            issuer=self.issuer,
+            issuer=issuer,
+            filing=self.filing(effect.notice, issuer),
             sequence=sequence,
             issued_on=issued_on,
             categories=self.categories,

@@ -20,7 +20,15 @@ import attrs
 from rectify.definitions._campaign import Campaign, Phase
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import CampaignDate, DeadlineRule, Earliest, WorkflowSpec
-from rectify.documents._contexts import PHONE_ROLES, Issuer, hazard_view, reader_view
+from rectify.documents._contexts import (
+    PHONE_ROLES,
+    RECURRENCE_OF_NUMBER,
+    Issuer,
+    case_number,
+    filing_view,
+    hazard_view,
+    reader_view,
+)
 from rectify.engine._case import Case
 from rectify.engine._engine import local_date
 from rectify.templating._formatting import mask_phone
@@ -48,7 +56,7 @@ __all__ = [
 ]
 
 _TOWN: Final = 2  # the escalation level of town supervision (督办)
-_COMMON: Final = frozenset({"issuer", "number", "issued_on", "reader", "as_of", "title"})
+_COMMON: Final = frozenset({"issuer", "filing", "number", "issued_on", "reader", "as_of", "title"})
 #: The variables each report template may use, by template name.
 REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
     "monthly_report": _COMMON
@@ -203,7 +211,8 @@ def _common(
 ) -> dict[str, object]:
     return {
         "title": title,
-        "issuer": attrs.asdict(issuer),
+        "issuer": issuer.view(),
+        "filing": filing_view(None, "", issuer),
         "number": issuer.number(issued_on.year, sequence),
         "issued_on": issued_on,
         "as_of": as_of,
@@ -301,6 +310,7 @@ def _case_row(
 ) -> dict[str, object]:
     return {
         "id": f.case.id,
+        "number": case_number(f.case),
         "hazard": hazard_view(f.case, categories, reader_role=reader_role),
         "state_title": f.state_title,
         "state_title_en": f.state_title_en or f.state_title,
@@ -311,8 +321,26 @@ def _case_row(
         "overdue_days": f.overdue_days,
         "level": f.level,
         "recurrence_of": f.case.recurrence_of,
+        "recurrence_of_number": _recurrence_number(f.case),
         "successor": None if f.successor is None else f.successor.id,
+        "successor_number": None if f.successor is None else case_number(f.successor),
     }
+
+
+def _town_of(name: str) -> str:
+    """Return the town an office's name begins with (虎峰镇消防安全委员会办公室 → 虎峰镇)."""
+    for mark in ("街道", "镇", "乡"):
+        if mark in name:
+            return name[: name.index(mark) + len(mark)]
+    return ""
+
+
+def _recurrence_number(case: Case) -> str | None:
+    """Return the number of the case ``case`` repeats (its id if it was not numbered)."""
+    if case.recurrence_of is None:
+        return None
+    number = case.data.get(RECURRENCE_OF_NUMBER)
+    return number if isinstance(number, str) and number else case.recurrence_of
 
 
 #: The reports of a month's period (:func:`report_period`); the others are of a day.
@@ -664,7 +692,9 @@ def ledger_context(
             f.case.id,
         )
     )
-    title = f"{issuer.organ.removesuffix('人民政府')}老旧小区台账"
+    towns = {str(f.case.data.get("town") or "") for f in rows} - {""}
+    town = towns.pop() if len(towns) == 1 else _town_of(issuer.name)
+    title = f"{town}老旧小区台账"
     return {
         **_common(
             title,
@@ -748,6 +778,7 @@ class LookbackResult:
     passed: bool
     note: str = ""
     new_case: str | None = None
+    new_case_number: str | None = None
 
 
 def lookback_context(
@@ -766,10 +797,12 @@ def lookback_context(
     rows = [
         {
             "id": r.case.id,
+            "number": case_number(r.case),
             "hazard": hazard_view(r.case, categories, reader_role=reader_role),
             "passed": r.passed,
             "note": mask_phone(r.note, reveal=reader_role in PHONE_ROLES),
             "new_case": r.new_case,
+            "new_case_number": r.new_case_number or r.new_case,
         }
         for r in results
     ]
@@ -869,6 +902,7 @@ def report_context(
     heads_digest: str | None = None,
     report_day: int = REPORT_DAY,
     campaign: Campaign | None = None,
+    filing: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Return the context of the report template ``name`` on ``as_of``.
 
@@ -882,11 +916,48 @@ def report_context(
 
     ``name`` is a key of :data:`REPORT_VARIABLES` other than ``lookback_report`` (which is
     built from look-back results): ``monthly_report`` needs ``community``; ``ledger_totals``
-    takes ``due_on`` (April 5 of the year by default).
+    takes ``due_on`` (April 5 of the year by default). ``filing`` (``Notices.filing``) says
+    where the report goes (主送, 抄送, whether it is sent up); none by default.
 
     Raises:
         ValueError: ``name`` is not such a report, or ``monthly_report`` lacks a community.
     """
+    context = _report(
+        name,
+        cases,
+        specs,
+        as_of=as_of,
+        issuer=issuer,
+        sequence=sequence,
+        categories=categories,
+        community=community,
+        due_on=due_on,
+        period=period,
+        heads_digest=heads_digest,
+        report_day=report_day,
+        campaign=campaign,
+    )
+    if filing is not None:
+        context["filing"] = dict(filing)
+    return context
+
+
+def _report(
+    name: str,
+    cases: Iterable[Case],
+    specs: Iterable[WorkflowSpec],
+    *,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    categories: CategoryTable | None,
+    community: str | None,
+    due_on: dt.date | None,
+    period: tuple[int, int] | None,
+    heads_digest: str | None,
+    report_day: int,
+    campaign: Campaign | None,
+) -> dict[str, object]:
     year, month = period or (as_of.year, as_of.month)
     if name == "monthly_report":
         if not community:

@@ -291,6 +291,19 @@ class Store(Protocol):
         """
         ...
 
+    def register_documents(
+        self, documents: Sequence[tuple[str, str, dt.date]]
+    ) -> list[tuple[int, dt.date]]:
+        """Register many documents (``(identity, code, issued_on)``) at once, in order.
+
+        What ``register_document`` does for each, in one transaction (an import numbers its
+        cases this way).
+
+        Raises:
+            StoreError: An identity is empty or longer than 255 characters.
+        """
+        ...
+
     def fingerprint_document(
         self, identity: str, variant: str, template_sha256: str, context_sha256: str
     ) -> tuple[str, str]:
@@ -460,6 +473,14 @@ class MemoryStore:
                 kept = (self._next_number(code, issued_on.year), issued_on)
                 self._documents[identity] = kept
             return kept
+
+    def register_documents(
+        self, documents: Sequence[tuple[str, str, dt.date]]
+    ) -> list[tuple[int, dt.date]]:
+        """Register many documents at once (see :class:`Store`)."""
+        for identity, _, _ in documents:
+            check_document(identity)
+        return [self.register_document(*document) for document in documents]
 
     def fingerprint_document(
         self, identity: str, variant: str, template_sha256: str, context_sha256: str

@@ -51,7 +51,7 @@ from rectify.exceptions import RectifyError
 
 __all__ = ["ScenarioError", "ScenarioFailedError", "ScenarioResult", "run_scenario"]
 
-_ISSUER = Issuer("测试镇人民政府", "测试镇消防安全委员会办公室", "测试消安")
+_ISSUER = Issuer("测试镇消防安全委员会办公室", code="测试消安")
 
 
 class ScenarioError(RectifyError):
