@@ -83,8 +83,10 @@ def _as_typed(context: Mapping[str, object]) -> set[str]:
     for value in _mapping(context["issuer"]).values():
         values |= set(value) if isinstance(value, list) else {str(value)}
     values.add(str(context["number"]))
-    if "event" in context:
-        values.add(str(_mapping(context["event"])["actor"]))
+    if "event" in context:  # who recorded it, and what the clerk typed into its payload
+        event = _mapping(context["event"])
+        values.add(str(event["actor"]))
+        values |= {v for v in _mapping(event["payload"]).values() if isinstance(v, str)}
     if "people" in context:  # names the events recorded, and the office's people
         for value in _mapping(context["people"]).values():
             values |= set(value) if isinstance(value, list) else {str(value)}

@@ -760,8 +760,28 @@ REPORTS: Final = (
 
 
 def interview(town: Town, case_id: str, on: dt.date) -> Issued:
-    """Return an interview notice for an escalated case (a host decides to hold one)."""
+    """Return the interview notice of an escalated case: the town office summons its party.
+
+    A case the workflow lets the office summon (at town supervision or above) gets the
+    notice its ``summon`` queues, with the interview's time, place and officials; any other
+    is given one as a host that holds an interview outside the workflow would.
+    """
     case = town.cases[case_id]
+    engine = town.engines[case.workflow]
+    when = max(dt.datetime.combine(on, dt.time(10), TZ), case.updated_at)
+    payload = {
+        "interview_on": on + dt.timedelta(days=4),
+        "interview_time": "9:30",
+        "place": f"{case.data.get('community', '')}居民委员会会议室",
+        "officials": "王志刚、李明",
+    }
+    try:
+        outcome = engine.fire(case, "summon", TOWN, when, payload=payload)
+    except rectify.RectifyError:
+        outcome = None
+    if outcome is not None:
+        (summoned,) = [e for e in outcome.effects if isinstance(e, NoticeDue)]
+        return Issued(summoned, outcome.case, town.spec(case), on)
     effect = NoticeDue(
         case.id,
         "interview_notice",

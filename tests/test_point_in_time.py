@@ -378,25 +378,13 @@ def test_every_output_of_one_moment_gives_the_same_totals(campaign: Path) -> Non
     finally:
         ledger.store.close()
     town = count(hazard_facts(cases, specs, day))
-    issuer = notices.issuer
-    circular = report_context(
-        "circular",
-        cases,
-        specs,
-        as_of=day,
-        issuer=issuer,
-        sequence=1,
-        categories=notices.categories,
-    )
-    totals = report_context(
-        "ledger_totals",
-        cases,
-        specs,
-        as_of=day,
-        issuer=issuer,
-        sequence=1,
-        categories=notices.categories,
-    )
+    circular, totals = (
+        report_context(
+            name, cases, specs, as_of=day, issuer=notices.issuer, sequence=1,
+            categories=notices.categories,
+        )
+        for name in ("circular", "ledger_totals")
+    )  # fmt: skip
     for view in (circular["totals"], totals["totals"]):
         assert isinstance(view, dict)
         assert {k: view[k] for k in town.view()} == town.view()

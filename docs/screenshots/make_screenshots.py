@@ -18,6 +18,8 @@ Chromium and a CJK font are needed (Debian: ``apt-get install chromium fonts-not
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import re
 import subprocess
 import sys
 import tempfile
@@ -60,13 +62,12 @@ def documents() -> list[tuple[str, str, str]]:
 
 
 def filed(notice: str, context: dict[str, object]) -> dict[str, object]:
-    """Return ``context`` as the shipped campaign files ``notice`` (formal documents only).
+    """Return ``context`` as the shipped campaign files ``notice``.
 
-    The town office's documents take the campaign's issuer (its 签发人); a community's monthly
+    The town office's documents take the campaign's issuer (its 签发人) and the number series
+    of their kind (a slip 虎峰镇消整〔2024〕第12号, a reminder none); a community's monthly
     report keeps its committee and takes the campaign's addressee.
     """
-    if notice not in (*REPORTS, "escalation_report"):
-        return context
     campaign = load_campaign()
     issuer = issuer_for(campaign, notice, str(context.get("community") or "金龙社区"))
     if issuer is None:
@@ -76,7 +77,22 @@ def filed(notice: str, context: dict[str, object]) -> dict[str, object]:
         signer = context["issuer"]
         name = signer["name"] if isinstance(signer, dict) else issuer.name
         return {**context, "filing": {**filing, "printed_by": name}}
-    return {**context, "issuer": issuer.view(), "filing": filing_view(campaign, notice, issuer)}
+    sequence = re.search(r"(\d+)号$", str(context.get("number", "")))
+    issued_on = context.get("issued_on")
+    number = context.get("number", "")
+    if sequence and isinstance(issued_on, dt.date):
+        number = issuer.number(issued_on.year, int(sequence[1]))
+    out = {
+        **context,
+        "issuer": issuer.view(),
+        "filing": filing_view(campaign, notice, issuer),
+        "number": number,
+    }
+    people = context.get("people")
+    if isinstance(people, dict):  # the office's people are the campaign's
+        office = {"supervisor": issuer.supervisor, "contact": issuer.contact}
+        out["people"] = {**people, **office, "officials": list(issuer.officials)}
+    return out
 
 
 def render_all(folder: Path) -> list[tuple[str, Path]]:

@@ -922,47 +922,11 @@ def report_context(
     Raises:
         ValueError: ``name`` is not such a report, or ``monthly_report`` lacks a community.
     """
-    context = _report(
-        name,
-        cases,
-        specs,
-        as_of=as_of,
-        issuer=issuer,
-        sequence=sequence,
-        categories=categories,
-        community=community,
-        due_on=due_on,
-        period=period,
-        heads_digest=heads_digest,
-        report_day=report_day,
-        campaign=campaign,
-    )
-    if filing is not None:
-        context["filing"] = dict(filing)
-    return context
-
-
-def _report(
-    name: str,
-    cases: Iterable[Case],
-    specs: Iterable[WorkflowSpec],
-    *,
-    as_of: dt.date,
-    issuer: Issuer,
-    sequence: int,
-    categories: CategoryTable | None,
-    community: str | None,
-    due_on: dt.date | None,
-    period: tuple[int, int] | None,
-    heads_digest: str | None,
-    report_day: int,
-    campaign: Campaign | None,
-) -> dict[str, object]:
     year, month = period or (as_of.year, as_of.month)
     if name == "monthly_report":
         if not community:
             raise ValueError("the monthly report needs a community")
-        return monthly_report_context(
+        context = monthly_report_context(
             cases,
             specs,
             community=community,
@@ -974,8 +938,8 @@ def _report(
             categories=categories,
             report_day=report_day,
         )
-    if name == "circular":
-        return circular_context(
+    elif name == "circular":
+        context = circular_context(
             cases,
             specs,
             year=year,
@@ -988,8 +952,8 @@ def _report(
             report_day=report_day,
             campaign=campaign,
         )
-    if name == "ledger":
-        return ledger_context(
+    elif name == "ledger":
+        context = ledger_context(
             cases,
             specs,
             as_of=as_of,
@@ -999,8 +963,8 @@ def _report(
             categories=categories,
             heads_digest=heads_digest,
         )
-    if name == "ledger_totals":
-        return ledger_totals_context(
+    elif name == "ledger_totals":
+        context = ledger_totals_context(
             cases,
             specs,
             as_of=as_of,
@@ -1008,9 +972,13 @@ def _report(
             sequence=sequence,
             due_on=due_on or dt.date(as_of.year, 4, 5),
         )
-    if name == "escalation_levels":
-        return escalation_report_context(
+    elif name == "escalation_levels":
+        context = escalation_report_context(
             cases, specs, as_of=as_of, issuer=issuer, sequence=sequence, categories=categories
         )
-    choices = ", ".join(sorted(set(REPORT_VARIABLES) - {"lookback_report"}))
-    raise ValueError(f"no report {name!r}; reports: {choices}")
+    else:
+        choices = ", ".join(sorted(set(REPORT_VARIABLES) - {"lookback_report"}))
+        raise ValueError(f"no report {name!r}; reports: {choices}")
+    if filing is not None:
+        context["filing"] = dict(filing)
+    return context
