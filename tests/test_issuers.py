@@ -9,7 +9,9 @@ take the people it names; each case gets a readable number (正街-2024-013) whe
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import shutil
 from pathlib import Path
@@ -26,6 +28,7 @@ from rectify.documents import Issuer, MemoryNumberBook, Notices
 from rectify.documents._contexts import issuer_for
 from rectify.engine import NoticeDue
 from rectify.exceptions import NoticeError, WorkflowDefinitionError
+from rectify.spreadsheets import read_ledger, write_ledger
 from rectify.stores import MemoryStore, SQLStore
 from tests.conftest import WORKFLOWS, demo_copy
 
@@ -388,3 +391,21 @@ def test_demo_documents_say_what_the_office_means(demo: Path) -> None:
             assert "第六十条" not in html, page.name
             assert f"支持{party[1]}" in html, page.name
     assert own >= 1  # the demo has one: a community's own e-bike shed
+
+
+def test_the_ledger_export_shows_the_case_number_and_an_import_leaves_it_alone(
+    tmp_path: Path,
+) -> None:
+    ledger = _ledger()
+    ledger.open("HZ-1", "hazard", {**hazard(), "address": "正街1号"}, GRID, at=at(3, 4))
+    path = tmp_path / "ledger.csv"
+    specs = [e.spec for e in ledger.engines]
+    write_ledger(list(ledger.cases()), path, specs=specs, fmt="csv", reader_role="community")
+    header, row = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["案件编号"], cells["隐患编号"]) == ("HZ-1", "正街-2024-001")
+    again = read_ledger(path)
+    assert again.problems == ()
+    (read,) = again.rows
+    assert read.case_id == "HZ-1"
+    assert "case_number" not in read.data  # a new ledger gives its own numbers

@@ -87,6 +87,7 @@ _FIELDS: Final = (
     _Field("state", "当前状态", ("当前状态", "状态")),
     _Field("deadline", "当前环节期限", ("当前环节期限", "整改期限")),
     _Field("level", "督办等级", ("督办等级",)),
+    _Field("case_number", "隐患编号", ("隐患编号",)),
 )
 BY_KEY: Final = {f.key: f for f in _FIELDS}
 _ALIASES: Final = {alias: f.key for f in _FIELDS for alias in f.aliases}

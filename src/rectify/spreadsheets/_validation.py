@@ -45,7 +45,7 @@ __all__ = ["parse_rows"]
 
 #: The columns an export derives from the case (序号, 当前状态, 当前环节期限 - 整改期限 in
 #: older exports - and 督办等级): not read.
-_IGNORED: Final = frozenset({"serial", "state", "deadline", "level"})
+_IGNORED: Final = frozenset({"serial", "state", "deadline", "level", "case_number"})
 #: Merged identification cells carry down a level only while every level above was empty.
 _LEVELS: Final = (
     ("community",),

@@ -26,7 +26,7 @@ import attrs
 
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._contexts import PHONE_ROLES
+from rectify.documents._contexts import CASE_NUMBER, PHONE_ROLES
 from rectify.documents._reports import Facts, Totals, count, facts, hazard_facts
 from rectify.engine._case import Case
 from rectify.engine._engine import TIMEZONE, local_date
@@ -59,6 +59,7 @@ _EXPORT_HEADERS: Final = (
     _RUNNING_DEADLINE,
     "督办等级",
     "案件编号",
+    "隐患编号",  # the readable case number documents print (a case opened without one: empty)
 )
 _CASE_ID_COLUMN: Final = _EXPORT_HEADERS.index("案件编号")
 #: What the 整改时限 cell of a hazard to be put right on the spot says (as the HTML ledger).
@@ -178,6 +179,7 @@ def _ledger_table(
             case.deadline,
             level,
             case.id,
+            text(CASE_NUMBER),
             *extra,
         ]
         rows.append(row if reveal else _private(row))
