@@ -351,31 +351,12 @@ class Ledger:
         outcome = engine.open(case_id, data, actor, when, recurrence_of=previous)
         _check_notices(engine, outcome, when)
         if self.case_numbers is not None:
-            numbered = self._numbered(case_id, data, when, previous)
+            ((_, _, numbered),) = self._numbering([(case_id, workflow, data)], when, 1)
+            if previous is not None:
+                numbered = {**numbered, RECURRENCE_OF_NUMBER: case_number(previous)}
             outcome = engine.open(case_id, numbered, actor, when, recurrence_of=previous)
         self.store.add(outcome.case, outcome.effects)
         return outcome
-
-    def _numbered(
-        self,
-        case_id: str,
-        data: Mapping[str, object],
-        when: dt.datetime,
-        previous: Case | None = None,
-    ) -> dict[str, object]:
-        """Return ``data`` with the case's readable number (and its predecessor's)."""
-        numbering = self.case_numbers
-        out = dict(data)
-        if numbering is None:
-            return out
-        day = local_date(when)
-        seq, _ = self.store.register_document(
-            f"case-number/{case_id}", numbering.series(data, day), day
-        )
-        out[CASE_NUMBER] = numbering.number(data, day, seq)
-        if previous is not None:
-            out[RECURRENCE_OF_NUMBER] = case_number(previous)
-        return out
 
     def fire(
         self,

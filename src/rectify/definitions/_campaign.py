@@ -245,10 +245,13 @@ class Campaign:
             raise KeyError(f"no series {key!r}; series: {', '.join(s.key for s in self.series)}")
         return found
 
+    @cached_property
+    def _rules(self) -> dict[str, DocumentRule]:
+        return {r.kind: r for r in self.documents}
+
     def rule(self, kind: str) -> DocumentRule | None:
         """Return the rule of document ``kind`` (else the ``default`` rule; ``None`` if neither)."""
-        rules = {r.kind: r for r in self.documents}
-        return rules.get(kind, rules.get("default"))
+        return self._rules.get(kind, self._rules.get("default"))
 
     def phase(self, name: str) -> Phase:
         """Return the phase called ``name`` (``KeyError`` if there is none)."""
@@ -436,18 +439,16 @@ def _office(reader: Reader, path: Path, key: str, value: object) -> Office | Non
     if table is None:
         return None
     name = reader.string((*path, "name"), table.get("name"))
-    texts: dict[str, str] = {}
-    for field in ("header", "short", "contact", "phone", "signatory", "supervisor"):
-        if field in table:
-            got = reader.string((*path, field), table[field])
-            if got is not None:
-                texts[field] = got
-    if isinstance(table.get("phone"), int) and not isinstance(table.get("phone"), bool):
-        texts.pop("phone", None)  # reported as not text above: a number loses its leading 0
+    # A phone written as a number is not text (its leading 0 would be lost): reported here.
+    texts = {
+        field: text
+        for field in ("header", "short", "contact", "phone", "signatory", "supervisor")
+        if (text := reader.optional_text(path, table, field)) is not None
+    }
     officials = _texts(reader, (*path, "officials"), table.get("officials", []))
     if name is None:
         return None
-    for field, text in (("name", name), *texts.items()):
+    for field, text in {**texts, "name": name}.items():
         if field in ("name", "header", "short"):
             _pattern(reader, (*path, field), text, _PLACES)
     return Office(key, name, officials=officials or (), **texts)
@@ -498,8 +499,8 @@ def _check_rules(
     series: tuple[Series, ...],
 ) -> None:
     """Report document rules naming an office or series the campaign does not declare."""
-    office_keys = {o.key: o for o in offices}
-    series_keys = {s.key: s for s in series}
+    office_keys = {o.key for o in offices}
+    series_keys = {s.key for s in series}
     for rule in rules:
         path: Path = ("documents", rule.kind)
         if rule.issuer not in office_keys:

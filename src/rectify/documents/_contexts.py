@@ -21,7 +21,7 @@ from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import CASE_NOTICE_VARIABLES, WorkflowSpec
 from rectify.engine._case import Case, NoticeDue, Record
 from rectify.engine._engine import OPEN, local_date
-from rectify.templating._formatting import document_number, mask_values
+from rectify.templating._formatting import mask_values
 
 __all__ = [
     "CASE_NOTICE_VARIABLES",
@@ -39,6 +39,7 @@ __all__ = [
     "people_view",
     "private_view",
     "reader_view",
+    "recurrence_number",
 ]
 
 #: Roles that may read phone numbers unmasked (the rest see 152****3801).
@@ -106,8 +107,6 @@ class Issuer:
         """Return the document number for ``sequence`` of ``year`` (``""`` if not numbered)."""
         if not self.code:
             return ""
-        if self.number_format == DEFAULT_NUMBER_FORMAT:
-            return document_number(self.code, year, sequence)
         return self.number_format.format(code=self.code, year=year, number=sequence)
 
     def view(self) -> dict[str, object]:
@@ -224,8 +223,19 @@ def hazard_view(
 
 def case_number(case: Case) -> str:
     """Return the number a case is shown by: its readable ``case_number``, else its id."""
-    number = case.data.get(CASE_NUMBER)
-    return number if isinstance(number, str) and number else case.id
+    return _number_in(case, CASE_NUMBER, case.id)
+
+
+def recurrence_number(case: Case) -> str | None:
+    """Return the number of the case ``case`` repeats (its id if it was not numbered)."""
+    if case.recurrence_of is None:
+        return None
+    return _number_in(case, RECURRENCE_OF_NUMBER, case.recurrence_of)
+
+
+def _number_in(case: Case, field: str, otherwise: str) -> str:
+    number = case.data.get(field)
+    return number if isinstance(number, str) and number else otherwise
 
 
 def names_in(value: object) -> list[str]:

@@ -22,12 +22,12 @@ from rectify.definitions._categories import CategoryTable
 from rectify.definitions._spec import CampaignDate, DeadlineRule, Earliest, WorkflowSpec
 from rectify.documents._contexts import (
     PHONE_ROLES,
-    RECURRENCE_OF_NUMBER,
     Issuer,
     case_number,
     filing_view,
     hazard_view,
     reader_view,
+    recurrence_number,
 )
 from rectify.engine._case import Case
 from rectify.engine._engine import local_date
@@ -321,7 +321,7 @@ def _case_row(
         "overdue_days": f.overdue_days,
         "level": f.level,
         "recurrence_of": f.case.recurrence_of,
-        "recurrence_of_number": _recurrence_number(f.case),
+        "recurrence_of_number": recurrence_number(f.case),
         "successor": None if f.successor is None else f.successor.id,
         "successor_number": None if f.successor is None else case_number(f.successor),
     }
@@ -333,14 +333,6 @@ def _town_of(name: str) -> str:
         if mark in name:
             return name[: name.index(mark) + len(mark)]
     return ""
-
-
-def _recurrence_number(case: Case) -> str | None:
-    """Return the number of the case ``case`` repeats (its id if it was not numbered)."""
-    if case.recurrence_of is None:
-        return None
-    number = case.data.get(RECURRENCE_OF_NUMBER)
-    return number if isinstance(number, str) and number else case.recurrence_of
 
 
 #: The reports of a month's period (:func:`report_period`); the others are of a day.

@@ -247,7 +247,7 @@ class _Writing(_Connected):
         check_document(identity)
         return self._retrying(
             f"registering document {identity!r}",
-            lambda conn: self._register(conn, identity, code, issued_on),
+            lambda conn: self._register_all(conn, [(identity, code, issued_on)])[0],
             settled=lambda conn: self._kept_document(conn, identity),
         )
 
@@ -309,24 +309,6 @@ class _Writing(_Connected):
         if inserts:
             conn.execute(table.insert(), inserts)
         return [kept[identity] for identity, _, _ in documents]
-
-    def _register(
-        self, conn: sa.Connection, identity: str, code: str, issued_on: dt.date
-    ) -> tuple[int, dt.date]:
-        kept = self._kept_document(conn, identity)
-        if kept is not None:
-            return kept
-        number = self._bump(conn, code, issued_on.year)
-        conn.execute(
-            self._tables.documents.insert().values(
-                identity=identity,
-                code=code,
-                year=issued_on.year,
-                number=number,
-                issued_on=issued_on,
-            )
-        )
-        return number, issued_on
 
     def fingerprint_document(
         self, identity: str, variant: str, template_sha256: str, context_sha256: str

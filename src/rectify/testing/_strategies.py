@@ -66,7 +66,9 @@ def field_values(field: PayloadField) -> st.SearchStrategy[object]:
         # into a year no calendar covers, which the engine rightly refuses.
         "date": st.dates(dt.date(2024, 1, 1), _LAST_DATE),
         "datetime": st.datetimes(
-            dt.datetime(2024, 1, 1), dt.datetime(2026, 11, 30), timezones=st.just(SHANGHAI)
+            dt.datetime(2024, 1, 1),
+            dt.datetime.combine(_LAST_DATE, dt.time()),
+            timezones=st.just(SHANGHAI),
         ),
     }[field.type]
 
