@@ -409,3 +409,18 @@ def test_the_ledger_export_shows_the_case_number_and_an_import_leaves_it_alone(
     (read,) = again.rows
     assert read.case_id == "HZ-1"
     assert "case_number" not in read.data  # a new ledger gives its own numbers
+
+
+@pytest.mark.parametrize(
+    ("key", "pattern"),
+    [
+        ("case_numbers", '"{community_short}-{seq:>999999999}"'),
+        ("case_numbers", '"{seq:0999999999d}"'),
+        ("series", '{formal: {code: 某镇消安, format: "{number:,>888888888}"}}'),
+    ],
+)
+def test_a_pattern_that_would_pad_without_bound_is_refused_at_load(key: str, pattern: str) -> None:
+    head = BROKEN.split("offices:", maxsplit=1)[0]
+    text = f"{head}{key}: {pattern}\n"
+    with pytest.raises(WorkflowDefinitionError, match="pads to"):
+        load_campaign(text)  # refused before a number is ever written out

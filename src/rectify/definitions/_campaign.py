@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections.abc import Collection, Iterator, Mapping
 from functools import cached_property
@@ -47,6 +48,8 @@ _PLACES: Final = frozenset({"community", "community_short"})
 #: The placeholders of a series format and of the case-number pattern.
 _NUMBER_PLACES: Final = frozenset({"code", "year", "number"})
 _CASE_PLACES: Final = frozenset({"community", "community_short", "year", "seq"})
+#: The widest a placeholder of a pattern may be padded ({seq:03d} pads to 3).
+_WIDEST: Final = 32
 #: What a community's name ends in; its short name is the rest (正街社区 → 正街).
 COMMUNITY_SUFFIX: Final = "社区"
 #: The format of a document number unless its series says otherwise: 虎峰镇消安〔2024〕12号.
@@ -405,9 +408,14 @@ def _pattern(
 ) -> bool:
     """Check that ``text`` is a format string using only ``places`` (and ``needs``, if given)."""
     try:
-        used = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+        parts = [(field, spec or "") for _, field, spec, _ in string.Formatter().parse(text)]
     except ValueError as exc:
         reader.error("bad-value", f"{text!r} is not a valid pattern: {exc}", path)
+        return False
+    used = {field for field, _ in parts if field is not None}
+    widest = max((int(n) for _, spec in parts for n in re.findall(r"\d+", spec)), default=0)
+    if widest > _WIDEST:  # {seq:>999999999} would fill memory with padding
+        reader.error("bad-value", f"{text!r} pads to {widest} characters; at most {_WIDEST}", path)
         return False
     names = {field.split(".")[0].split("[")[0] for field in used}
     wrong = sorted(names - places)
