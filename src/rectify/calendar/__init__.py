@@ -15,6 +15,7 @@ from rectify.calendar._calendar import CalendarFallbackWarning, OfficialCalendar
 from rectify.calendar._deadlines import WorkingCalendar
 from rectify.definitions._campaign import (
     Campaign,
+    CampaignTask,
     CaseNumbering,
     DocumentRule,
     Office,
@@ -31,6 +32,7 @@ from rectify.definitions._holidays import HolidayData, load_holidays
 __all__ = [
     "CalendarFallbackWarning",
     "Campaign",
+    "CampaignTask",
     "CaseNumbering",
     "DocumentRule",
     "HolidayData",

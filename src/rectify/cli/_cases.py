@@ -146,6 +146,9 @@ def cases(
             found = _matching(ledger, queries)
         else:  # a question about a day: the cases as they stood at its end
             found = (c for c in ledger.cases_as_of(on) if any(matches(c, q) for q in queries))
+        if workflow is None:  # hazards, unless a workflow (survey, task, earlier) is named
+            hazards = {e.spec.id for e in ledger.engines if e.spec.kind == "hazard"}
+            found = (c for c in found if c.workflow in hazards)
         shown = list(itertools.islice(found, limit))
         total = len(shown) + sum(1 for _ in found)
         today = on or dt.datetime.now(TIMEZONE).date()

@@ -18,6 +18,7 @@ __all__ = [
     "COMMUNITY_SUFFIX",
     "DEFAULT_NUMBER_FORMAT",
     "Campaign",
+    "CampaignTask",
     "CaseNumbering",
     "DocumentRule",
     "Office",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 _REPORT_KEYS: Final = ("title_en", "due", "monthly", "from", "to", "notice")
+_TASK_KEYS: Final = ("phase", "title", "content", "units", "due")
 _LAST_DAY_OF_ANY_MONTH: Final = 28  # a monthly day every month has
 _OFFICE_KEYS: Final = (
     "header",
@@ -175,6 +177,39 @@ class DocumentRule:
     people: tuple[str, ...] = ()
 
 
+@attrs.frozen
+class CampaignTask:
+    """A task of the campaign's task list (the work plan's Attachment 2).
+
+    Each task is tracked as a case of the ``task`` workflow (its id is ``TASK-`` and the
+    key): ``title`` is the 工作任务 (the stage heading), ``content`` the 具体内容, ``units``
+    the 责任单位 and ``due`` the 完成时限; ``phase`` names the campaign phase it belongs to.
+    """
+
+    key: str
+    phase: str
+    title: str
+    content: str
+    units: tuple[str, ...]
+    due: dt.date
+
+    @property
+    def case_id(self) -> str:
+        """Return the id of the case that tracks this task: ``TASK-`` and the key."""
+        return f"TASK-{self.key}"
+
+    def data(self) -> dict[str, object]:
+        """Return the case data the task's case is opened with."""
+        return {
+            "task": self.key,
+            "phase": self.phase,
+            "title": self.title,
+            "content": self.content,
+            "units": "、".join(self.units),
+            "due": self.due,
+        }
+
+
 class _Seq:
     """Stands for the sequence number where a case-number pattern names its series."""
 
@@ -228,6 +263,7 @@ class Campaign:
     series: tuple[Series, ...] = ()
     documents: tuple[DocumentRule, ...] = ()
     case_numbers: CaseNumbering | None = None
+    tasks: tuple[CampaignTask, ...] = ()
 
     @cached_property
     def phase_ends(self) -> dict[str, dt.date]:
@@ -317,7 +353,15 @@ def parse_campaign(reader: Reader) -> Campaign | None:
         (),
         reader.doc.data,
         required=("campaign", "title", "organ", "office", "starts", "ends", "phases"),
-        optional=("title_en", "reports", "offices", "series", "documents", "case_numbers"),
+        optional=(
+            "title_en",
+            "reports",
+            "offices",
+            "series",
+            "documents",
+            "case_numbers",
+            "tasks",
+        ),
         what="a campaign",
     )
     if top is None:
@@ -354,6 +398,9 @@ def parse_campaign(reader: Reader) -> Campaign | None:
         "document kind",
     )
     _check_rules(reader, documents, offices, series)
+    tasks = reader.entries(
+        ("tasks",), top.get("tasks", {}), lambda p, n, v: _task(reader, p, n, v), "task"
+    )
     case_numbers = None
     if "case_numbers" in top:
         pattern = reader.string(("case_numbers",), top["case_numbers"])
@@ -377,6 +424,7 @@ def parse_campaign(reader: Reader) -> Campaign | None:
         reader.error(
             "bad-value", f"the campaign ends ({ends}) before it starts ({starts})", ("ends",)
         )
+    _check_tasks(reader, tasks, phases, starts, ends)
     for phase in phases:
         if not starts <= phase.starts <= phase.ends <= ends:
             reader.error(
@@ -400,6 +448,7 @@ def parse_campaign(reader: Reader) -> Campaign | None:
         series=series,
         documents=documents,
         case_numbers=case_numbers,
+        tasks=tasks,
     )
 
 
@@ -525,6 +574,48 @@ def _check_rules(
                 f"series {rule.series!r} is not declared under 'series'; declared: {known}",
                 (*path, "series"),
             )
+
+
+def _task(reader: Reader, path: Path, key: str, value: object) -> CampaignTask | None:
+    table = reader.mapping(path, value, required=_TASK_KEYS, optional=(), what=f"task {key!r}")
+    if table is None:
+        return None
+    phase = reader.name((*path, "phase"), table.get("phase"), "campaign phase")
+    title = reader.string((*path, "title"), table.get("title"))
+    content = reader.string((*path, "content"), table.get("content"))
+    units = _texts(reader, (*path, "units"), table.get("units"))
+    due = reader.date((*path, "due"), table.get("due"))
+    if phase is None or title is None or content is None or units is None or due is None:
+        return None
+    return CampaignTask(key, phase, title, content, units, due)
+
+
+def _check_tasks(
+    reader: Reader,
+    tasks: tuple[CampaignTask, ...],
+    phases: tuple[Phase, ...],
+    starts: dt.date,
+    ends: dt.date,
+) -> None:
+    """Report tasks naming an undeclared phase or due outside the campaign."""
+    names = {p.name for p in phases}
+    for task in tasks:
+        path: Path = ("tasks", task.key)
+        if task.phase not in names:
+            known = ", ".join(sorted(names)) or "none"
+            reader.error(
+                "unknown-phase",
+                f"phase {task.phase!r} is not declared under 'phases'; declared: {known}",
+                (*path, "phase"),
+            )
+        if not starts <= task.due <= ends:
+            reader.error(
+                "bad-value",
+                f"task {task.key!r} is due {task.due}, outside the campaign ({starts} to {ends})",
+                (*path, "due"),
+            )
+        if not task.units:
+            reader.error("bad-value", f"task {task.key!r} names no unit", (*path, "units"))
 
 
 def _phase(reader: Reader, path: Path, name: str, value: object) -> Phase | None:

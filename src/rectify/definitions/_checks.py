@@ -195,7 +195,10 @@ class _Checker:
                     (*path, "outcome"),
                 )
             if state.deadline:
-                self.check_rule(state.deadline, (*path, "deadline"), self.entering(state.name))
+                # The initial state's fields come with the data a case is opened with.
+                fields = self.entering(state.name)
+                opened = state.name == self.spec.initial
+                self.check_rule(state.deadline, (*path, "deadline"), fields, opened=opened)
             for notice in state.notices:
                 self.check_notice(notice, self.in_list((*path, "notices"), notice))
                 self.check_unpeopled(
@@ -219,11 +222,13 @@ class _Checker:
         """Return the names of the declared events."""
         return {e.name for e in self.spec.events}
 
-    def check_rule(self, rule: DeadlineRule, path: Path, fields: set[str]) -> None:
+    def check_rule(
+        self, rule: DeadlineRule, path: Path, fields: set[str], *, opened: bool = False
+    ) -> None:
         if isinstance(rule, Earliest):
             for i, sub in enumerate(rule.rules):
-                self.check_rule(sub, (*path, "earliest", i), fields)
-        elif isinstance(rule, FieldDate) and rule.field not in fields:
+                self.check_rule(sub, (*path, "earliest", i), fields, opened=opened)
+        elif isinstance(rule, FieldDate) and rule.field not in fields and not opened:
             self.warning(
                 "unknown-field",
                 f"no event that sets this deadline carries field "

@@ -60,6 +60,8 @@ def dump_workflow(spec: WorkflowSpec) -> str:
         data["evidence"] = dict(spec.evidence)
     elif spec.evidence:
         data["evidence"] = [name for name, _ in spec.evidence]
+    if spec.kind != "hazard":
+        data["kind"] = spec.kind
     if spec.applies_to:
         data["applies_to"] = list(spec.applies_to)
     data["states"] = {s.name: _state(s) for s in spec.states}

@@ -12,6 +12,7 @@ from typing import Final
 
 from rectify.definitions._reader import Reader
 from rectify.definitions._spec import (
+    KINDS,
     OUTCOMES,
     PAYLOAD_TYPES,
     AfterDeadline,
@@ -45,7 +46,15 @@ __all__ = ["CATEGORY_CODE", "parse_deadline", "parse_workflow_data"]
 CATEGORY_CODE: Final = re.compile(r"[A-Z][A-Z0-9]*(\.[A-Z][A-Z0-9]*)*")
 
 _TOP_REQUIRED: Final = ("workflow", "version", "title", "roles", "initial", "states", "events")
-_TOP_OPTIONAL: Final = ("title_en", "description", "evidence", "escalation", "budget", "applies_to")
+_TOP_OPTIONAL: Final = (
+    "title_en",
+    "description",
+    "kind",
+    "evidence",
+    "escalation",
+    "budget",
+    "applies_to",
+)
 _STATE_KEYS: Final = (
     "title_en",
     "final",
@@ -139,6 +148,8 @@ def _top_optional(reader: Reader, top: dict[str, object]) -> dict[str, object]:
         out["budget"] = _budget(reader, ("budget",), top["budget"])
     if "applies_to" in top:
         out["applies_to"] = _codes(reader, ("applies_to",), top["applies_to"])
+    if "kind" in top and (kind := _choice(reader, ("kind",), top["kind"], KINDS)) is not None:
+        out["kind"] = kind
     return out
 
 

@@ -14,6 +14,7 @@ import attrs
 
 __all__ = [
     "CASE_NOTICE_VARIABLES",
+    "KINDS",
     "OUTCOMES",
     "PAYLOAD_TYPES",
     "AfterDeadline",
@@ -73,6 +74,11 @@ CASE_NOTICE_VARIABLES: Final = frozenset(
 
 #: What a final state means for reports: fixed, dismissed at triage, merged, or handed over.
 OUTCOMES: Final = ("dismissed", "merged", "rectified", "transferred")
+
+#: What a workflow's cases are (the ``kind`` key): hazards (the default), buildings to
+#: survey, the campaign's own tasks, or earlier years' rectified hazards kept for look-back.
+#: Hazard reports count ``hazard`` cases only; look-back samples ``hazard`` and ``archive``.
+KINDS: Final = ("hazard", "survey", "task", "archive")
 
 
 # --- deadline rules ---------------------------------------------------------------------
@@ -319,6 +325,7 @@ class WorkflowSpec:
     escalation: Escalation | None = None
     budget: Budget | None = None
     applies_to: tuple[str, ...] = ()
+    kind: str = "hazard"
     source: str = attrs.field(default="<spec>", eq=False, repr=False)
 
     @cached_property

@@ -172,8 +172,10 @@ def hazard_facts(
 
     The rows every report, export and chart counts (:func:`count`): give the cases as of
     ``as_of``. A case continuing another (``transferred_from``) is folded into its row.
+    Only cases of hazard workflows count (``kind: hazard``): a building to survey, a task
+    or an earlier year's hazard is not one of this campaign's hazards.
     """
-    by_key = {(s.id, s.version): s for s in specs}
+    by_key = {(s.id, s.version): s for s in specs if s.kind == "hazard"}
     rows = {
         c.id: facts(c, by_key[(c.workflow, c.version)], as_of)
         for c in cases

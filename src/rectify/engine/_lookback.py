@@ -30,17 +30,29 @@ def _always(case: Case) -> bool:
 
 
 def sample_lookback(
-    cases: Iterable[Case], *, share: float = 0.2, seed: int = 0, rectified_states: Sequence[str]
+    cases: Iterable[Case],
+    *,
+    share: float = 0.2,
+    seed: int = 0,
+    rectified_states: Sequence[str],
+    earlier_states: Sequence[str] = (),
 ) -> list[Case]:
     """Return the closed cases to look at again, ordered by id.
 
     Args:
-        cases: Candidate cases; only those in ``rectified_states`` count.
+        cases: Candidate cases; only those in ``rectified_states`` or ``earlier_states``
+            count.
         share: The least share of the other closed cases drawn in each community.
         seed: Seeds the draw, so the same cases give the same sample.
         rectified_states: The final states that mean "fixed" (``closed``, ``delisted``...).
+        earlier_states: The states of earlier years' rectified hazards not yet looked at
+            again (the ``earlier`` workflow's ``rectified``): sampled like closed cases.
     """
-    closed = [c for c in cases if c.final and c.state in rectified_states]
+    closed = [
+        c
+        for c in cases
+        if (c.final and c.state in rectified_states) or (not c.final and c.state in earlier_states)
+    ]
     chosen = [c for c in closed if _always(c)]
     rest: dict[str, list[Case]] = defaultdict(list)
     for case in closed:
