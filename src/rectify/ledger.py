@@ -350,7 +350,7 @@ class Ledger:
         # Opened once without its number first: a case the engine refuses takes none.
         outcome = engine.open(case_id, data, actor, when, recurrence_of=previous)
         _check_notices(engine, outcome, when)
-        if self.case_numbers is not None:
+        if self.case_numbers is not None and engine.spec.kind == "hazard":
             ((_, _, numbered),) = self._numbering([(case_id, workflow, data)], when, 1)
             if previous is not None:
                 numbered = {**numbered, RECURRENCE_OF_NUMBER: case_number(previous)}
@@ -751,8 +751,17 @@ class Ledger:
         day = local_date(when)
         pending = iter(items)
         while chunk := list(itertools.islice(pending, max(batch, 1))):
-            numbers = self.store.register_documents(
-                [(f"case-number/{i}", numbering.series(data, day), day) for i, _, data in chunk]
+            # Hazards are numbered; a building to survey, a task or an earlier year's item
+            # is not one of the campaign's hazards and takes no number of their series.
+            hazards = [item for item in chunk if self.engine(item[1]).spec.kind == "hazard"]
+            numbers = iter(
+                self.store.register_documents(
+                    [(f"case-number/{i}", numbering.series(d, day), day) for i, _, d in hazards]
+                )
             )
-            for (case_id, workflow, data), (seq, _) in zip(chunk, numbers, strict=True):
+            for case_id, workflow, data in chunk:
+                if self.engine(workflow).spec.kind != "hazard":
+                    yield case_id, workflow, data
+                    continue
+                seq, _ = next(numbers)
                 yield case_id, workflow, {**data, CASE_NUMBER: numbering.number(data, day, seq)}

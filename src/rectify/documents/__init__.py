@@ -51,7 +51,14 @@ from rectify.documents._reports import (
     report_period,
 )
 from rectify.templating._docx import docx_available, docx_copy
-from rectify.templating._formatting import document_number, en_date, mask_phone, zh_date, zh_ordinal
+from rectify.templating._formatting import (
+    document_number,
+    en_date,
+    mask_groups,
+    mask_phone,
+    zh_date,
+    zh_ordinal,
+)
 from rectify.templating._renderer import Document, NoticeRenderer, TemplateProblem
 
 __all__ = [
@@ -88,6 +95,7 @@ __all__ = [
     "ledger_context",
     "ledger_totals_context",
     "lookback_context",
+    "mask_groups",
     "mask_phone",
     "monthly_report_context",
     "notice_identity",

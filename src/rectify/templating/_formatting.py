@@ -17,6 +17,7 @@ __all__ = [
     "display_width",
     "document_number",
     "en_date",
+    "mask_groups",
     "mask_phone",
     "mask_values",
     "pad",
@@ -154,6 +155,23 @@ def mask_phone(phone: object, *, reveal: bool = False) -> str:
         done = end
     out.append(text[done:])
     return "".join(out)
+
+
+_HOUSEHOLDS: Final = re.compile(r"(\d+)\s*[户人名位]")
+
+
+def mask_groups(groups: object, *, reveal: bool = False) -> str:
+    """Hide who the special-group households are (独居老人2户、残疾人1户) unless ``reveal``.
+
+    The groups and where they live are personal data, like a phone number: a public copy
+    keeps only how many households there are (``3户（详情不公开）``), or ``已登记（详情不公开）``
+    where the text gives no count. An empty text stays empty.
+    """
+    text = "" if groups is None else str(groups).strip()
+    if reveal or not text:
+        return text
+    counts = [int(n) for n in _HOUSEHOLDS.findall(unicodedata.normalize("NFKC", text))]
+    return f"{sum(counts)}户（详情不公开）" if counts else "已登记（详情不公开）"
 
 
 def mask_values(value: object, *, reveal: bool = False) -> object:

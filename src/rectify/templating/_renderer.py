@@ -34,6 +34,7 @@ from rectify.templating._charts import count_chart, progress_chart
 from rectify.templating._formatting import (
     document_number,
     en_date,
+    mask_groups,
     mask_phone,
     percent,
     zh_date,
@@ -165,10 +166,17 @@ def _strict(function: Callable[..., object]) -> Callable[..., object]:
     return strict
 
 
-def _phone(context: jinja2.runtime.Context, value: object) -> str:
+def _may_see(context: jinja2.runtime.Context) -> bool:
     reader = context.get("reader")
-    reveal = bool(getattr(reader, "get", lambda _k, _d=None: None)("may_see_phones", False))
-    return mask_phone(value, reveal=reveal)
+    return bool(getattr(reader, "get", lambda _k, _d=None: None)("may_see_phones", False))
+
+
+def _phone(context: jinja2.runtime.Context, value: object) -> str:
+    return mask_phone(value, reveal=_may_see(context))
+
+
+def _groups(context: jinja2.runtime.Context, value: object) -> str:
+    return mask_groups(value, reveal=_may_see(context))
 
 
 _FILTERS: Final[Mapping[str, Callable[..., object]]] = {
@@ -179,6 +187,7 @@ _FILTERS: Final[Mapping[str, Callable[..., object]]] = {
     "percent": _strict(percent),
     "phone": jinja2.pass_context(_strict(_phone)),
     "mask_phone": _strict(mask_phone),
+    "groups": jinja2.pass_context(_strict(_groups)),
 }
 _GLOBALS: Final[Mapping[str, object]] = {
     "document_number": _strict(document_number),
