@@ -60,6 +60,7 @@ _INTERNAL_EVENTS: Final = {
     "@merge": "合并",
     "@migrate": "迁移流程版本",
     "@severity": "调整严重程度",
+    "@category": "调整隐患类别",
 }
 
 #: Labels of the case data a ledger import and the shipped workflows write.
@@ -82,6 +83,32 @@ FIELD_LABELS: Final = {
     "measures": "整改措施",
     "due": "整改时限",
     "note": "备注",
+    "case_number": "隐患编号",
+    "category_inferred": "类别推断依据",
+    "category_confidence": "类别推断把握",
+    # The old-estate register (one case a building) and its survey.
+    "height": "建筑高度（米）",
+    "households": "户数",
+    "in_programme": "纳入老旧小区改造",
+    "facilities_manager": "消防设施管理单位",
+    "facilities_manager_kind": "管理单位类型",
+    "grid_worker": "网格员",
+    "grid_worker_phone": "网格员电话",
+    "building_head_phone": "楼栋长电话",
+    "special_groups": "特殊群体",
+    "hazards": "发现隐患数",
+    # The task list and earlier years.
+    "task": "任务",
+    "phase": "阶段",
+    "title": "工作任务",
+    "content": "具体内容",
+    "units": "责任单位",
+    "progress": "进展",
+    "summary": "完成情况",
+    "year": "年度",
+    "rectified_on": "销号日期",
+    "findings": "复查发现",
+    "new_case": "重新立案",
 }
 
 _TYPES: Final = {

@@ -1,6 +1,10 @@
 """The hazard category table: categories, severities and their default periods.
 
 Categories are data, shipped in ``workflows/categories.yaml`` and overridable by a town.
+Besides its keywords, a category may list term sets (``terms:``, each ``电动车 + 楼道 +
+停放``: one word of each part, in any order, other words between) and the table may list
+synonyms (``synonyms:``, ``电动车: [电瓶车, 电动自行车]``), which the ledger import reads to
+infer a category from a hazard text (:func:`split_terms` reads one term set).
 """
 
 from __future__ import annotations
@@ -16,10 +20,22 @@ from rectify.definitions._reader import Reader
 from rectify.definitions._spec import CampaignDate, DeadlineRule, Earliest, FieldDate, FromSeverity
 from rectify.definitions._yamlsource import Path
 
-__all__ = ["Category", "CategoryTable", "SeverityLevel", "check_categories", "parse_categories"]
+__all__ = [
+    "Category",
+    "CategoryTable",
+    "SeverityLevel",
+    "check_categories",
+    "parse_categories",
+    "split_terms",
+]
 
 _SEVERITY_KEYS: Final = ("title_en", "period", "workflow")
-_CATEGORY_KEYS: Final = ("title_en", "party", "keywords", "basis")
+_CATEGORY_KEYS: Final = ("title_en", "party", "keywords", "terms", "basis")
+#: What separates the parts of a term set, the words of a part, and marks a word that must
+#: not be there; none of them may be in a word.
+_PLUS: Final = "+"
+_OR: Final = "|"
+_NOT: Final = "!"
 
 
 @attrs.frozen
@@ -37,8 +53,10 @@ class SeverityLevel:
 class Category:
     """A hazard category (``PAS.LANE``: 消防车通道被占用或堵塞).
 
-    ``party`` is the usual responsible party, ``keywords`` help infer the category from a
-    ledger's hazard text, and ``basis`` is the legal basis quoted on a rectification slip.
+    ``party`` is the usual responsible party, ``keywords`` and ``terms`` help infer the
+    category from a ledger's hazard text (a keyword as written; a term set, such as ``电动车 +
+    楼道 + 停放``, one word of each part in any order, see :func:`split_terms`), and
+    ``basis`` is the legal basis quoted on a rectification slip.
     """
 
     code: str
@@ -48,15 +66,21 @@ class Category:
     keywords: tuple[str, ...] = ()
     title_en: str | None = None
     basis: str = ""
+    terms: tuple[str, ...] = ()
 
 
 @attrs.frozen
 class CategoryTable:
-    """All categories and severities of one table."""
+    """All categories and severities of one table.
+
+    ``synonyms`` are groups of words that mean the same in a hazard text (电动车, 电瓶车,
+    电动自行车), the head word first: a word of a term set or of a title stands for its group.
+    """
 
     severities: tuple[SeverityLevel, ...]
     categories: tuple[Category, ...]
     source: str = attrs.field(default="<table>", eq=False, repr=False)
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
     @cached_property
     def _by_code(self) -> dict[str, Category]:
@@ -88,7 +112,11 @@ class CategoryTable:
 def parse_categories(reader: Reader) -> CategoryTable | None:
     """Build a category table from ``reader.doc``; ``None`` when too broken."""
     top = reader.mapping(
-        (), reader.doc.data, required=("severities", "categories"), what="a category table"
+        (),
+        reader.doc.data,
+        required=("severities", "categories"),
+        optional=("synonyms",),
+        what="a category table",
     )
     if top is None:
         return None
@@ -99,7 +127,82 @@ def parse_categories(reader: Reader) -> CategoryTable | None:
         "severity name",
     )
     categories = _categories(reader, top.get("categories"))
-    return CategoryTable(severities, categories, source=reader.doc.file)
+    synonyms = _synonyms(reader, top["synonyms"]) if "synonyms" in top else ()
+    return CategoryTable(severities, categories, source=reader.doc.file, synonyms=synonyms)
+
+
+def split_terms(text: str) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """Return the parts of a term set and the words it must not meet.
+
+    ``"电动车|电瓶车 + 楼道 + !充电"`` is ``((("电动车", "电瓶车"), ("楼道",)), ("充电",))``:
+    parts are separated by ``+``, the words of a part by ``|``, and a part starting with
+    ``!`` lists words that, found in the same clause, stop the set matching.
+
+    Raises:
+        ValueError: A part or a word is empty, or no part is required; the message says so.
+    """
+    parts: list[tuple[str, ...]] = []
+    without: list[str] = []
+    for raw in text.split(_PLUS):
+        part = raw.strip()
+        negated = part.startswith(_NOT)
+        words = tuple(w.strip() for w in part.removeprefix(_NOT).split(_OR))
+        if not all(words):
+            raise ValueError(f"term set {text!r} has an empty part or word")
+        if any(_NOT in w for w in words):
+            raise ValueError(f"term set {text!r}: '!' may only start a part")
+        if negated:
+            without.extend(words)
+        else:
+            parts.append(words)
+    if not parts:
+        raise ValueError(f"term set {text!r} has no part that must be found")
+    return tuple(parts), tuple(without)
+
+
+def _word_list(reader: Reader, path: Path, value: object) -> tuple[str, ...] | None:
+    """Read a list of words that a term set can hold (no ``+``, ``|`` or ``!`` in them)."""
+    if not (isinstance(value, list) and all(isinstance(w, str) and w.strip() for w in value)):
+        reader.wrong_type(path, value, "a list of words")
+        return None
+    words = tuple(w.strip() for w in value)
+    for i, word in enumerate(words):
+        if any(mark in word for mark in (_PLUS, _OR, _NOT)):
+            reader.error("bad-value", f"word {word!r} holds '+', '|' or '!'", (*path, i))
+            return None
+    return words
+
+
+def _synonyms(reader: Reader, value: object) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(value, dict):
+        reader.wrong_type(("synonyms",), value, "a mapping of words to lists of words")
+        return ()
+    groups: list[tuple[str, ...]] = []
+    for head, words in value.items():
+        path: Path = ("synonyms", head)
+        marks = (_PLUS, _OR, _NOT)
+        if not isinstance(head, str) or not head.strip() or any(m in head for m in marks):
+            reader.error("bad-value", f"synonym head {head!r} must be one word", path, key=True)
+            continue
+        group = _word_list(reader, path, words)
+        if group is not None:
+            groups.append((head.strip(), *group))
+    return tuple(groups)
+
+
+def _terms(reader: Reader, path: Path, value: object) -> tuple[str, ...]:
+    if not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
+        reader.wrong_type(path, value, "a list of term sets such as '电动车 + 楼道'")
+        return ()
+    out: list[str] = []
+    for i, text in enumerate(value):
+        try:
+            split_terms(text)
+        except ValueError as exc:
+            reader.error("bad-value", f"{exc}; write words joined by '+' and '|'", (*path, i))
+            continue
+        out.append(text)
+    return tuple(out)
 
 
 def _severity(reader: Reader, path: Path, name: str, value: object) -> SeverityLevel | None:
@@ -159,6 +262,7 @@ def _categories(reader: Reader, value: object) -> tuple[Category, ...]:
             else:
                 reader.wrong_type((*path, "keywords"), raw, "a list of words")
         party = reader.optional_text(path, table, "party") or ""
+        terms = _terms(reader, (*path, "terms"), table["terms"]) if "terms" in table else ()
         if title is not None and severity is not None:
             out.append(
                 Category(
@@ -169,6 +273,7 @@ def _categories(reader: Reader, value: object) -> tuple[Category, ...]:
                     keywords,
                     reader.optional_text(path, table, "title_en"),
                     reader.optional_text(path, table, "basis") or "",
+                    terms,
                 )
             )
     return tuple(out)

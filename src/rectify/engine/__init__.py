@@ -3,9 +3,9 @@
 Owns the case values (``Case``, ``Record``, ``Outcome`` and the effects), the case id
 grammar (``check_case_id``, enforced by ``Engine.open``), the one module
 that imports ``transitions``, guards and actions from the host's registry, payload checks,
-sealing and verifying histories, escalation ladders and sweeps, severity changes, replay and
-migration across workflow versions, and look-back sampling. Pure: no files, clock, database
-or network; every function takes ``now`` and returns data.
+sealing and verifying histories, escalation ladders and sweeps, severity and category
+changes, replay and migration across workflow versions, and look-back sampling. Pure: no
+files, clock, database or network; every function takes ``now`` and returns data.
 
 May import: ``rectify.calendar``, ``rectify.definitions`` and the foundation.
 """
@@ -24,6 +24,7 @@ from rectify.engine._case import (
     Outcome,
     Record,
 )
+from rectify.engine._category import change_category
 from rectify.engine._engine import Engine, EventOption
 from rectify.engine._escalation import Sweep, due_within, escalate, is_overdue, sweep
 from rectify.engine._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
@@ -64,6 +65,7 @@ __all__ = [
     "Sweep",
     "case_as_of",
     "case_at",
+    "change_category",
     "change_severity",
     "check_case_id",
     "due_within",

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from rectify.engine._case import Actor, Case, Outcome, Record
+from rectify.engine._category import CATEGORY, apply_category
 from rectify.engine._engine import (
     MERGE,
     MIGRATE,
@@ -63,6 +64,8 @@ def replay(engines: Engine | Sequence[Engine], records: Iterable[Record]) -> Cas
             case = apply_escalation(case, _reseal(case, record))
         elif record.event == SEVERITY:
             case = apply_severity(engine, case, _reseal(case, record))
+        elif record.event == CATEGORY:
+            case = apply_category(case, _reseal(case, record))
         elif record.event == MERGE:
             case = attrs.evolve(case, history=(*case.history, _reseal(case, record)))
         else:

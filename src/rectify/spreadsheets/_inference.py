@@ -1,12 +1,13 @@
 """What a row's text means: its category, its deadline, its stable case id.
 
-Owns inferring a hazard's category from its text (:class:`Rules`, :func:`infer`: the longest
-keyword of the category table wins, and other categories matched are named), reading a
+Owns inferring a hazard's category from its text (:class:`Rules`, :func:`infer`: the
+category table's keywords, term sets, synonyms and titles, read by
+:class:`~rectify.spreadsheets._lexicon.Lexicon`, with how sure the guess is), reading a
 category or severity cell (:func:`category_of`, :func:`severity_of`), reading the deadline
 text of 整改时限 (:func:`parse_date`: dates written several ways, Excel serials, and
-立即整改 as :class:`Immediate`) and the stable case id (:func:`stable_id`, a hash of the
-normalised community, estate, address, building and hazard text, so importing the same
-ledger again opens nothing twice).
+立即整改, 当日, 即时, 现场整改... as :class:`Immediate`) and the stable case id
+(:func:`stable_id`, a hash of the normalised community, estate, address, building and hazard
+text, so importing the same ledger again opens nothing twice).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Final
 import attrs
 
 from rectify.definitions._categories import Category, CategoryTable
+from rectify.spreadsheets._lexicon import Guess, Lexicon
 from rectify.spreadsheets._text import cell_text, clean_text, header_key, text_key
 from rectify.spreadsheets._values import CellError
 
@@ -37,33 +39,21 @@ __all__ = [
 
 @attrs.frozen
 class Rules:
-    """What reading categories needs: the table, the town, the keywords longest first."""
+    """What reading categories needs: the table, the town, the table's lexicon."""
 
     table: CategoryTable
     town: str | None
-    keywords: tuple[tuple[str, str, str], ...]  # (normalised keyword, code, keyword)
+    lexicon: Lexicon
 
     @classmethod
     def of(cls, table: CategoryTable, town: str | None) -> Rules:
         """Return the rules of ``table`` for a ledger of ``town``."""
-        # Longest keyword first; among equals, the table's order of categories and keywords.
-        ranked = sorted(
-            (-len(text_key(word)), order, place, text_key(word), category.code, word)
-            for order, category in enumerate(table.categories)
-            for place, word in enumerate(category.keywords)
-        )
-        return cls(table, town, tuple((k, code, word) for *_, k, code, word in ranked))
+        return cls(table, town, Lexicon.of(table))
 
 
-def infer(text: str, rules: Rules) -> tuple[str, str, tuple[str, ...]] | None:
-    """Return (category code, keyword, other codes matched) for a hazard text, or ``None``."""
-    haystack = text_key(text)
-    hits = [(code, word) for k, code, word in rules.keywords if k in haystack]
-    if not hits:
-        return None
-    code, word = hits[0]
-    also = tuple(dict.fromkeys(c for c, _ in hits if c != code))
-    return code, word, also
+def infer(text: str, rules: Rules) -> Guess | None:
+    """Return the category a hazard text suggests and how sure that is, or ``None``."""
+    return rules.lexicon.guess(text)
 
 
 def category_of(cell: str, table: CategoryTable) -> Category:
@@ -100,9 +90,16 @@ _DATE: Final = re.compile(
 )
 _COMPACT_DATE: Final = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _BEFORE: Final = re.compile(r"(之前|以前|前|止)$")
-_IMMEDIATE_WORDS: Final = frozenset(
-    {"立即", "立即整改", "立即改正", "立行立改", "当场", "当场整改", "马上", "即查即改"}
+#: A deadline cell that says "at once": one of these words, alone or followed by a verb of
+#: ``_IMMEDIATE_AFTER`` (当日整改完毕, 立即清理, 当天内).
+_IMMEDIATE_WORDS: Final = (
+    "立行立改", "即查即改", "立查立改", "即知即改", "边查边改",
+    "立即", "立刻", "马上", "即时", "即刻", "随即", "当场", "现场", "当日", "当天", "即日", "立改",
+)  # fmt: skip
+_IMMEDIATE_AFTER: Final = re.compile(
+    r"(?:整改|改正|纠正|处理|处置|清理|清除|拆除|移除|搬离|落实)?(?:完毕|完成|到位)?内?"
 )
+_END_PUNCT: Final = re.compile(r"[。.!！、，,；;\s]+$")
 _YEARS: Final = (2000, 2099)
 _EXCEL_SERIALS: Final = (20000, 80000)  # 1954 to 2119: a bare number in a date column
 _EXCEL_EPOCH: Final = dt.date(1899, 12, 30)
@@ -128,7 +125,7 @@ def parse_date(value: object) -> dt.date | Immediate | None:
     raw = clean_text(cell_text(value), tight=True)
     if not raw:
         return None
-    if raw in _IMMEDIATE_WORDS:
+    if _is_immediate(raw):
         return _IMMEDIATE
     text = _BEFORE.sub("", unicodedata.normalize("NFKC", raw)).strip()
     match = _DATE.fullmatch(text) or _COMPACT_DATE.fullmatch(text)
@@ -143,6 +140,15 @@ def parse_date(value: object) -> dt.date | Immediate | None:
         what = f"没有{month}月" if not 1 <= month <= 12 else f"{year}年{month}月没有{day}日"  # noqa: PLR2004
         raise CellError("bad-date", f"「{raw}」不是有效日期：{what}") from None
     return _in_range(date, raw)
+
+
+def _is_immediate(raw: str) -> bool:
+    """Return whether a deadline cell says "at once" (立即整改, 当日, 即时, 现场整改完毕)."""
+    text = _END_PUNCT.sub("", unicodedata.normalize("NFKC", raw))
+    return any(
+        text.startswith(word) and _IMMEDIATE_AFTER.fullmatch(text, len(word)) is not None
+        for word in _IMMEDIATE_WORDS
+    )
 
 
 def _in_range(date: dt.date, raw: str) -> dt.date:

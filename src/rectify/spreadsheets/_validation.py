@@ -17,6 +17,7 @@ from typing import Final
 
 from rectify.definitions._categories import Category, CategoryTable
 from rectify.definitions._spec import CalendarDays
+from rectify.engine._category import CATEGORY_CONFIDENCE, CATEGORY_INFERRED
 from rectify.engine._ids import CASE_ID_MAX, case_id_problem
 from rectify.engine._payload import encodable
 from rectify.spreadsheets._cells import parse_height, parse_person, split_community
@@ -44,8 +45,10 @@ from rectify.spreadsheets._values import (
 __all__ = ["parse_rows"]
 
 #: The columns an export derives from the case (序号, 当前状态, 当前环节期限 - 整改期限 in
-#: older exports - and 督办等级): not read.
-_IGNORED: Final = frozenset({"serial", "state", "deadline", "level", "case_number"})
+#: older exports -, 督办等级, 隐患编号 and 类别核实): not read.
+_IGNORED: Final = frozenset(
+    {"serial", "state", "deadline", "level", "case_number", "category_check"}
+)
 #: Merged identification cells carry down a level only while every level above was empty.
 _LEVELS: Final = (
     ("community",),
@@ -160,8 +163,20 @@ def _read_hazard(r: _RowReader, rules: Rules) -> InferredCategory | None:
                 "category", "no-category", "为空，且隐患内容中没有可识别的关键词：请填写隐患类别"
             )
         else:
-            category = rules.table.category(found[0])
-            inferred = InferredCategory(r.number, *found)
+            category = rules.table.category(found.code)
+            inferred = InferredCategory(
+                r.number,
+                found.code,
+                found.words,
+                found.also,
+                found.confidence,
+                found.sure,
+                found.by,
+                found.rival,
+            )
+            if not found.sure:  # imported all the same, marked for the clerk to check
+                r.put(CATEGORY_INFERRED, found.words)
+                r.put(CATEGORY_CONFIDENCE, found.confidence)
     severity: str | None = category.severity if category else None
     if cell := r.text("severity"):
         try:

@@ -21,6 +21,7 @@ from rectify.documents._reports import Totals
 
 __all__ = [
     "LEDGER_HEADERS",
+    "SURE_CONFIDENCE",
     "Cell",
     "CellError",
     "DuplicateRow",
@@ -30,6 +31,10 @@ __all__ = [
     "LedgerRow",
     "LedgerTotal",
 ]
+
+#: A category inferred with at least this confidence is sure; below it, the row is imported
+#: with a warning and marked for checking (see :class:`InferredCategory`).
+SURE_CONFIDENCE: Final = 0.7
 
 #: The seven columns of Attachment 1, in order.
 LEDGER_HEADERS: Final = (
@@ -77,18 +82,47 @@ class LedgerProblem:
     code: str = attrs.field(default="", eq=False)
 
 
+#: The words of :attr:`InferredCategory.by`, as the summary and the warnings say them.
+_BY: Final = {"keyword": "关键词", "terms": "词语", "title": "类别名称中的词"}
+
+
 @attrs.frozen
 class InferredCategory:
-    """A category read from the hazard text: the row, the category, the keyword matched.
+    """A category read from the hazard text: the row, the category, what it went by.
 
-    ``also`` names other categories whose keywords the text holds too (a cell that lists
-    several hazards, which may be better split into rows).
+    ``keyword`` is the keyword found (楼道堆放), or the words of a term set or of the
+    category's title found in the text, joined by ``+`` (电动自行车+楼道+停放); ``by`` says
+    which (``keyword``, ``terms``, ``title``). ``also`` names other categories whose
+    keywords or term sets the text holds too (a cell that lists several hazards, which may
+    be better split into rows). ``confidence`` (0 to 1) says how sure the inference is, and
+    ``sure`` whether that is at least :data:`SURE_CONFIDENCE` (0.7): an exact keyword with
+    no close rival is 1.0, a term set of two words 0.85; a single word (0.6), a title only
+    partly found, or ``rival``, another category almost as likely, make it unsure. An
+    unsure row is imported all the same, its data marked (``category_inferred``,
+    ``category_confidence``) until a category change confirms or corrects it.
     """
 
     row: int
     category: str
     keyword: str
     also: tuple[str, ...] = ()
+    confidence: float = 1.0
+    sure: bool = True
+    by: str = "keyword"
+    rival: str | None = None
+
+    def reason(self, title: str = "", rival: str = "") -> str:
+        """Return what was inferred and how sure, in Chinese (``title``: the category's).
+
+        ``推断为「title」（把握 0.55），请核实：依据词语「电动车+楼道」；也可能是「rival」``;
+        a sure one says 依据 without 请核实.
+        """
+        named = f"「{title or self.category}」"
+        by = f"依据{_BY.get(self.by, self.by)}「{self.keyword}」"
+        if self.sure:
+            return f"推断为{named}（把握 {self.confidence:.2f}），{by}"
+        other = f"；也可能是「{rival or self.rival}」" if self.rival else ""
+        return f"推断为{named}（把握 {self.confidence:.2f}），请核实：{by}{other}"
 
 
 @attrs.frozen
@@ -122,6 +156,11 @@ class LedgerImport:
         return not self.problems and not self.duplicates
 
     @property
+    def unsure(self) -> tuple[InferredCategory, ...]:
+        """Return the inferred categories that are not sure: rows imported to be checked."""
+        return tuple(i for i in self.inferred if not i.sure)
+
+    @property
     def bad_rows(self) -> tuple[int, ...]:
         """Return the numbers of the rows that have a problem, in order."""
         return tuple(sorted({p.row for p in self.problems if p.row > self.header_row}))
@@ -136,7 +175,8 @@ class LedgerImport:
         lines = [
             f"台账导入：{self.source}{where}",
             f"可导入{len(self.rows)}行；有问题{len(self.bad_rows)}行（{len(self.problems)}处）；"
-            f"重复{len(self.duplicates)}行；按隐患内容推断类别{len(self.inferred)}行。",
+            f"重复{len(self.duplicates)}行；按隐患内容推断类别{len(self.inferred)}行"
+            f"（其中把握不足、已导入待核实{len(self.unsure)}行）。",
         ]
         workflows = sorted({row.workflow for row in self.rows})
         if workflows:
@@ -162,14 +202,19 @@ class LedgerImport:
                 differs = f"；不同之处：{'、'.join(d.differs)}" if d.differs else ""
                 lines.append(f"  第{d.row}行与第{d.first_row}行重复（{d.case_id}）{differs}")
         if self.inferred:
-            lines.append("推断的隐患类别（请核对）：")
+            lines.append("推断的隐患类别（请核对；把握不足的已导入，待核实）：")
             for i in self.inferred:
-                title = self._title(i.category)
+                title = self.title(i.category)
                 also = f"；还涉及{'、'.join(i.also)}，可考虑拆分" if i.also else ""
-                lines.append(f"  第{i.row}行 → {i.category} {title}（关键词「{i.keyword}」）{also}")
+                doubt = "" if i.sure else f"；把握 {i.confidence:.2f}，待核实"
+                by = _BY.get(i.by, i.by)
+                lines.append(
+                    f"  第{i.row}行 → {i.category} {title}（{by}「{i.keyword}」）{also}{doubt}"
+                )
         return "\n".join(lines)
 
-    def _title(self, code: str) -> str:
+    def title(self, code: str) -> str:
+        """Return the title of a category of the import's table ("" when unknown)."""
         if self.categories is not None and code in self.categories.codes:
             return self.categories.category(code).title
         return ""
