@@ -90,7 +90,7 @@ def test_shipped_campaign_phases_end_on_the_seed_plans_dates(campaign: Campaign)
 
 
 def test_shipped_campaign_requires_ledger_totals_and_monthly_progress(campaign: Campaign) -> None:
-    ledger, monthly = campaign.reports
+    ledger, monthly, coverage, plans = campaign.reports
     assert ledger == ReportSpec(
         "ledger_totals",
         "老旧小区总数台账统计表",
@@ -104,6 +104,16 @@ def test_shipped_campaign_requires_ledger_totals_and_monthly_progress(campaign: 
     assert (monthly.sender, monthly.recipient) == ("community", "town_office")
     assert list(ledger.instances(campaign)) == [D(2024, 4, 5)]
     assert list(monthly.instances(campaign)) == [D(2024, m, 22) for m in range(3, 13)]
+    assert (coverage.name, coverage.due, coverage.notice) == (
+        "survey_coverage",
+        D(2024, 4, 10),
+        "survey_coverage",
+    )
+    assert (plans.name, plans.due, plans.notice) == (
+        "rectification_plans",
+        D(2024, 6, 30),
+        "rectification_plan",
+    )
 
 
 def test_monthly_report_instances_stay_inside_the_campaign() -> None:
@@ -178,6 +188,9 @@ def test_a_campaign_rule_without_the_campaign_is_a_deadline_error() -> None:
 
 LEDGER = "老旧小区总数台账统计表"
 MONTHLY = "阶段性工作进度"
+COVERAGE = "老旧小区消防安全排查覆盖情况统计表"
+#: The campaign's one-off reports after the ledger totals, sent in tests not about them.
+LATER = {("survey_coverage", D(2024, 4, 10)), ("rectification_plans", D(2024, 6, 30))}
 
 
 def test_reports_due_within_the_look_ahead_and_late_ones(campaign: Campaign) -> None:
@@ -190,6 +203,10 @@ def test_reports_due_within_the_look_ahead_and_late_ones(campaign: Campaign) -> 
 def test_submitted_reports_are_neither_due_nor_late(campaign: Campaign) -> None:
     sent = {("monthly_progress", D(2024, 3, 22)), ("ledger_totals", D(2024, 4, 5))}
     assert reports_due(campaign, D(2024, 3, 30), submitted=sent) == ()
+    assert reports_due(campaign, D(2024, 4, 3), submitted=sent) == (
+        ReportDue("survey_coverage", COVERAGE, D(2024, 4, 10), "due"),
+    )
+    sent |= LATER
     assert reports_due(campaign, D(2024, 4, 16), submitted=sent) == (
         ReportDue("monthly_progress", MONTHLY, D(2024, 4, 22), "due"),
     )
@@ -216,7 +233,7 @@ def test_an_unsubmitted_report_is_late_from_the_day_after_it_is_due(campaign: Ca
 def test_monthly_progress_is_due_by_the_22nd(
     campaign: Campaign, day: dt.date, within: int, expected: list[dt.date]
 ) -> None:
-    sent = {("ledger_totals", D(2024, 4, 5))}
+    sent = {("ledger_totals", D(2024, 4, 5)), *LATER}
     sent |= {("monthly_progress", D(2024, m, 22)) for m in range(3, 13) if D(2024, m, 22) < day}
     got = reports_due(campaign, day, submitted=sent, within=within)
     assert [r.due for r in got] == expected
@@ -228,9 +245,11 @@ def test_every_missed_report_is_listed_late_in_date_order(campaign: Campaign) ->
     assert [(r.report, r.due, r.status) for r in got] == [
         ("monthly_progress", D(2024, 3, 22), "late"),
         ("ledger_totals", D(2024, 4, 5), "late"),
+        ("survey_coverage", D(2024, 4, 10), "late"),
         ("monthly_progress", D(2024, 4, 22), "late"),
         ("monthly_progress", D(2024, 5, 22), "late"),
         ("monthly_progress", D(2024, 6, 22), "late"),
+        ("rectification_plans", D(2024, 6, 30), "late"),
     ]
 
 

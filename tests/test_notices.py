@@ -7,7 +7,8 @@ morning, so each notice is rendered with the case as it was when the notice fell
 ``docs/screenshots/make_screenshots.py`` renders the same town.
 
 Golden files (``tests/golden/``) pin the rectification slip and the monthly circular byte
-for byte; ``RECTIFY_REGOLDEN=1`` rewrites them after a deliberate change.
+for byte, and the text of the campaign's reports (coverage, register, tasks, annual plan);
+``RECTIFY_REGOLDEN=1`` rewrites them after a deliberate change.
 """
 
 from __future__ import annotations
@@ -737,6 +738,146 @@ def build_town(until: dt.date = AS_OF) -> Town:
     return Town(engines, cases, tuple(issued), table, calendar)
 
 
+# -- the campaign beyond its hazards: the register, the tasks, earlier years ----------------------
+
+#: The town's old-estate register: each estate's fire-facilities manager, whether it is in the
+#: renovation programme, and its buildings (name, floors, households, special groups).
+#: 税务所宿舍 has no hazard; 滨河花园 6栋 was pulled down (delisted); 建设路小区 8栋 is
+#: not surveyed.
+_REGISTER: Final[Mapping[str, tuple[str, bool, tuple[tuple[str, int, int, str], ...]]]] = {
+    "滨河花园": (
+        "重庆滨河物业服务有限公司",
+        True,
+        (("3栋", 7, 42, ""), ("5栋", 7, 42, "独居老人2户"), ("6栋", 7, 28, "")),
+    ),
+    "供销社宿舍": ("", False, (("1栋", 5, 20, ""), ("2栋", 5, 20, "残疾人1户"))),
+    "粮站家属院": (
+        "粮站家属院业主委员会",
+        True,
+        (("1栋", 6, 24, ""), ("2栋", 6, 24, "独居老人1户"), ("3栋", 6, 18, "")),
+    ),
+    "建设路小区": (
+        "重庆建设物业管理有限公司",
+        True,
+        (("2栋", 11, 66, ""), ("6栋", 11, 66, ""), ("8栋", 11, 44, "")),
+    ),
+    "电力局宿舍": ("国网铜梁供电公司后勤服务中心", False, (("2栋", 6, 36, ""), ("3栋", 6, 36, ""))),
+    "老街农贸市场宿舍": ("虎峰镇人民政府指定：虎峰物业服务站", False, (("1栋", 4, 16, ""),)),
+    "税务所宿舍": ("虎峰镇人民政府指定：虎峰物业服务站", False, (("1栋", 5, 10, "独居老人1户"),)),
+}
+_ESTATE_PLACES: Final = {
+    **{name: (str(e["community"]), str(e["address"])) for name, e in _ESTATES.items()},
+    "税务所宿舍": ("石门社区", "虎峰镇石门街15号"),
+}
+
+
+def _manager_kind(manager: str) -> str:
+    if not manager:
+        return "无"
+    if manager.startswith("虎峰镇人民政府指定"):
+        return "镇政府指定单位"
+    return "业主委员会" if "业主委员会" in manager else "物业服务企业"
+
+
+@functools.cache
+def campaign_cases(until: dt.date = AS_OF) -> tuple[tuple[Case, ...], tuple[WorkflowSpec, ...]]:
+    """Return the town's cases on ``until`` with its register, tasks and earlier years' hazards.
+
+    Every building of ``_REGISTER`` is surveyed between 3/12 and 4/9 with its grid worker and
+    building head, but 建设路小区 8栋 (not yet) and 滨河花园 6栋 (delisted); the campaign's tasks
+    are opened on 3/11, three are done, the annual plan is overdue; three hazards rectified in
+    2022 and 2023 are looked at again: one held, one relapsed, one is still to be looked at.
+    """
+    town = build_town(until)
+    campaign = rectify.calendar.load_campaign(WORKFLOWS / "campaign-2024.yaml")
+    ledger = rectify.Ledger.with_workflows(
+        rectify.stores.MemoryStore(), calendar=town.calendar, campaign=campaign
+    )
+    steps: list[tuple[dt.datetime, str, str, Actor, dict[str, object], str | None]] = []
+    number = 0
+    for estate, (manager, in_programme, buildings) in _REGISTER.items():
+        community, address = _ESTATE_PLACES[estate]
+        head = _ESTATES.get(estate, {"building_head": "孙国华", "phone": "13900001117"})
+        for building, floors, households, groups in buildings:
+            number += 1
+            case_id = f"BLD-{number:03d}"
+            data = {
+                "town": "虎峰镇",
+                "community": community,
+                "community_name": estate,
+                "address": address,
+                "building": building,
+                "floors": floors,
+                "households": households,
+                "in_programme": in_programme,
+                "facilities_manager": manager,
+                "facilities_manager_kind": _manager_kind(manager),
+                "special_groups": groups,
+            }
+            ledger.open(case_id, "survey", data, TOWN, at=at(3, 11))
+            found = sum(
+                h.estate == estate and h.building == building and h.opened.date() <= at(4, 9).date()
+                for h in _hazards()
+            )
+            payload: dict[str, object] = {
+                "grid_worker": GRID.id,
+                "building_head": str(head["building_head"]),
+                "building_head_phone": str(head["phone"]),
+                "hazards": found,
+            }
+            if (estate, building) == ("滨河花园", "6栋"):
+                steps.append((at(3, 20), case_id, "delist", COMMUNITY, {}, "6栋已拆除"))
+            elif (estate, building) != ("建设路小区", "8栋"):
+                steps.append((at(3, 12 + number), case_id, "survey", GRID, payload, None))
+    for task in campaign.tasks:
+        ledger.open(task.case_id, "task", task.data(), TOWN, at=at(3, 11))
+    reports = (
+        (at(4, 8), "name_staff", "complete", "各小区网格员、楼栋长已明确"),
+        (at(4, 9), "survey_buildings", "report_progress", "已摸排16栋"),
+        (at(4, 10), "survey_buildings", "complete", "已摸排16栋，1栋待补"),
+        (at(4, 10, 10), "survey_renovated", "complete", "基础台账已建立"),
+        (at(6, 28), "annual_plan", "report_progress", "各社区整改计划已收齐"),
+        (at(7, 10), "rectify_hazards", "complete", "集中整治隐患已逐项交办"),
+    )
+    for when, key, event, text in reports:
+        field = "summary" if event == "complete" else "progress"
+        steps.append((when, f"TASK-{key}", event, TOWN, {field: text}, None))
+    earlier = (
+        ("ERL-2022-001", 2022, "滨河花园", "3栋", "PAS.EVAC", "楼道堆放杂物"),
+        ("ERL-2023-001", 2023, "粮站家属院", "2栋", "EBIKE.CHARGE", "电动自行车楼道内充电"),
+        ("ERL-2023-002", 2023, "电力局宿舍", "2栋", "FAC.EXT", "灭火器过期"),
+    )
+    for case_id, year, estate, building, category, description in earlier:
+        community, address = _ESTATE_PLACES[estate]
+        data = {
+            "community": community,
+            "community_name": estate,
+            "address": address,
+            "building": building,
+            "description": description,
+            "category": category,
+            "year": year,
+            "rectified_on": dt.date(year, 9, 1),
+        }
+        ledger.open(case_id, "earlier", data, TOWN, at=dt.datetime(year, 9, 1, 12, tzinfo=TZ))
+    steps += [
+        (at(5, 10), "ERL-2022-001", "confirm", GRID, {"note": "楼道保持畅通"}, None),
+        (
+            at(5, 12),
+            "ERL-2023-001",
+            "relapse",
+            GRID,
+            {"findings": "楼道内又见电动自行车充电"},
+            None,
+        ),
+    ]
+    for when, case_id, event, actor, payload, reason in sorted(steps, key=lambda s: s[0]):
+        if when.date() <= until:
+            ledger.fire(case_id, event, actor, payload=payload, reason=reason, at=when)
+    specs = {(s.id, s.version): s for s in (*town.specs, *(e.spec for e in ledger.engines))}
+    return (*town.cases.values(), *ledger.cases_as_of(until)), tuple(specs.values())
+
+
 # -- contexts --------------------------------------------------------------------------------------
 
 #: The case each case notice is shown for (the first notice of that name it received).
@@ -756,6 +897,14 @@ REPORTS: Final = (
     "ledger_totals",
     "lookback_report",
     "escalation_levels",
+)
+#: The campaign's reports, built by ``report_context`` from the town with its register, tasks
+#: and earlier years (``campaign_cases``); the town's annual plan stands for the plans.
+CAMPAIGN_REPORTS: Final = (
+    "survey_coverage",
+    "estate_register",
+    "task_status",
+    "rectification_plan",
 )
 
 
@@ -886,12 +1035,23 @@ def report_context(name: str, *, town: Town | None = None, sequence: int = 7) ->
             categories=town.categories,
             **common,  # type: ignore[arg-type]
         )
+    if name in CAMPAIGN_REPORTS:
+        cases, specs = campaign_cases()
+        return rectify.documents.report_context(
+            name,
+            cases,
+            specs,
+            as_of=AS_OF,
+            categories=town.categories,
+            campaign=rectify.calendar.load_campaign(WORKFLOWS / "campaign-2024.yaml"),
+            **common,  # type: ignore[arg-type]
+        )
     raise KeyError(name)
 
 
 def context_for(name: str, *, town: Town | None = None) -> dict[str, object]:
     """Return the context of any document: a case notice or a report."""
-    if name in REPORTS:
+    if name in REPORTS or name in CAMPAIGN_REPORTS:
         return report_context(name, town=town)
     return case_context(name, town=town)
 
@@ -1006,7 +1166,7 @@ RENDERER: Final = NoticeRenderer()
 def test_the_templates_are_the_documents_of_the_domain() -> None:
     zh = {(n, f) for n, f, locale in TEMPLATES if locale == "zh-CN"}
     names = {n for n, _ in zh}
-    assert names == set(CASE_SAMPLES) | set(REPORTS)
+    assert names == set(CASE_SAMPLES) | set(REPORTS) | set(CAMPAIGN_REPORTS)
     assert zh == {(n, f) for n in names for f in ("html", "text")}, "each has HTML and text"
     english = {(n, f) for n, f, locale in TEMPLATES if locale == "en"}
     assert english == {
@@ -1034,7 +1194,7 @@ def test_every_notice_the_workflows_and_campaign_name_has_a_template() -> None:
 
 
 def test_report_variables_are_keyed_by_template_name() -> None:
-    assert set(REPORT_VARIABLES) == set(REPORTS)
+    assert set(REPORT_VARIABLES) == set(REPORTS) | set(CAMPAIGN_REPORTS)
     assert "escalation_report" in CASE_SAMPLES
     assert "escalation_report" not in REPORT_VARIABLES
 
@@ -1047,7 +1207,7 @@ def test_every_template_renders_from_real_case_data(notice: str, fmt: str, local
     assert document.title
     assert document.title != notice
     assert (document.format, document.locale) == (fmt, locale)
-    allowed = REPORT_VARIABLES[notice] if notice in REPORTS else CASE_NOTICE_VARIABLES
+    allowed = REPORT_VARIABLES.get(notice, CASE_NOTICE_VARIABLES)
     assert RENDERER.variables(notice, fmt, locale) <= allowed
     if fmt == "html":
         parsed = check_html(document.body)
@@ -1118,6 +1278,7 @@ GOLDEN_DOCUMENTS: Final = [
     ("rectification_slip", "text"),
     ("circular", "html"),
     ("circular", "text"),
+    *((name, "text") for name in CAMPAIGN_REPORTS),
 ]
 
 
@@ -1247,7 +1408,7 @@ def test_a_missing_field_of_a_variable_is_named_too() -> None:
 # -- reproducible documents ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("notice", [*CASE_SAMPLES, *REPORTS])
+@pytest.mark.parametrize("notice", [*CASE_SAMPLES, *REPORTS, *CAMPAIGN_REPORTS])
 def test_rendering_again_gives_the_same_bytes_and_digests(notice: str) -> None:
     context = context_for(notice)
     for fmt in ("html", "text"):
@@ -1654,7 +1815,15 @@ def test_chart_labels_get_the_room_they_need() -> None:
 
 # -- screenshots -----------------------------------------------------------------------------------
 
-SCREENSHOT_STEMS: Final = [*CASE_SAMPLES, *REPORTS, "en-rectification_slip", "en-monthly_report"]
+SCREENSHOT_STEMS: Final = [
+    *CASE_SAMPLES,
+    *REPORTS,
+    *CAMPAIGN_REPORTS,
+    "en-rectification_slip",
+    "en-monthly_report",
+]
+#: The reports printed landscape (their tables are wide).
+LANDSCAPE: Final = frozenset({"ledger", "estate_register"})
 
 
 def test_every_html_document_type_has_a_screenshot_in_the_docs() -> None:
@@ -1686,7 +1855,7 @@ def test_the_screenshot_script_photographs_every_html_document(tmp_path: Path) -
     assert run.returncode == 0, run.stderr
     for stem in SCREENSHOT_STEMS:
         size = _png_size(tmp_path / f"{stem}.png")
-        assert size == ((1300, 900) if stem == "ledger" else (900, 1300)), stem
+        assert size == ((1300, 900) if stem in LANDSCAPE else (900, 1300)), stem
 
 
 @pytest.mark.parametrize("fmt", ["html", "text"])

@@ -61,6 +61,7 @@ FORMAL: Final = frozenset(
     {
         *("circular", "escalation_levels", "escalation_report", "ledger", "ledger_totals"),
         *("lookback_report", "monthly_report", "en-monthly_report"),
+        *("survey_coverage", "estate_register", "task_status", "rectification_plan"),
         *(f"filed-{name}" for name in FILED),
     }
 )
@@ -75,7 +76,7 @@ ONE_PAGE: Final = {
 #: An A4 page at 96 dpi, the window the page is laid out in; the ledger prints landscape.
 PORTRAIT: Final = (794, 1123)
 LANDSCAPE: Final = (1123, 794)
-WIDE: Final = frozenset({"ledger"})
+WIDE: Final = frozenset({"ledger", "estate_register"})
 #: Case numbers as the ledger makes them: ``HZ-`` and ten hex digits, ``-R1`` when one came back.
 LONG_ID: Final = re.compile(r"HZ-[0-9a-f]{10}(-R1)?")
 _FLAGS: Final = (
@@ -418,8 +419,9 @@ def test_no_table_cell_overflows_when_printed(printed: dict[str, Printed], stem:
 
 def test_the_formal_documents_are_the_pages_that_are_not_forms(printed: dict[str, Printed]) -> None:
     formal = {stem for stem, document in printed.items() if 'class="page formal"' in document.body}
-    assert formal == FORMAL - {"ledger"}
-    assert '<div class="page wide formal">' in printed["ledger"].body
+    assert formal == FORMAL - WIDE
+    for stem in WIDE:
+        assert '<div class="page wide formal">' in printed[stem].body
     forms = {stem for stem, document in printed.items() if 'class="page form"' in document.body}
     assert forms == set(printed) - FORMAL
     assert set(ONE_PAGE) <= forms
@@ -434,7 +436,7 @@ def test_a_formal_document_shows_its_page_number_on_every_page(
     assert page_numbers(document) == [[n] for n in range(1, document.pages + 1)], stem
 
 
-@pytest.mark.parametrize("stem", sorted(FORMAL - {"ledger", "ledger_totals"}))
+@pytest.mark.parametrize("stem", sorted(FORMAL - WIDE - {"ledger_totals"}))
 def test_a_formal_documents_body_is_three_hao_fangsong(
     printed: dict[str, Printed], stem: str
 ) -> None:

@@ -13,7 +13,13 @@ SPECS = [rectify.load_workflow("workflows/hazard.yaml")]
 DAY = dt.date(2024, 6, 22)
 
 
-@pytest.mark.parametrize("name", ["circular", "ledger", "ledger_totals", "escalation_levels"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("circular", "ledger", "ledger_totals", "escalation_levels", "lookback_report"),
+        *("survey_coverage", "estate_register", "task_status", "rectification_plan"),
+    ],
+)
 def test_every_standard_report_renders_from_its_context(name: str) -> None:
     context = rectify.documents.report_context(
         name, [], SPECS, as_of=DAY, issuer=ISSUER, sequence=3

@@ -34,12 +34,18 @@ if str(ROOT) not in sys.path:
 import rectify  # noqa: E402 - after the repository root is importable
 from rectify.calendar import load_campaign  # noqa: E402
 from rectify.documents import filing_view, issuer_for  # noqa: E402
-from tests.test_notices import CASE_SAMPLES, REPORTS, build_town, context_for  # noqa: E402
+from tests.test_notices import (  # noqa: E402
+    CAMPAIGN_REPORTS,
+    CASE_SAMPLES,
+    REPORTS,
+    build_town,
+    context_for,
+)
 
 #: Chromium's window: an A4 page at screen size; the landscape ledger gets a wide one.
 PORTRAIT: Final = (900, 1300)
 LANDSCAPE: Final = (1300, 900)
-WIDE: Final = frozenset({"ledger"})
+WIDE: Final = frozenset({"ledger", "estate_register"})
 #: The English templates (``notices/en/``).
 ENGLISH: Final = ("rectification_slip", "monthly_report")
 _FLAGS: Final = (
@@ -57,7 +63,7 @@ _FLAGS: Final = (
 
 def documents() -> list[tuple[str, str, str]]:
     """Return (file stem, notice, locale) of every HTML document type."""
-    zh = [(name, name, "zh-CN") for name in (*CASE_SAMPLES, *REPORTS)]
+    zh = [(name, name, "zh-CN") for name in (*CASE_SAMPLES, *REPORTS, *CAMPAIGN_REPORTS)]
     return zh + [(f"en-{name}", name, "en") for name in ENGLISH]
 
 

@@ -5,10 +5,11 @@ escalations due; ``notices`` renders the pending notices into files (HTML and te
 copies ``--format`` names, a Word copy among them), each from the case as the record that
 queued it left it, keeping one that fails for a later run and listing the failures
 (``--failed``); ``report`` renders a monthly, circular, ledger, totals or escalation report
-(HTML, text or a Word copy) from the cases as of its day, numbering each report once
-(rendered again, it keeps its number and must come out the same); ``verify`` checks every
-stored case against its history and words its findings for the clerk. ``sweep`` and
-``verify`` also warn when the holiday data is about to run out.
+or one of the campaign's (survey coverage, estate register, task status, rectification
+plan, look-back) as HTML, text or a Word copy from the cases as of its day, numbering each
+report once (rendered again, it keeps its number and must come out the same); ``verify``
+checks every stored case against its history and words its findings for the clerk.
+``sweep`` and ``verify`` also warn when the holiday data is about to run out.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "CALENDAR_WARNING",
     "MAX_FAILED",
     "NOTICE_FORMATS",
+    "REPORT_KINDS",
     "notices",
     "report",
     "sweep",
@@ -237,17 +239,34 @@ def _warn_calendar_end(ledger: Ledger, today: dt.date) -> None:
     )
 
 
+#: The report kinds ``rectify report`` renders, and the template of each.
+REPORT_KINDS: Final = {
+    "monthly": "monthly_report",
+    "circular": "circular",
+    "ledger": "ledger",
+    "totals": "ledger_totals",
+    "escalation": "escalation_levels",
+    "coverage": "survey_coverage",
+    "register": "estate_register",
+    "tasks": "task_status",
+    "plan": "rectification_plan",
+    "lookback": "lookback_report",
+}
+
+
 @click.command()
-@click.argument(
-    "kind", type=click.Choice(["monthly", "circular", "ledger", "totals", "escalation"])
-)
+@click.argument("kind", type=click.Choice(list(REPORT_KINDS)))
 @db_option
 @click.option(
     "--month",
     help="YYYY-MM: the month's report (monthly, circular), as of its report day (the 22nd) "
     "unless --as-of says otherwise.",
 )
-@click.option("--community", help="The community's full name (monthly: required; ledger: one).")
+@click.option(
+    "--community",
+    help="The community's full name (monthly: required; ledger, coverage, register: one; "
+    "plan: the community's plan instead of the town's annual plan).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -273,10 +292,14 @@ def report(
     out: Path | None,
     as_of: str | None,
 ) -> None:
-    """Render a report from the store: monthly, circular, ledger, totals or escalation.
+    """Render a report from the store: monthly, circular, ledger, totals, escalation and more.
 
-    The report holds the facts of its day (--as-of, or the month's report day, or today),
-    whenever it is rendered; the same report of the same day keeps its number.
+    The campaign's reports: coverage (survey coverage), register (the estate
+    register), tasks (the task list's progress), plan (a community's rectification plan with
+    --community, else the town's annual plan) and lookback (the look-back of the day's
+    sample, drawn the same way whenever it is rendered). The report holds the facts of its
+    day (--as-of, or the month's report day, or today), whenever it is rendered; the same
+    report of the same day keeps its number.
     """
     campaign = load_campaign()
     report_day = _report_day(campaign)
@@ -295,11 +318,7 @@ def report(
         if out is None:
             raise click.UsageError("--format docx 要用 --out 指明写入的 .docx 文件")
         _need_docx()
-    name = {
-        "monthly": "monthly_report",
-        "totals": "ledger_totals",
-        "escalation": "escalation_levels",
-    }.get(kind, kind)
+    name = REPORT_KINDS[kind]
     period = (first.year, first.month)
     with _ledger(db) as ledger:
         cases, specs = list(ledger.cases_as_of(day)), [e.spec for e in ledger.engines]

@@ -26,6 +26,7 @@ from rectify.templating._formatting import mask_values
 __all__ = [
     "CASE_NOTICE_VARIABLES",
     "CASE_NUMBER",
+    "COMMUNITY_RULE",
     "PHONE_ROLES",
     "RECURRENCE_OF_NUMBER",
     "Issuer",
@@ -124,16 +125,28 @@ class Issuer:
         return out
 
 
+#: What a rule of a community's own copy of a document kind is called: ``community_`` and the
+#: kind (``community_rectification_plan``: a community's plan; ``rectification_plan``: the
+#: town's annual plan).
+COMMUNITY_RULE: Final = "community_{kind}"
+
+
 def issuer_for(campaign: Campaign, kind: str, community: str = "") -> Issuer | None:
     """Return the issuer of document ``kind`` under ``campaign``'s ``documents`` rules.
 
     A community's office (its names hold ``{community}``) and a community's series issue
-    for ``community``. ``None`` when the campaign declares no rule for ``kind`` and no
-    ``default`` rule.
+    for ``community``. A kind that a community issues for itself while the town issues it
+    for the whole town (a rectification plan) has a second rule, ``community_<kind>``
+    (:data:`COMMUNITY_RULE`): it decides when ``community`` is given, the kind's own rule
+    when not. ``None`` when the campaign declares no rule for ``kind`` and no ``default``
+    rule.
 
     Raises:
         ValueError: The rule's office is a community's and no ``community`` is given.
     """
+    own = COMMUNITY_RULE.format(kind=kind)
+    if community and any(r.kind == own for r in campaign.documents):
+        kind = own
     rule = campaign.rule(kind)
     if rule is None:
         return None

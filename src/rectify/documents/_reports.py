@@ -4,6 +4,9 @@ The community's monthly progress report, the town's circular (通报), the ledge
 Attachment 1 layout and its totals, the look-back (回头看) report and the report of all
 escalated cases by level. :data:`REPORT_VARIABLES` is keyed by template name: the last one
 renders with ``escalation_levels`` (``escalation_report`` is the case notice to the district).
+The campaign's own reports (survey coverage, the estate register, task status, rectification
+plans, the look-back drawn from the store) are built in ``_campaign_reports``, on the facts
+here; :func:`report_context` builds every report by its template name.
 
 Each function is pure: cases in, a context of plain values out.
 """
@@ -11,6 +14,8 @@ Each function is pure: cases in, a context of plain values out.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, cast
@@ -51,11 +56,14 @@ __all__ = [
     "ledger_totals_context",
     "lookback_context",
     "monthly_report_context",
+    "places_by_community",
     "report_context",
     "report_period",
+    "town_of",
 ]
 
 _TOWN: Final = 2  # the escalation level of town supervision (督办)
+_SPACES: Final = re.compile(r"\s+")
 _COMMON: Final = frozenset({"issuer", "filing", "number", "issued_on", "reader", "as_of", "title"})
 #: The variables each report template may use, by template name.
 REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
@@ -63,11 +71,16 @@ REPORT_VARIABLES: Final[Mapping[str, frozenset[str]]] = {
     | {"community", "period", "totals", "month", "by_category", "overdue_cases", "escalated_cases"},
     "circular": _COMMON
     | {"period", "totals", "ranking", "by_category", "escalated_cases", "progress", "heads_digest"}
-    | {"deadlines", "summary"},
+    | {"deadlines", "summary", "tasks"},
     "ledger": _COMMON | {"rows", "community", "heads_digest"},
-    "ledger_totals": _COMMON | {"rows", "totals", "due_on"},
-    "lookback_report": _COMMON | {"rows", "by_community", "totals"},
+    "ledger_totals": _COMMON | {"rows", "totals", "due_on", "counted_from"},
+    "lookback_report": _COMMON | {"rows", "by_community", "by_year", "totals"},
     "escalation_levels": _COMMON | {"levels", "totals"},
+    "survey_coverage": _COMMON | {"rows", "totals", "unsurveyed", "community", "due_on"},
+    "estate_register": _COMMON | {"rows", "totals", "community", "due_on"},
+    "task_status": _COMMON | {"rows", "phases", "totals"},
+    "rectification_plan": _COMMON
+    | {"community", "estates", "by_community", "by_category", "totals", "due_on"},
 }
 
 
@@ -329,8 +342,8 @@ def _case_row(
     }
 
 
-def _town_of(name: str) -> str:
-    """Return the town an office's name begins with (虎峰镇消防安全委员会办公室 → 虎峰镇)."""
+def town_of(name: str) -> str:
+    """Return the town a name begins with (虎峰镇消防安全委员会办公室 → 虎峰镇), or ""."""
     for mark in ("街道", "镇", "乡"):
         if mark in name:
             return name[: name.index(mark) + len(mark)]
@@ -447,7 +460,15 @@ def circular_context(
     that end after ``as_of`` and by the next report day (see :func:`_deadlines`), and the
     circular of the campaign's last report period carries the year-end ``summary`` (see
     :func:`_summary`). Without it, ``deadlines`` is empty and ``summary`` is ``None``.
+
+    ``tasks`` is the task list's progress when the cases hold the campaign's tasks (``kind:
+    task``), else ``None``: its totals, the tasks overdue and those done in the period
+    (``_campaign_reports.circular_tasks``).
     """
+    # The campaign's reports build on this module's facts: imported when used, not in a cycle.
+    from rectify.documents._campaign_reports import circular_tasks  # noqa: PLC0415
+
+    cases, specs = list(cases), list(specs)
     rows = hazard_facts(cases, specs, as_of)
     groups: dict[str, list[Facts]] = defaultdict(list)
     for f in rows:
@@ -462,6 +483,7 @@ def circular_context(
     ]
     progress = [(name, totals.closed, totals.counted) for name, totals in counted]
     period = _period(year, month, report_day)
+    start, end = report_period(year, month, report_day)
     return {
         **_common(
             f"关于{period['label']}老旧小区消防安全专项整治工作进展情况的通报",
@@ -497,6 +519,15 @@ def circular_context(
         "summary": _summary(rows, campaign, as_of=as_of, categories=categories)
         if campaign is not None and _in_last_report(campaign, as_of, report_day)
         else None,
+        "tasks": circular_tasks(
+            cases,
+            specs,
+            as_of=as_of,
+            start=start,
+            end=end,
+            campaign=campaign,
+            reader_role=reader_role,
+        ),
     }
 
 
@@ -687,7 +718,7 @@ def ledger_context(
         )
     )
     towns = {str(f.case.data.get("town") or "") for f in rows} - {""}
-    town = towns.pop() if len(towns) == 1 else _town_of(issuer.name)
+    town = towns.pop() if len(towns) == 1 else town_of(issuer.name)
     title = f"{town}老旧小区台账"
     return {
         **_common(
@@ -714,33 +745,24 @@ def ledger_totals_context(
     sequence: int,
     reader_role: str | None = "community",
 ) -> dict[str, object]:
-    """Return the ledger totals per community (the report due Apr 5)."""
-    rows = hazard_facts(cases, specs, as_of)
-    groups: dict[str, list[Facts]] = defaultdict(list)
-    for f in rows:
-        groups[f.community].append(f)
+    """Return the ledger totals per community (老旧小区总数台账统计表, the report due Apr 5).
+
+    When the old-estate register is kept (cases of a ``kind: survey`` workflow, one a
+    building), the estates and buildings of each community are those on the register, an
+    estate with no hazard among them, and ``counted_from`` is ``"register"``; otherwise they
+    are the estates and buildings hazards were found in, and ``counted_from`` is
+    ``"hazards"``. The hazard figures are the totals of the community's hazards either way.
+    """
+    places, register = places_by_community(cases, specs, as_of)
+    rows = [f for _, _, _, group in places for f in group]
     out = []
-    estates_by: list[set[str]] = []
-    buildings_by: list[set[tuple[str, str, str]]] = []
-    for name in sorted(groups):
-        group = groups[name]
-        estates = {str(f.case.data.get("community_name", "")) for f in group}
-        buildings = {
-            (
-                str(f.case.data.get("community_name", "")),
-                str(f.case.data.get("address", "")),
-                str(f.case.data.get("building", "")),
-            )
-            for f in group
-        }
+    for name, estates, buildings, group in places:
         severities = Counter(str(f.case.data.get("severity", "")) for f in group)
-        estates_by.append(estates)
-        buildings_by.append(buildings)
         out.append(
             {
                 "community": name,
-                "estates": len(estates),
-                "buildings": len(buildings),
+                "estates": estates,
+                "buildings": buildings,
                 "severities": dict(severities),
                 **_totals(group),
             }
@@ -755,6 +777,7 @@ def ledger_totals_context(
             reader_role=reader_role,
         ),
         "due_on": due_on,
+        "counted_from": "register" if register else "hazards",
         "rows": out,
         "totals": {
             "estates": sum(int(r["estates"]) for r in out),  # type: ignore[call-overload]
@@ -764,15 +787,117 @@ def ledger_totals_context(
     }
 
 
+def _compared(value: object) -> str:
+    """Return ``value`` as names are compared: NFKC, without white space, case-folded.
+
+    The form of ``rectify.spreadsheets``' ``text_key`` (a layer above this one), so that a
+    community, estate or building is the one the register import wrote however it is typed.
+    """
+    return _SPACES.sub("", unicodedata.normalize("NFKC", str(value or ""))).casefold()
+
+
+def places_by_community(
+    cases: Iterable[Case], specs: Iterable[WorkflowSpec], as_of: dt.date
+) -> tuple[list[tuple[str, int, int, list[Facts]]], bool]:
+    """Return each community's estates, buildings and hazards on ``as_of``, by name.
+
+    Each item is (community, estates, buildings, the facts of its hazards). When the
+    old-estate register is kept (cases of a ``kind: survey`` workflow, one a building), the
+    estates and buildings are those on the register, an estate with no hazard among them,
+    and the second value is ``True``; otherwise they are the estates (小区名称) and buildings
+    (小区名称, 地址, 楼栋) hazards were found in. The ledger totals, as a report and as a
+    spreadsheet, count with this.
+    """
+    # The register's counts are the campaign reports' (they build on this module's facts).
+    from rectify.documents._campaign_reports import register_counts  # noqa: PLC0415
+
+    cases, specs = list(cases), list(specs)
+    register = register_counts(cases, specs, as_of)
+    groups: dict[str, list[Facts]] = defaultdict(list)
+    for f in hazard_facts(cases, specs, as_of):
+        groups[f.community].append(f)
+    if register:  # a row a community of the register (as it spells it) or with hazards
+        spelled = {key: name for key, (name, _, _) in register.items()}
+        merged: dict[str, list[Facts]] = {name: [] for name in spelled.values()}
+        for name, group in groups.items():
+            merged.setdefault(spelled.get(_compared(name), name), []).extend(group)
+        groups = defaultdict(list, merged)
+    out = []
+    for name in sorted(groups):
+        group = groups[name]
+        if register:
+            _, estates, buildings = register.get(_compared(name), (name, 0, 0))
+        else:
+            estates, buildings = _estates_and_buildings(group)
+        out.append((name, estates, buildings, group))
+    return out, bool(register)
+
+
+def _estates_and_buildings(group: Sequence[Facts]) -> tuple[int, int]:
+    """Return how many estates and buildings ``group``'s hazards were found in."""
+    estates = {str(f.case.data.get("community_name", "")) for f in group}
+    buildings = {
+        (
+            str(f.case.data.get("community_name", "")),
+            str(f.case.data.get("address", "")),
+            str(f.case.data.get("building", "")),
+        )
+        for f in group
+    }
+    return len(estates), len(buildings)
+
+
 @attrs.frozen
 class LookbackResult:
-    """One closed case looked at again: whether the fix held, and the new case if not."""
+    """One closed case looked at again: whether the fix held, and the new case if not.
+
+    ``pending``: drawn for the look-back but not yet looked at (an earlier year's hazard
+    still waiting); neither passed nor relapsed, and left out of the relapse rate.
+    """
 
     case: Case
     passed: bool
     note: str = ""
     new_case: str | None = None
     new_case_number: str | None = None
+    pending: bool = False
+
+    @property
+    def relapsed(self) -> bool:
+        """Return whether the look-back found the hazard again."""
+        return not (self.passed or self.pending)
+
+
+def _lookback_year(case: Case) -> int:
+    """Return the year a looked-back hazard was rectified: its ``year``, else when it closed."""
+    year = case.data.get("year")
+    if isinstance(year, int) and not isinstance(year, bool):
+        return year
+    if isinstance(year, str) and year.strip().isdigit():
+        return int(year)
+    return local_date(case.updated_at).year
+
+
+def _relapse_rates(group: Sequence[LookbackResult]) -> dict[str, object]:
+    """Return the figures of a group of look-back results; the rate is of those looked at."""
+    pending = sum(r.pending for r in group)
+    relapsed = sum(r.relapsed for r in group)
+    checked = len(group) - pending
+    return {
+        "sampled": len(group),
+        "checked": checked,
+        "passed": checked - relapsed,
+        "relapsed": relapsed,
+        "pending": pending,
+        "rate": relapsed / checked if checked else 0.0,
+    }
+
+
+def _by_community(results: Iterable[LookbackResult]) -> list[dict[str, object]]:
+    groups: dict[str, list[LookbackResult]] = defaultdict(list)
+    for result in results:
+        groups[str(result.case.data.get("community") or "未注明")].append(result)
+    return [{"community": name, **_relapse_rates(group)} for name, group in sorted(groups.items())]
 
 
 def lookback_context(
@@ -784,26 +909,34 @@ def lookback_context(
     categories: CategoryTable | None = None,
     reader_role: str | None = None,
 ) -> dict[str, object]:
-    """Return the look-back (回头看) report: each sampled case and relapse rates."""
-    by_community: dict[str, list[LookbackResult]] = defaultdict(list)
-    for result in results:
-        by_community[str(result.case.data.get("community") or "未注明")].append(result)
+    """Return the look-back (回头看) report: each sampled case and relapse rates.
+
+    ``rows``: ``id``, ``number``, ``hazard``, ``year`` (the year it was rectified),
+    ``earlier`` (of a year before ``as_of``'s), ``passed``, ``pending``, ``note``,
+    ``new_case``, ``new_case_number``. ``by_community`` (``community``), ``by_year``
+    (``year``, with ``communities``: its rows by community) and ``totals`` (with
+    ``earlier``: how many were of earlier years) each hold ``sampled``, ``checked`` (less
+    the ``pending``), ``passed``, ``relapsed``, ``pending`` and ``rate`` (relapsed ÷
+    checked, 0 when none was looked at).
+    """
     rows = [
         {
             "id": r.case.id,
             "number": case_number(r.case),
             "hazard": hazard_view(r.case, categories, reader_role=reader_role),
+            "year": _lookback_year(r.case),
+            "earlier": _lookback_year(r.case) < as_of.year,
             "passed": r.passed,
+            "pending": r.pending,
             "note": mask_phone(r.note, reveal=reader_role in PHONE_ROLES),
             "new_case": r.new_case,
             "new_case_number": r.new_case_number or r.new_case,
         }
         for r in results
     ]
-
-    def rate(group: Sequence[LookbackResult]) -> float:
-        return sum(not r.passed for r in group) / len(group) if group else 0.0
-
+    years: dict[int, list[LookbackResult]] = defaultdict(list)
+    for result in results:
+        years[_lookback_year(result.case)].append(result)
     return {
         **_common(
             "老旧小区消防安全隐患整改“回头看”情况报告",
@@ -814,19 +947,14 @@ def lookback_context(
             reader_role=reader_role,
         ),
         "rows": rows,
-        "by_community": [
-            {
-                "community": name,
-                "sampled": len(group),
-                "relapsed": sum(not r.passed for r in group),
-                "rate": rate(group),
-            }
-            for name, group in sorted(by_community.items())
+        "by_community": _by_community(results),
+        "by_year": [
+            {"year": year, **_relapse_rates(group), "communities": _by_community(group)}
+            for year, group in sorted(years.items())
         ],
         "totals": {
-            "sampled": len(results),
-            "relapsed": sum(not r.passed for r in results),
-            "rate": rate(results),
+            **_relapse_rates(results),
+            "earlier": sum(row["earlier"] is True for row in rows),
         },
     }
 
@@ -906,18 +1034,41 @@ def report_context(
     Monthly reports and circulars cover ``period`` (year, month), by default the month of
     ``as_of``. Circulars and ledgers print ``heads_digest`` (``Ledger.heads_digest()``) as
     their footer line 台账校验码; other reports ignore it. Circulars follow ``campaign``'s
-    calendar (its phase deadlines, and the year-end summary): other reports ignore it.
+    calendar (its phase deadlines, and the year-end summary); the task status takes the
+    phase titles from it, and the campaign's reports their due dates (see
+    ``_campaign_reports.campaign_report_context``): other reports ignore it.
 
-    ``name`` is a key of :data:`REPORT_VARIABLES` other than ``lookback_report`` (which is
-    built from look-back results): ``monthly_report`` needs ``community``; ``ledger_totals``
-    takes ``due_on`` (April 5 of the year by default). ``filing`` (``Notices.filing``) says
-    where the report goes (主送, 抄送, whether it is sent up); none by default.
+    ``name`` is a key of :data:`REPORT_VARIABLES`: ``monthly_report`` needs ``community``;
+    ``ledger_totals`` takes ``due_on`` (April 5 of the year by default); ``ledger``,
+    ``survey_coverage`` and ``estate_register`` cover ``community`` if given, else the
+    town; ``rectification_plan`` is the community's plan, or the town's annual plan without
+    one; ``lookback_report`` is the look-back of the sample ``as_of`` draws
+    (``lookback_results`` with ``lookback_seed(as_of)``). ``filing`` (``Notices.filing``)
+    says where the report goes (主送, 抄送, whether it is sent up); none by default.
 
     Raises:
         ValueError: ``name`` is not such a report, or ``monthly_report`` lacks a community.
     """
+    # The campaign's reports build on this module's facts: imported when used, not in a cycle.
+    from rectify.documents._campaign_reports import (  # noqa: PLC0415
+        CAMPAIGN_REPORTS,
+        campaign_report_context,
+    )
+
     year, month = period or (as_of.year, as_of.month)
-    if name == "monthly_report":
+    if name in CAMPAIGN_REPORTS:
+        context = campaign_report_context(
+            name,
+            cases,
+            specs,
+            as_of=as_of,
+            issuer=issuer,
+            sequence=sequence,
+            categories=categories,
+            community=community,
+            campaign=campaign,
+        )
+    elif name == "monthly_report":
         if not community:
             raise ValueError("the monthly report needs a community")
         context = monthly_report_context(
@@ -971,8 +1122,7 @@ def report_context(
             cases, specs, as_of=as_of, issuer=issuer, sequence=sequence, categories=categories
         )
     else:
-        choices = ", ".join(sorted(set(REPORT_VARIABLES) - {"lookback_report"}))
-        raise ValueError(f"no report {name!r}; reports: {choices}")
+        raise ValueError(f"no report {name!r}; reports: {', '.join(sorted(REPORT_VARIABLES))}")
     if filing is not None:
         context["filing"] = dict(filing)
     return context
