@@ -107,7 +107,7 @@ def test_title_row_and_merged_header_and_community_cells_of_a_workbook() -> None
     ]
     assert inferred(result) == [
         (4, "PAS.EVAC", "楼道堆放", ()),
-        (5, "FAC.HOSE", "消火栓箱", ()),
+        (5, "FAC.HOSE", "水带", ()),  # 消火栓箱 names the box, not what is wrong
         (9, "FAC.SPR", "喷淋", ()),
     ]
     assert result.duplicates == ()
@@ -157,7 +157,7 @@ def test_messy_csv_reports_each_bad_row_and_imports_the_rest() -> None:
     ]
     assert inferred(result) == [
         (4, "PAS.EVAC", "楼道堆放", ()),
-        (5, "FAC.HOSE", "消火栓箱", ()),
+        (5, "FAC.HOSE", "水带", ()),  # 消火栓箱 names the box, not what is wrong
         (13, "EBIKE.PARK", "楼道停放电动车", ()),
         # the longest keyword wins; the other category is named
         (14, "EBIKE.CHARGE", "电动车充电", ("ELEC.WIRE",)),
@@ -598,12 +598,16 @@ def test_the_workbook_has_a_bold_frozen_header_and_sized_columns(
     write_ledger(ledger.cases(), path, specs=specs_of(ledger), reader_role="community")
     sheet = openpyxl.load_workbook(path).worksheets[0]
     assert sheet.freeze_panes == "A2"
-    assert [c.value for c in sheet[1]][:7] == list(rectify.spreadsheets.LEDGER_HEADERS)
+    # A 序号 column first (the print layout; tests/test_export.py checks the rest of it).
+    header = [c.value for c in sheet[1]]
+    assert header[:8] == ["序号", *rectify.spreadsheets.LEDGER_HEADERS]
+    assert [sheet.cell(r, 1).value for r in range(2, 7)] == [1, 2, 3, 4, 5]
     assert all(c.font.bold for c in sheet[1])
     letters = [get_column_letter(i) for i in range(1, sheet.max_column + 1)]
     assert all(sheet.column_dimensions[letter].width >= 6 for letter in letters)
-    assert sheet.cell(2, 10).number_format == "yyyy-mm-dd"
-    assert isinstance(sheet.cell(2, 10).value, dt.datetime)  # a date cell, not text
+    running = header.index("当前环节期限") + 1
+    assert sheet.cell(2, running).number_format == "yyyy-mm-dd"
+    assert isinstance(sheet.cell(2, running).value, dt.datetime)  # a date cell, not text
 
 
 # -- privacy and formula injection -------------------------------------------------------
@@ -735,7 +739,9 @@ def test_ledger_totals_per_community(sample: LedgerImport, tmp_path: Path) -> No
     sheet = openpyxl.load_workbook(book).worksheets[0]
     assert sheet["A1"].value == "老旧小区总数台账统计表"
     assert sheet.freeze_panes == "A3"
-    assert sheet.cell(sheet.max_row, 1).value == "合计"
+    # The communities are numbered (序号), the 合计 line below them is not.
+    assert [sheet.cell(r, 1).value for r in range(3, sheet.max_row + 1)] == [1, 2, 3, 4, None]
+    assert sheet.cell(sheet.max_row, 2).value == "合计"
 
 
 def test_the_summary_names_rows_columns_and_inferences() -> None:
@@ -867,8 +873,8 @@ def sheet_lines(path: Path) -> dict[str, dict[str, object]]:
     """Return the lines of a totals workbook by community (合计 included), by header."""
     sheet = openpyxl.load_workbook(path).worksheets[0]
     header, *rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
-    assert tuple(header) == TOTALS_HEADER
-    return {str(row[0]): dict(zip(map(str, header), row, strict=True)) for row in rows}
+    assert tuple(header) == ("序号", *TOTALS_HEADER)
+    return {str(row[1]): dict(zip(map(str, header), row, strict=True)) for row in rows}
 
 
 def as_sheet(totals: rectify.documents.Totals) -> dict[str, object]:
@@ -931,7 +937,7 @@ def test_the_totals_sheet_counts_as_the_reports_count(tmp_path: Path) -> None:
     assert [t.rate for t in lines] == [pytest.approx(1 / 3), pytest.approx(1 / 2)]
     assert sheet["合计"]["整改率"] == pytest.approx(0.4)  # not the sum or mean of the rates
     book = openpyxl.load_workbook(path).worksheets[0]
-    assert book.cell(book.max_row, len(TOTALS_HEADER)).number_format == "0.0%"
+    assert book.cell(book.max_row, len(TOTALS_HEADER) + 1).number_format == "0.0%"
     csv_path = tmp_path / "totals.csv"
     write_ledger_totals(cases, csv_path, specs=specs, as_of=day)
     *_, total = list(csv.reader(io.StringIO(csv_path.read_text("utf-8-sig"))))
