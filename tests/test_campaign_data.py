@@ -11,7 +11,7 @@ import rectify
 from rectify import Actor, Ledger
 from rectify.calendar import load_campaign
 from rectify.definitions import load_workflow
-from rectify.documents import hazard_facts
+from rectify.documents import LookbackResult, hazard_facts, lookback_results, lookback_seed
 from rectify.engine import sample_lookback
 from rectify.stores import MemoryStore
 from rectify.testing import FakeCalendar
@@ -117,7 +117,8 @@ def test_broken_tasks_are_reported_each_at_its_line() -> None:
     assert ("missing-key", 13, "tasks.short") in found
 
 
-def test_only_hazards_take_case_numbers(ledger: Ledger) -> None:
+def test_hazards_take_case_numbers_earlier_ones_in_their_years_series(ledger: Ledger) -> None:
+    ledger.open("ERL-0", "earlier", EARLIER, OFFICE, at=at(9, 1, 2023))
     ledger.open("BLD-1", "survey", BUILDING, OFFICE, at=at(3, 11))
     task = load_campaign().tasks[0]
     ledger.open(task.case_id, "task", task.data(), OFFICE, at=at(3, 11))
@@ -129,12 +130,13 @@ def test_only_hazards_take_case_numbers(ledger: Ledger) -> None:
     ledger.open("HZ-2", "hazard", HAZARD, OFFICE, at=at(3, 13))
     numbers = {c.id: c.data.get("case_number") for c in ledger.cases()}
     assert numbers == {
+        "ERL-0": "正街-2023-001",
         "BLD-1": None,
         "BLD-2": None,
         "TASK-survey_buildings": None,
-        "ERL-1": None,
-        "HZ-1": "正街-2024-001",
-        "HZ-2": "正街-2024-002",
+        "ERL-1": "正街-2024-001",
+        "HZ-1": "正街-2024-002",
+        "HZ-2": "正街-2024-003",
     }
 
 
@@ -182,3 +184,24 @@ def test_look_back_samples_earlier_years_with_this_years_closed_cases(ledger: Le
     )
     assert [c.id for c in sample] == ["ERL-1", "ERL-2"]
     assert sample_lookback(cases, rectified_states=("closed",)) == []
+
+
+def test_recording_a_look_back_leaves_the_days_draw_alone(ledger: Ledger) -> None:
+    for n in range(10):
+        item = {**EARLIER, "building": f"{n + 1}栋", "description": f"{n + 1}栋灭火器过期"}
+        ledger.open(f"ERL-{n}", "earlier", item, OFFICE, at=at(9, 1 + n, 2023))
+    day = dt.date(2024, 11, 15)
+    specs = [e.spec for e in ledger.engines]
+
+    def drawn() -> list[LookbackResult]:
+        cases = list(ledger.cases_as_of(day))
+        return lookback_results(cases, specs, as_of=day, seed=lookback_seed(day))
+
+    before = drawn()
+    assert len(before) == 2  # a fifth of the community's ten
+    assert all(r.pending for r in before)
+    for result in before:  # confirmed by a grid worker: not "closed by a grid worker alone"
+        ledger.fire(result.case.id, "confirm", GRID, at=dt.datetime(2024, 11, 15, 10, tzinfo=TZ))
+    after = drawn()
+    assert [r.case.id for r in after] == [r.case.id for r in before]
+    assert all(r.passed and not r.pending for r in after)

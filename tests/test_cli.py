@@ -186,7 +186,7 @@ def db(surveyed: Path, tmp_path: Path) -> Path:
 
 def test_init_creates_an_empty_store_and_says_where(tmp_path: Path) -> None:
     db = tmp_path / "town" / "rectify.db"
-    assert run("init", "--db", db) == f"store ready at {db}: 0 cases, 3 workflows\n"
+    assert run("init", "--db", db) == f"store ready at {db}: 0 cases, 6 workflows\n"
     assert db.is_file()
 
 
@@ -200,7 +200,7 @@ def test_import_counts_new_cases_and_importing_again_adds_none(tmp_path: Path) -
     assert "导入中" in first.stderr  # the progress bar goes to stderr
     again = run("import", LEDGER, "--db", db, "--at", SURVEYED_AT)
     assert again.splitlines()[-1] == "新增 0 件，已存在 100 件，有问题 0 行"
-    assert run("init", "--db", db) == f"store ready at {db}: 100 cases, 3 workflows\n"
+    assert run("init", "--db", db) == f"store ready at {db}: 100 cases, 6 workflows\n"
 
 
 # -- cases and show -----------------------------------------------------------------------
@@ -804,15 +804,20 @@ def test_demo_prints_the_campaign_summary(demo: tuple[Result, Path]) -> None:
         "虎峰社区",
     ]
     assert re.fullmatch(
-        r"案件 102 件；2024-12-25 逾期 \d+ 件；升级至镇督办及以上 \d+ 件；复发 1 件；"
+        r"隐患 103 件；2024-12-25 逾期 \d+ 件；升级至镇督办及以上 \d+ 件；复发 2 件；"
         r"历史记录校验：通过",
         lines[5],
     )
+    # The campaign beyond its hazards: the register surveyed, the tasks, earlier years.
+    assert lines[6] == "老旧小区 20 个、楼栋 52 栋：已摸排 51 栋，移出台账 1 栋"
+    assert re.fullmatch(r"任务 7 项：已完成 7 项，其中逾期完成 [1-9]\d* 项", lines[7])
+    assert re.fullmatch(r"往年已整改隐患 40 处：回头看 \d+ 处，发现反弹 1 处", lines[8])
     assert re.fullmatch(
-        rf"共 102 件案件、\d+ 条记录、\d+ 份文书；请打开 {re.escape(str(out / 'index.html'))}",
-        lines[6],
+        r"共存储 202 件案件（隐患、楼栋、任务、往年隐患）、\d+ 条记录、\d+ 份文书；"
+        rf"请打开 {re.escape(str(out / 'index.html'))}",
+        lines[9],
     )
-    assert len(lines) == 7, "no stage timings at the default scale"
+    assert len(lines) == 10, "no stage timings at the default scale"
     assert "2024-08-22：已出月报和通报" in result.stderr
 
 
@@ -823,8 +828,32 @@ def test_demo_index_links_to_every_document_and_each_exists(demo: tuple[Result, 
     links = _Links()
     links.feed(body)
     count = int(re.search(r"(\d+) 份文书；", result.stdout).group(1))  # type: ignore[union-attr]
-    assert len(links.hrefs) == len(set(links.hrefs)) == count
-    assert [h for h in links.hrefs if not (out / h).is_file()] == []
+    files = [h for h in links.hrefs if not h.startswith("#")]  # the dashboard's sections
+    assert len(files) == len(set(files)) == count
+    assert [h for h in files if not (out / h).is_file()] == []
+    assert {h[1:] for h in links.hrefs if h.startswith("#")} <= set(
+        re.findall(r'id="([^"]+)"', body)
+    )
+
+
+def test_demo_index_is_the_campaigns_dashboard(demo: tuple[Result, Path]) -> None:
+    _result, out = demo
+    body = (out / "index.html").read_text(encoding="utf-8")
+    for heading in (
+        "工作阶段",
+        "排查覆盖",
+        "任务清单",
+        "隐患",
+        "报表",
+        "通知文书（按社区、小区、隐患编号）",
+    ):
+        assert f">{heading}</h2>" in body
+    assert "<td>全面摸底排查</td><td>2024-03-01 至 2024-04-10</td>" in body.replace("\n", "")
+    # Every notice is found under its community, estate and case number.
+    assert re.search(r"<h3>正街社区</h3>\s*<h4>[^<]+</h4>", body)
+    assert re.search(r"<li><b>正街-2024-\d{3}</b>：<a href=\"notices/", body)
+    assert "逾期" in body  # the task done late
+    assert (out / "exports" / "register-public.xlsx").is_file()
 
 
 def test_demo_writes_slips_monthly_reports_on_the_22nd_and_circulars(
@@ -870,8 +899,9 @@ def test_demo_at_a_larger_scale_prints_stage_timings(tmp_path: Path) -> None:
     result = invoke("demo", "--out", tmp_path / "out", "--ledger", small, "--scale", "2")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    # 40 hazards, the major case one of them was referred to, and a look-back relapse.
-    assert re.search(r"^案件 42 件；.*历史记录校验：通过$", out, re.MULTILINE), out
+    # 40 hazards, the major case one of them was referred to, and the look-back's relapses:
+    # one of this year's and one of an earlier year's.
+    assert re.search(r"^隐患 43 件；.*复发 2 件；历史记录校验：通过$", out, re.MULTILINE), out
     stages = re.findall(r"^  (\w+) +\d+\.\d\d 秒$", out, re.MULTILINE)
     assert stages == ["办理", "导入", "通知", "报表", "巡查", "合计"]
 

@@ -41,7 +41,8 @@ from hypothesis.stateful import (
 
 import rectify
 from rectify import Actor, Case, Engine, Evidence, Record, RectifyError, WorkflowSpec
-from rectify.definitions import EventSpec, PayloadField
+from rectify.calendar import load_campaign
+from rectify.definitions import Earliest, EventSpec, FieldDate, PayloadField
 from rectify.testing import FakeCalendar
 from tests.conftest import WORKFLOWS
 
@@ -49,6 +50,8 @@ SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 #: Zones an event time may be given in; the engine must compare instants, not wall clocks.
 ZONES: Final = (SHANGHAI, dt.UTC, dt.timezone(dt.timedelta(hours=-5)))
 START: Final = dt.datetime(2024, 3, 1, 8, 30, tzinfo=SHANGHAI)
+#: The shipped campaign: its phase dates are what `{campaign: ...}` deadlines give.
+CAMPAIGN: Final = load_campaign()
 #: The people who act; each may act in any role, so separation of duties is exercised.
 PEOPLE: Final = ("p1", "p2", "p3")
 #: Roles that no shipped workflow declares.
@@ -67,6 +70,11 @@ RECTIFIED_TAILS: Final[Mapping[str, tuple[tuple[str, ...], ...]]] = {
     "hazard": (("verify", "close"),),
     "immediate": (("correct_on_spot", "close"), ("comply", "verify")),
     "major": (("reinspect", "close_case", "delist"),),
+    # An earlier year's hazard was rectified then: its look-back only confirms it.
+    "earlier": (("confirm",),),
+    # A building surveyed and a task done are not hazards: nothing of theirs is rectified.
+    "survey": (),
+    "task": (),
 }
 #: States a case reaches only through a re-inspection of a reported fix.
 VERIFIED_STATES: Final = frozenset({"verified", "reinspected"})
@@ -88,7 +96,9 @@ _ENGINES: dict[Path, Engine] = {}
 def _engine(path: Path) -> Engine:
     """Return the (stateless, shareable) engine of a workflow file."""
     if path not in _ENGINES:
-        _ENGINES[path] = Engine(rectify.load_workflow(path), calendar=FakeCalendar())
+        _ENGINES[path] = Engine(
+            rectify.load_workflow(path), calendar=FakeCalendar(), phases=CAMPAIGN.phase_ends
+        )
     return _ENGINES[path]
 
 
@@ -333,7 +343,8 @@ def draw_payload(
     fields = (*event.require, *event.optional)
     how = _pick(draw, ("invalid", "missing", "extra") if event.require else ("invalid", "extra"))
     if how == "extra" or not fields:
-        payload[_pick(draw, ("note", "Due", ""))] = "x"
+        declared = {f.name for f in fields}  # an extra field is one the event does not take
+        payload[_pick(draw, [n for n in ("note", "Due", "", "remark") if n not in declared])] = "x"
         return payload, False
     if how == "missing":
         field = _pick(draw, event.require)
@@ -528,6 +539,25 @@ _OPEN_DATA: Final = st.dictionaries(
 )
 
 
+def _date_fields(rule: object) -> list[str]:
+    """Return the fields a deadline rule reads its date from."""
+    if isinstance(rule, FieldDate):
+        return [rule.field]
+    if isinstance(rule, Earliest):
+        return [f for sub in rule.rules for f in _date_fields(sub)]
+    return []
+
+
+@functools.cache
+def _open_data(spec: WorkflowSpec) -> st.SearchStrategy[Mapping[str, object]]:
+    """Return case data to open with: a date where the initial state's deadline reads one."""
+    needed = _date_fields(spec.state(spec.initial).deadline)
+    if not needed:
+        return _OPEN_DATA
+    dates = st.fixed_dictionaries(dict.fromkeys(needed, _DATES))
+    return st.tuples(_OPEN_DATA, dates).map(lambda both: {**both[0], **both[1]})
+
+
 class CaseMachine(RuleBasedStateMachine):
     """Cases of one workflow, opened and fired at at random; subclassed per workflow file."""
 
@@ -571,7 +601,7 @@ class CaseMachine(RuleBasedStateMachine):
             data.draw(st.sampled_from(self.spec.role_names), label="opener role"),
         )
         self.clock += dt.timedelta(minutes=data.draw(st.integers(0, 3 * 24 * 60), label="delay"))
-        fields: dict[str, object] = dict(data.draw(_OPEN_DATA, label="data"))
+        fields: dict[str, object] = dict(data.draw(_open_data(self.spec), label="data"))
         bad = allow_bad and data.draw(st.integers(0, 3), label="bad data") == 0
         if bad:
             fields["photos"] = ["not", "a", "scalar"]
@@ -872,7 +902,7 @@ def test_a_walk_of_valid_events_replays_exactly(path: Path, data: st.DataObject)
     engine = _engine(path)
     spec = engine.spec
     opener = Actor(data.draw(st.sampled_from(PEOPLE)), data.draw(st.sampled_from(spec.role_names)))
-    case = engine.open("walk", data.draw(_OPEN_DATA), opener, START).case
+    case = engine.open("walk", data.draw(_open_data(spec)), opener, START).case
     for _ in range(data.draw(st.integers(0, 25), label="steps")):
         if spec.state(case.state).final:
             break

@@ -31,6 +31,8 @@ def test_wheel_contains_workflows_notices_and_py_typed(wheel: Path) -> None:
     for shipped in WORKFLOWS.glob("*.yaml"):
         assert f"rectify/_data/workflows/{shipped.name}" in names
     assert "rectify/py.typed" in names
+    for sample in ("ledger-2024.csv", "register-2024.csv", "earlier-2022-2023.csv"):
+        assert f"rectify/_data/sample/{sample}" in names  # what `rectify demo` reads
     for shipped in (ROOT / "notices").rglob("*"):
         if shipped.is_file():
             relative = shipped.relative_to(ROOT / "notices").as_posix()

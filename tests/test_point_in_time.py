@@ -79,7 +79,7 @@ def test_a_past_circular_says_what_the_circular_of_that_day_said(
     )
     assert _numbers(database) == numbers
     if fmt == "text":
-        assert "已销号80处，整改率80.0%" in filed
+        assert "已销号79处，整改率79.0%" in filed
 
 
 def test_past_ledger_totals_say_what_they_said_on_their_day(campaign: Path) -> None:
@@ -88,8 +88,10 @@ def test_past_ledger_totals_say_what_they_said_on_their_day(campaign: Path) -> N
     again = run("report", "totals", "--db", database, "--as-of", "2024-04-05", "--format", "text")
     assert again == filed
     total = next(line for line in filed.splitlines() if "合计" in line)
-    assert "已销号29处" in total
-    assert "33.0%" in total
+    # Counted from the register (an estate with no hazard too) as it stood on 4/5.
+    assert total.startswith("合计：小区19个，楼栋51栋，排查87处")
+    assert "已销号25处" in total
+    assert "28.7%" in total
 
 
 def test_overdue_on_a_past_day_lists_the_cases_overdue_then(campaign: Path) -> None:
@@ -222,7 +224,8 @@ def test_the_major_hazard_is_one_hazard_and_transfers_have_their_own_line(campai
     assert continued[0].successor is not None
     assert continued[0].successor.state == "delisted"
     assert continued[0].status == "closed"
-    assert len(rows) == len(cases) - 1  # the major case is not found a second time
+    hazards = [c for c in cases if ledger.engine(c.workflow).spec.kind == "hazard"]
+    assert len(rows) == len(hazards) - 1  # the major case is not found a second time
     totals = count(rows)
     assert totals.found == totals.counted + totals.transferred + totals.dismissed + totals.duplicate
     ledger_text = (campaign / "reports" / "2024-12" / "ledger.txt").read_text(encoding="utf-8")

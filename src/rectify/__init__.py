@@ -160,7 +160,6 @@ _MOVED = {
     "ledger_context": "rectify.documents",
     "ledger_totals_context": "rectify.documents",
     "lookback_context": "rectify.documents",
-    "mask_groups": "rectify.documents",
     "mask_phone": "rectify.documents",
     "monthly_report_context": "rectify.documents",
     "report_context": "rectify.documents",

@@ -6,7 +6,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-__all__ = ["default_notices", "default_workflows", "sample_ledger"]
+__all__ = ["default_notices", "default_workflows", "sample_file", "sample_ledger"]
 
 
 def _shipped(name: str) -> Traversable:
@@ -28,9 +28,18 @@ def default_notices() -> Traversable:
     return _shipped("notices")
 
 
-def sample_ledger() -> Traversable:
-    """Return the sample ledger (CSV) the campaign demo imports."""
-    packaged = resources.files("rectify") / "_data" / "sample" / "ledger-2024.csv"
+def sample_file(name: str) -> Traversable:
+    """Return a sample file the campaign demo reads (a CSV of ``examples/data``).
+
+    ``ledger-2024.csv`` (the hazard ledger), ``register-2024.csv`` (the old-estate register,
+    one row per building) and ``earlier-2022-2023.csv`` (earlier years' rectified hazards).
+    """
+    packaged = resources.files("rectify") / "_data" / "sample" / name
     if packaged.is_file():
         return packaged
-    return Path(__file__).resolve().parents[2] / "examples" / "data" / "ledger-2024.csv"
+    return Path(__file__).resolve().parents[2] / "examples" / "data" / name
+
+
+def sample_ledger() -> Traversable:
+    """Return the sample ledger (CSV) the campaign demo imports."""
+    return sample_file("ledger-2024.csv")

@@ -35,6 +35,7 @@ from rectify.documents._contexts import (
     check_notice_context,
 )
 from rectify.engine._case import Actor, Case, Effect, Evidence, NoticeDue, Outcome
+from rectify.engine._category import change_category
 from rectify.engine._engine import TIMEZONE, Engine, EventOption, local_date, require_aware
 from rectify.engine._escalation import escalate
 from rectify.engine._guards import Action, Guard
@@ -47,11 +48,13 @@ from rectify.exceptions import (
     RectifyError,
     ReplayError,
 )
+from rectify.spreadsheets._register import rectified_at
 from rectify.stores._store import AuditRow, CaseQuery, Delivery, Store, projection_columns
 
 __all__ = [
     "DEAD_AFTER",
     "FINDING_KINDS",
+    "NUMBERED_KINDS",
     "Clock",
     "Finding",
     "Ledger",
@@ -62,6 +65,10 @@ __all__ = [
     "heads_as_of",
 ]
 
+
+#: The kinds of workflow whose cases take readable case numbers: this year's hazards and
+#: earlier years' (numbered in the series of the year they were closed in).
+NUMBERED_KINDS: Final = frozenset({"hazard", "archive"})
 
 #: The attempts after which ``Ledger.deliver`` gives up on a failing effect (a dead letter).
 DEAD_AFTER: Final = 5
@@ -350,7 +357,7 @@ class Ledger:
         # Opened once without its number first: a case the engine refuses takes none.
         outcome = engine.open(case_id, data, actor, when, recurrence_of=previous)
         _check_notices(engine, outcome, when)
-        if self.case_numbers is not None and engine.spec.kind == "hazard":
+        if self.case_numbers is not None and engine.spec.kind in NUMBERED_KINDS:
             ((_, _, numbered),) = self._numbering([(case_id, workflow, data)], when, 1)
             if previous is not None:
                 numbered = {**numbered, RECURRENCE_OF_NUMBER: case_number(previous)}
@@ -436,6 +443,56 @@ class Ledger:
             [(merged.case, duplicate.seq, merged.effects), (kept.case, into.seq, kept.effects)]
         )
         return merged, kept
+
+    def change_category(
+        self,
+        case_id: str,
+        category: str,
+        actor: Actor,
+        *,
+        reason: str,
+        categories: CategoryTable | None = None,
+        expected_seq: int | None = None,
+        at: dt.datetime | None = None,
+    ) -> Outcome:
+        """Change (or confirm) a stored case's category and store the ``@category`` record.
+
+        See :func:`rectify.engine.change_category`: an unsure import's marks are cleared,
+        and a severity that was the old category's default follows the new one (a
+        ``@severity`` record after it).
+
+        Args:
+            case_id: The case.
+            category: The category's code (``PAS.EVAC``).
+            actor: Who changes it.
+            reason: Why; required.
+            categories: The table the case was categorised with (the shipped one by default).
+            expected_seq: The case's ``seq`` as the host read it; refused with
+                ``ConcurrencyError`` if the case has moved on since.
+            at: When; the clock's now by default.
+
+        Raises:
+            ConcurrencyError: Someone else changed the case first; nothing was written.
+            EventRefusedError: The change was refused (closed case, no reason, unknown
+                category, or one of another workflow); nothing was written.
+        """
+        when = self._now(at)
+        case = self.store.get(case_id)
+        if expected_seq is not None and case.seq != expected_seq:
+            raise ConcurrencyError(case_id=case_id, expected=expected_seq, found=case.seq)
+        engine = self.engine(case.workflow, case.version)
+        outcome = change_category(
+            engine,
+            case,
+            category,
+            actor,
+            when,
+            reason=reason,
+            categories=categories or load_categories(),
+        )
+        _check_notices(engine, outcome, when)
+        self.store.append(outcome.case, case.seq, outcome.effects)
+        return outcome
 
     # -- reading ----------------------------------------------------------------------
 
@@ -737,6 +794,70 @@ class Ledger:
         )
         return self.store.add_many(opened, batch=batch, progress=progress)
 
+    def open_tasks(
+        self,
+        campaign: Campaign,
+        actor: Actor,
+        *,
+        at: dt.datetime | None = None,
+        workflow: str = "task",
+    ) -> int:
+        """Open a case of ``workflow`` for each task of the campaign's list; return how many new.
+
+        Each task is ``TASK-<key>`` with :meth:`CampaignTask.data` (its deadline is the
+        task's ``due``); a task already stored is skipped, so opening again opens nothing.
+
+        Raises:
+            TypeError: ``at`` is not a datetime.
+            NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
+        """
+        items = [(task.case_id, workflow, task.data()) for task in campaign.tasks]
+        return self.import_cases(items, actor, at=at)
+
+    def import_earlier(
+        self,
+        items: Iterable[tuple[str, str, Mapping[str, object]]],
+        actor: Actor,
+        *,
+        batch: int = 500,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Open earlier years' rectified items, each on the day it was closed; return how many new.
+
+        Each item's data has ``rectified_on`` (a date, as ``read_earlier`` gives it); the case
+        is opened at 12:00 that day (Asia/Shanghai), through :meth:`import_cases`, one day at
+        a time. Items already stored are skipped. ``progress`` gets (new, seen) over all days.
+
+        Raises:
+            ArgumentError: An item's ``rectified_on`` is missing or not a date; nothing was
+                stored.
+        """
+        by_day: dict[dt.date, list[tuple[str, str, Mapping[str, object]]]] = {}
+        for case_id, workflow, data in items:
+            day = data.get("rectified_on")
+            if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+                raise ArgumentError(
+                    f"earlier item {case_id!r}: rectified_on is {day!r}, not a date"
+                )
+            by_day.setdefault(day, []).append((case_id, workflow, data))
+        added = seen = 0
+        for day in sorted(by_day):
+            group = by_day[day]
+
+            def step(new: int, looked: int, before: tuple[int, int] = (added, seen)) -> None:
+                if progress is not None:
+                    progress(before[0] + new, before[1] + looked)
+
+            added += self.import_cases(
+                group, actor, at=rectified_at(day), batch=batch, progress=step
+            )
+            seen += len(group)
+        return added
+
+    def _numbered(self, workflow: str) -> bool:
+        """Return whether cases of ``workflow`` take readable case numbers."""
+        return self.engine(workflow).spec.kind in NUMBERED_KINDS
+
     def _numbering(
         self,
         items: Iterable[tuple[str, str, Mapping[str, object]]],
@@ -751,16 +872,16 @@ class Ledger:
         day = local_date(when)
         pending = iter(items)
         while chunk := list(itertools.islice(pending, max(batch, 1))):
-            # Hazards are numbered; a building to survey, a task or an earlier year's item
-            # is not one of the campaign's hazards and takes no number of their series.
-            hazards = [item for item in chunk if self.engine(item[1]).spec.kind == "hazard"]
+            # Hazards are numbered (an earlier year's in the series of its year); a building
+            # to survey or a task is not a hazard and takes no number of their series.
+            numbered = [item for item in chunk if self._numbered(item[1])]
             numbers = iter(
                 self.store.register_documents(
-                    [(f"case-number/{i}", numbering.series(d, day), day) for i, _, d in hazards]
+                    [(f"case-number/{i}", numbering.series(d, day), day) for i, _, d in numbered]
                 )
             )
             for case_id, workflow, data in chunk:
-                if self.engine(workflow).spec.kind != "hazard":
+                if not self._numbered(workflow):
                     yield case_id, workflow, data
                     continue
                 seq, _ = next(numbers)

@@ -1,4 +1,4 @@
-"""The case commands: init, import, cases, show and fire.
+"""The case commands: init, import, cases, show, fire and category.
 
 This module owns the commands that set up the store, bring a survey ledger (台账) in, and
 list, show and move single cases: the ``cases`` listing with its filters (a community,
@@ -47,12 +47,23 @@ from rectify.documents._contexts import CASE_NUMBER, PHONE_ROLES
 from rectify.engine._case import Actor, Case, Evidence
 from rectify.engine._engine import TIMEZONE
 from rectify.engine._escalation import SYSTEM, is_overdue
-from rectify.exceptions import EventRefusedError
+from rectify.exceptions import CaseFinalError, EventRefusedError, OutOfOrderError, PayloadError
 from rectify.ledger import Ledger
+from rectify.spreadsheets._values import LedgerImport
 from rectify.stores._store import CaseQuery, matches
-from rectify.templating._formatting import mask_phone
+from rectify.templating._formatting import mask_groups, mask_phone
 
-__all__ = ["CASES_HEAD", "EVIDENCE_LIMIT", "MAX_LIMIT", "cases", "fire", "import_", "init", "show"]
+__all__ = [
+    "CASES_HEAD",
+    "EVIDENCE_LIMIT",
+    "MAX_LIMIT",
+    "cases",
+    "category_",
+    "fire",
+    "import_",
+    "init",
+    "show",
+]
 
 #: The most cases ``cases --limit`` lists; more is a typo, not a table anyone reads.
 MAX_LIMIT = 1_000_000
@@ -60,6 +71,8 @@ _PAGE = 500  # cases read from the store at a time when counting a long listing
 #: The most bytes one ``--evidence`` file may have, unless ``RECTIFY_EVIDENCE_LIMIT`` says.
 EVIDENCE_LIMIT = 100 * 1024 * 1024
 _BLOCK = 1024 * 1024  # bytes read at a time when hashing evidence
+#: Problems of the header that stop a whole import (no row is read).
+_HEADLESS = frozenset({"no-header", "missing-column"})
 
 
 @click.command()
@@ -80,13 +93,26 @@ def init(*, db: str) -> None:
 @click.option("--at", "at_text", help="When (ISO date and time; now by default).")
 @clerk
 def import_(*, ledger_file: Path, db: str, actor: str, at_text: str | None) -> None:
-    """Import a ledger (台账) spreadsheet, CSV or XLSX, in the Attachment 1 layout."""
+    """Import a ledger (台账) spreadsheet, CSV or XLSX, in the Attachment 1 layout.
+
+    Rows with problems are not imported: each is a line FILE:ROW: COLUMN: reason on stderr,
+    and the exit code is 1 once the other rows are in. A category inferred without enough
+    confidence is imported with a warning line (推断为「…」（把握 0.55），请核实…) and
+    marked for checking (rectify category confirms or corrects it); that alone exits 0.
+    """
     from rectify.spreadsheets._reading import read_ledger  # noqa: PLC0415 - openpyxl only when needed
 
     when = _when(at_text)
     imported = read_ledger(ledger_file, categories=load_categories())
     for problem in imported.problems:
         click.echo(f"{ledger_file}:{problem.row}: {problem.column}: {problem.reason}", err=True)
+    for guess in imported.unsure:
+        rival = imported.title(guess.rival) if guess.rival else ""
+        click.echo(
+            f"{ledger_file}:{guess.row}: 隐患类别: "
+            f"{guess.reason(imported.title(guess.category), rival)}",
+            err=True,
+        )
     rows = imported.cases()
     stream = sys.stderr
     with (
@@ -103,6 +129,22 @@ def import_(*, ledger_file: Path, db: str, actor: str, at_text: str | None) -> N
     click.echo(
         f"新增 {added} 件，已存在 {len(rows) - added} 件，有问题 {len(imported.bad_rows)} 行"
     )
+    _refuse_rejected(imported)
+
+
+def _refuse_rejected(imported: LedgerImport) -> None:
+    """Exit 1 (after the good rows are in) when rows were not imported, saying how many.
+
+    Raises:
+        ClerkError: A row had a problem, or the header did (then no row was read).
+    """
+    if any(p.code in _HEADLESS for p in imported.problems):
+        raise ClerkError("表头有问题，没有导入任何行：改正表头后重新导入")
+    if imported.bad_rows:
+        raise ClerkError(
+            f"有 {len(imported.bad_rows)} 行有问题，未导入（见上方各行）："
+            "改正后重新导入即可，已导入的行不会重复"
+        )
 
 
 @click.command()
@@ -217,9 +259,12 @@ def _matching(ledger: Ledger, queries: Sequence[CaseQuery]) -> Iterator[Case]:
 @clerk
 def show(*, case_id: str, db: str, reader: str) -> None:
     """Show a case: its data and its history."""
+    reveal = reader in PHONE_ROLES
 
-    def private(text: str) -> str:
-        return mask_phone(text, reveal=reader in PHONE_ROLES)
+    def private(text: str, key: str = "") -> str:
+        if key == "special_groups":  # who the households are: personal, like a phone
+            return mask_groups(text, reveal=reveal)
+        return mask_phone(text, reveal=reveal)
 
     with _ledger(db) as ledger:
         case = ledger.get(case_id)
@@ -231,10 +276,10 @@ def show(*, case_id: str, db: str, reader: str) -> None:
         f"状态：{names.state(case)}  期限：{case.deadline or '-'}  督办级别：{level}"
     )
     for key, value in case.data.items():
-        _echo(f"  {FIELD_LABELS.get(key, key)}：{private(_value(names, key, str(value)))}")
+        _echo(f"  {FIELD_LABELS.get(key, key)}：{private(_value(names, key, value), key)}")
     for record in case.history:
         payload = "，".join(
-            f"{k}={private(str(v))}" for k, v in record.payload.items() if k != "data"
+            f"{k}={private(str(v), k)}" for k, v in record.payload.items() if k != "data"
         )
         source = names.state(case, record.source) if record.source else ""
         reason = f"；理由：{private(record.reason)}" if record.reason else ""
@@ -253,8 +298,11 @@ def _echo(line: str) -> None:
     click.echo(printable(line))
 
 
-def _value(names: Names, key: str, value: str) -> str:
+def _value(names: Names, key: str, raw: object) -> str:
     """Return a data value as ``show`` prints it: a category or severity with its title."""
+    if isinstance(raw, bool):
+        return "是" if raw else "否"
+    value = str(raw)
     if key == "category" and names.category(value) != value:
         return f"{names.category(value)}（{value}）"
     return names.severity(value) if key == "severity" else value
@@ -329,6 +377,85 @@ def fire(
             f"期限 {case.deadline or '-'}；待处理 {len(outcome.effects)} 项（rectify notices 发出）"
         )
     )
+
+
+@click.command(name="category")
+@click.argument("case_id")
+@click.argument("category")
+@db_option
+@click.option("--actor", required=True, help="Who changes it.")
+@click.option("--role", required=True, help="In which role.")
+@click.option("--reason", required=True, help="Why (recorded with the change).")
+@click.option("--at", "at_text", help="When (ISO date and time; now by default).")
+@click.option("--expect-seq", type=int, help="Refuse if the case moved past this record.")
+@clerk
+def category_(
+    *,
+    case_id: str,
+    category: str,
+    db: str,
+    actor: str,
+    role: str,
+    reason: str,
+    at_text: str | None,
+    expect_seq: int | None,
+) -> None:
+    """Change or confirm the hazard category of CASE: CATEGORY by its code or title.
+
+    The change is recorded (@category, with the reason) and clears an import's 待核实 mark;
+    a severity that was the old category's default follows the new one (@severity).
+    """
+    when = _when(at_text)
+    with _ledger(db) as ledger:
+        names = _names(ledger)
+        code = names.category_of(category)
+        case = ledger.get(case_id)
+        try:
+            outcome = ledger.change_category(
+                case_id,
+                code,
+                Actor(actor, role),
+                reason=reason,
+                expected_seq=expect_seq,
+                at=when,
+            )
+        except EventRefusedError as exc:
+            raise ClerkError(_category_refusal(exc, names, case, code)) from exc
+    changed = outcome.case
+    old, new = str(case.data.get("category", "")), str(changed.data.get("category", ""))
+    severity = ""
+    if changed.data.get("severity") != case.data.get("severity"):
+        severity = (
+            f"，严重程度 {names.severity(str(case.data.get('severity', '')))}"
+            f" → {names.severity(str(changed.data.get('severity', '')))}"
+        )
+    verb = "确认" if old == new else "调整"
+    click.echo(
+        printable(
+            f"{changed.id}：{verb}隐患类别 {names.category(old) or '-'} → {names.category(new)}"
+            f"（记录 #{changed.seq}）{severity}，期限 {changed.deadline or '-'}"
+        )
+    )
+
+
+def _category_refusal(exc: EventRefusedError, names: Names, case: Case, code: str) -> str:
+    """Return why a category change was refused, in the clerk's words."""
+    where = f"案件 {case.id!r} 不能调整隐患类别"
+    if isinstance(exc, PayloadError) and exc.field == "category":
+        level = names.categories.category(code).severity
+        workflow = names.categories.severity(level).workflow
+        return (
+            f"{where}：「{names.category(code)}」按「{names.severity(level)}」整改，走"
+            f"「{names.workflow(workflow)}」流程，本案件走「{names.workflow(case.workflow)}」"
+            "流程，类别只能在同一流程内调整；请按本流程办结此案后另行登记"
+        )
+    if isinstance(exc, PayloadError) and exc.field == "reason":
+        return f"{where}：必须说明理由（--reason）"
+    if isinstance(exc, CaseFinalError):
+        return f"{where}：案件已办结"
+    if isinstance(exc, OutOfOrderError):
+        return f"{where}：时间 {exc.at} 早于此案最后一条记录的时间 {exc.last}"
+    return f"{where}：{exc}"
 
 
 def _typed(text: str, kind: str | None) -> object:

@@ -20,27 +20,27 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from markupsafe import escape
 
 from rectify.calendar._deadlines import due_date
+from rectify.cli._dashboard import Filed, Table, dashboard
+from rectify.cli._demo_campaign import CampaignWork
+from rectify.cli._export import write_export
 from rectify.cli._files import safe_child
 from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._contexts import case_number
+from rectify.documents._campaign_reports import coverage_rows, task_rows
+from rectify.documents._contexts import CASE_NUMBER
 from rectify.documents._publishing import Notices, notice_identity, report_identity
 from rectify.documents._reports import (
     PERIODIC_REPORTS,
     REPORT_DAY,
     TRANSFERRED_FROM,
-    LookbackResult,
-    lookback_context,
     report_context,
 )
 from rectify.engine._case import Actor, Case, Evidence, NoticeDue
-from rectify.engine._engine import TIMEZONE
-from rectify.engine._lookback import sample_lookback
+from rectify.engine._engine import TIMEZONE, local_date
 from rectify.ledger import Ledger, digest_heads, heads_as_of
 from rectify.stores._sql import SQLStore
 from rectify.templating._docx import docx_available, docx_copy
@@ -109,6 +109,10 @@ class _Simulation:
         categories: CategoryTable,
         seed: int,
         clock: SimulatedClock,
+        register: Sequence[tuple[str, str, Mapping[str, object]]] = (),
+        earlier: Sequence[tuple[str, str, Mapping[str, object]]] = (),
+        hazards: Sequence[tuple[str, str, Mapping[str, object]]] = (),
+        scale: int = 1,
     ) -> None:
         self.out = out
         self.ledger = ledger
@@ -121,12 +125,15 @@ class _Simulation:
         self.summons: dict[dt.date, list[str]] = defaultdict(list)  # interviews (约谈) due
         self.plans: dict[str, _Plan] = {}
         self.fires = 0
-        self.documents: list[tuple[str, str, Path]] = []
+        self.documents: list[Filed] = []
         # What it takes to render each document again (docs/notices.md, section 8).
         self.manifest: list[dict[str, object]] = []
         self.timings: defaultdict[str, float] = defaultdict(float)
         self.specs = [e.spec for e in ledger.engines]
         self.severities = {level.name: level.period for level in categories.severities}
+        self.work = CampaignWork(
+            self, register=register, earlier=earlier, hazards=hazards, scale=scale
+        )
 
     # -- people ------------------------------------------------------------------------
 
@@ -421,7 +428,13 @@ class _Simulation:
                         reader_role="community",
                     )
                     page = self.write(
-                        f"notices/{day:%Y-%m}", f"{day}-{effect.notice}-{case.id}", html, text
+                        f"notices/{day:%Y-%m}",
+                        f"{day}-{effect.notice}-{case.id}",
+                        html,
+                        text,
+                        day=day,
+                        kind=effect.notice,
+                        case=case,
                     )
                     if effect.notice == "supervision_order" and effect.level == 2:  # noqa: PLR2004
                         self.summon_later(case.id, day)
@@ -450,8 +463,23 @@ class _Simulation:
         later = calendar.add_working_days(day, 3) if calendar else day + dt.timedelta(days=5)
         self.summons[later].append(case_id)
 
-    def write(self, folder: str, stem: str, html: Document, text: Document) -> str:
-        """Write a document's HTML and text copies; return the HTML's path in ``out``."""
+    def write(
+        self,
+        folder: str,
+        stem: str,
+        html: Document,
+        text: Document,
+        *,
+        day: dt.date,
+        kind: str,
+        case: Case | None = None,
+        community: str = "",
+    ) -> str:
+        """Write a document's HTML and text copies; return the HTML's path in ``out``.
+
+        The index lists it by what it is about: ``case`` (its community, estate and case
+        number) for a case notice, ``community`` for a community's report.
+        """
         where = self.out / folder
         where.mkdir(parents=True, exist_ok=True)
         base, copy = stem, 1
@@ -464,8 +492,23 @@ class _Simulation:
         safe_child(where, stem, ".txt").write_text(text.body, encoding="utf-8")
         if docx_available():  # rectify[docx]: the Word copy, made from the HTML
             safe_child(where, stem, ".docx").write_bytes(docx_copy(html))
-        self.documents.append((folder, html.title, page))
-        return page.relative_to(self.out).as_posix()
+        link = page.relative_to(self.out).as_posix()
+        if case is None:
+            self.documents.append(Filed(link, html.title, day, kind, community=community))
+        else:
+            self.documents.append(
+                Filed(
+                    link,
+                    html.title,
+                    day,
+                    kind,
+                    community=str(case.data.get("community") or ""),
+                    estate=str(case.data.get("community_name") or ""),
+                    number=str(case.data.get(CASE_NUMBER) or ""),
+                    case_id=case.id,
+                )
+            )
+        return link
 
     def file_report(
         self,
@@ -480,7 +523,10 @@ class _Simulation:
         started = time.perf_counter()
         html = self.notices.render(name, context, fmt="html", identity=identity)
         text = self.notices.render(name, context, fmt="text", identity=identity)
-        page = self.write(f"reports/{day:%Y-%m}", stem, html, text)
+        community = str(entry.get("community") or "")
+        page = self.write(
+            f"reports/{day:%Y-%m}", stem, html, text, day=day, kind=name, community=community
+        )
         self.manifest.append({"page": page, "kind": name, "identity": identity, **entry})
         self.timings["reports"] += time.perf_counter() - started
 
@@ -504,63 +550,135 @@ class _Simulation:
         entry = {"as_of": day.isoformat(), "community": community, "period": period}
         self.file_report(name, stem, day=day, context=context, identity=identity, entry=entry)
 
+    def arrivals(
+        self, rows: Sequence[tuple[str, str, Mapping[str, object]]], scale: int
+    ) -> dict[dt.date, list[tuple[str, str, Mapping[str, object]]]]:
+        """Plan when each hazard is found (its building's survey day) and how it goes."""
+        rng, survey = self.rng, self.campaign.phase("survey")
+        arrivals: dict[dt.date, list[tuple[str, str, Mapping[str, object]]]] = defaultdict(list)
+        major_done = False
+        for copy in range(scale):
+            for case_id, workflow, data in rows:
+                cid = case_id if scale == 1 else f"{case_id}-{copy:03d}"
+                day = survey.starts + dt.timedelta(
+                    days=rng.randint(0, (survey.ends - survey.starts).days)
+                )
+                arrivals[self.work.arrival(data) or day].append((cid, workflow, data))
+                profile = _profile(rng, workflow, str(data.get("category", "")))
+                if not major_done and data.get("category") == "MIX.SHOP" and workflow == "hazard":
+                    profile, major_done = "major", True
+                self.plans[cid] = _Plan(profile)
+        return arrivals
+
+    def reports(self, day: dt.date) -> None:
+        """File the reports due ``day``: the register, coverage, plans, monthly, look-back."""
+        if day == _TOTALS_DAY:
+            self.totals(day)
+        if day == self.campaign.phase("survey").ends:
+            self.survey_done(day)
+        if day == self.campaign.phase("concentrated").ends:
+            self.rectification_plans(day)
+        if day.day == _REPORT_DAY:
+            self.monthly(day)
+        if day == _LOOKBACK_DAY:
+            self.lookback(day)
+
+    def communities(self, cases: Sequence[Case]) -> list[str]:
+        """Return the communities with a hazard among ``cases``, by name."""
+        hazards = {s.id for s in self.specs if s.kind == "hazard"}
+        return sorted({str(c.data.get("community", "")) for c in cases if c.workflow in hazards})
+
     def monthly(self, day: dt.date) -> None:
         cases = list(self.ledger.cases_as_of(day))
-        for community in sorted({str(c.data.get("community", "")) for c in cases}):
+        for community in self.communities(cases):
             self.standard("monthly_report", f"monthly-{community}", day, cases, community)
         self.standard("circular", "circular", day, cases)
 
     def totals(self, day: dt.date) -> None:
-        self.standard("ledger_totals", "ledger-totals", day, list(self.ledger.cases_as_of(day)))
+        """The register due on April 5: the totals by community and the estates one by one."""
+        cases = list(self.ledger.cases_as_of(day))
+        self.standard("ledger_totals", "ledger-totals", day, cases)
+        self.standard("estate_register", "estate-register", day, cases)
+
+    def survey_done(self, day: dt.date) -> None:
+        """The survey phase's end: the coverage it reached and where the tasks stand."""
+        cases = list(self.ledger.cases_as_of(day))
+        self.standard("survey_coverage", "survey-coverage", day, cases)
+        self.standard("task_status", "task-status", day, cases)
+
+    def rectification_plans(self, day: dt.date) -> None:
+        """June 30: each community's rectification plan, the town's annual plan, the tasks."""
+        cases = list(self.ledger.cases_as_of(day))
+        for community in self.communities(cases):
+            self.standard("rectification_plan", f"plan-{community}", day, cases, community)
+        self.standard("rectification_plan", "annual-plan", day, cases)
+        self.standard("task_status", "task-status", day, cases)
+
+    def reopen(self, case: Case, day: dt.date) -> None:
+        """Open the relapse a look-back found of this year's closed ``case``."""
+        data = dict(case.data)
+        data.pop(CASE_NUMBER, None)  # the relapse takes a number of its own
+        self.open_relapse(f"{case.id}-R1", case.workflow, data, case, day)
+
+    def open_relapse(
+        self, new_id: str, workflow: str, data: Mapping[str, object], origin: Case, day: dt.date
+    ) -> None:
+        """Open ``new_id``, the hazard ``origin`` (closed) turned out to be again."""
+        self.ledger.open(
+            new_id,
+            workflow,
+            data,
+            self.actor("grid_worker", origin),
+            at=_at(day, 9),
+            recurrence_of=origin.id,
+        )
+        self.plans[new_id] = _Plan("prompt")
+        self.schedule(new_id, day + dt.timedelta(days=1))
 
     def lookback(self, day: dt.date) -> None:
-        cases = list(self.ledger.cases_as_of(day))
-        sample = sample_lookback(
-            cases, seed=self.rng.randint(0, 10**6), rectified_states=("closed", "delisted")
-        )
-        relapse = next((c for c in sample if c.workflow == "immediate"), None)
-        results = []
-        for case in sample:
-            if case is relapse:
-                new_id = f"{case.id}-R1"
-                reopened = self.ledger.open(
-                    new_id,
-                    case.workflow,
-                    dict(case.data),
-                    self.actor("grid_worker", case),
-                    at=_at(day, 9),
-                    recurrence_of=case.id,
-                ).case
-                self.plans[new_id] = _Plan("prompt")
-                self.schedule(new_id, day + dt.timedelta(days=1))
-                results.append(
-                    LookbackResult(
-                        case,
-                        passed=False,
-                        note="回头看发现问题反弹",
-                        new_case=new_id,
-                        new_case_number=case_number(reopened),
-                    )
-                )
-            else:
-                results.append(LookbackResult(case, passed=True, note="整改效果保持良好"))
-        identity = report_identity("lookback_report", day)
-        issuer = self.notices.issuer_for("lookback_report")
-        sequence, _ = self.notices.number(identity, day, issuer)
-        context = lookback_context(
-            results, as_of=day, issuer=issuer, sequence=sequence, categories=self.categories
-        )
-        context["filing"] = self.notices.filing("lookback_report", issuer)
-        # The sample is drawn at random: a look-back report is kept, not rebuilt from the store.
-        entry = {"as_of": day.isoformat()}
-        self.file_report(
-            "lookback_report", "lookback", day=day, context=context, identity=identity, entry=entry
-        )
+        """Look again at the day's sample (this year's and earlier years'), then report it."""
+        self.work.look_back(day)
+        self.standard("lookback_report", "lookback", day, list(self.ledger.cases_as_of(day)))
 
     def closing(self, day: dt.date) -> None:
         cases = list(self.ledger.cases_as_of(day))
         self.standard("ledger", "ledger", day, cases)
         self.standard("escalation_levels", "escalation-levels", day, cases)
+        self.standard("task_status", "task-status", day, cases)
+        self.exports(day, cases)
+
+    def exports(self, day: dt.date, cases: Sequence[Case]) -> None:
+        """Write the campaign's tables as workbooks ready to print (rectify[xlsx])."""
+        try:
+            import openpyxl  # noqa: F401, PLC0415 - only to know whether xlsx can be written
+        except ImportError:
+            return
+        folder = self.out / "exports"
+        folder.mkdir(exist_ok=True)
+        titles = {
+            "ledger": "老旧小区台账（xlsx）",
+            "register": "老旧小区基础台账（xlsx）",
+            "totals": "老旧小区总数台账统计表（xlsx）",
+            "coverage": "排查覆盖情况（xlsx）",
+            "tasks": "任务清单推进情况（xlsx）",
+        }
+        for kind, title in titles.items():
+            for public in (False, True):
+                stem = f"{kind}-public" if public else kind
+                path = safe_child(folder, stem, ".xlsx")
+                write_export(
+                    kind,
+                    cases,
+                    self.specs,
+                    campaign=self.campaign,
+                    out=path,
+                    fmt="xlsx",
+                    day=day,
+                    public=public,
+                )
+                shown = f"{title}（公开版）" if public else title
+                link = path.relative_to(self.out).as_posix()
+                self.documents.append(Filed(link, shown, day, "export"))
 
 
 def standard_report(
@@ -654,6 +772,8 @@ def run_demo(
     out: Path,
     rows: list[tuple[str, str, Mapping[str, object]]],
     *,
+    register: Sequence[tuple[str, str, Mapping[str, object]]] = (),
+    earlier: Sequence[tuple[str, str, Mapping[str, object]]] = (),
     seed: int = 2024,
     scale: int = 1,
     progress: Callable[[str], None] | None = None,
@@ -661,9 +781,12 @@ def run_demo(
     """Simulate the campaign into ``out`` (a fresh folder) from ledger ``rows``.
 
     Args:
-        out: The output folder; emptied first. It receives ``rectify.db``, the documents
-            and ``index.html``.
+        out: The output folder; emptied first. It receives ``rectify.db``, the documents,
+            the exported workbooks and ``index.html`` (the campaign's dashboard).
         rows: ``(case id, workflow, data)`` of the ledger to import.
+        register: The old-estate register's buildings (``read_register``), surveyed during
+            the survey phase; a hazard of a registered building is found the day it is.
+        earlier: Earlier years' rectified hazards (``read_earlier``), looked at again.
         seed: Seeds every random choice: the same seed gives the same documents.
         scale: Repeat the ledger this many times (case ids get a suffix).
         progress: Called with a line of news at each stage.
@@ -691,26 +814,19 @@ def run_demo(
         categories=categories,
         seed=seed,
         clock=clock,
+        register=register,
+        earlier=earlier,
+        hazards=rows,
+        scale=scale,
     )
     rng = sim.rng
-    survey = campaign.phase("survey")
+    sim.work.plan(rng, campaign)
     started = time.perf_counter()
-    arrivals: dict[dt.date, list[tuple[str, str, Mapping[str, object]]]] = defaultdict(list)
-    major_done = False
-    for copy in range(scale):
-        for case_id, workflow, data in rows:
-            cid = case_id if scale == 1 else f"{case_id}-{copy:03d}"
-            day = survey.starts + dt.timedelta(
-                days=rng.randint(0, (survey.ends - survey.starts).days)
-            )
-            arrivals[day].append((cid, workflow, data))
-            profile = _profile(rng, workflow, str(data.get("category", "")))
-            if not major_done and data.get("category") == "MIX.SHOP" and workflow == "hazard":
-                profile, major_done = "major", True
-            sim.plans[cid] = _Plan(profile)
+    arrivals = sim.arrivals(rows, scale)
     say(f"排查阶段待导入隐患 {sum(len(v) for v in arrivals.values())} 处")
     for day in _days(campaign.starts, campaign.ends):
         clock.current = _at(day, 9)
+        sim.work.arrive(day, _at(day, 9))
         if arrivals.get(day):
             begun = time.perf_counter()
             grid = Actor("摸排组", "community")  # a role every shipped workflow has
@@ -721,19 +837,27 @@ def run_demo(
         while todo := sim.agenda.pop(day, []):  # a step may schedule more for today
             for cid in todo:
                 sim.step(cid, day)
+        sim.work.survey(day)
+        sim.work.tasks(day)
         sim.evening(day)
-        if day == _TOTALS_DAY:
-            sim.totals(day)
+        sim.reports(day)
         if day.day == _REPORT_DAY:
-            sim.monthly(day)
             say(f"{day}：已出月报和通报；累计 {sim.fires} 条记录")
-        if day == _LOOKBACK_DAY:
-            sim.lookback(day)
     sim.closing(campaign.ends)
     sim.timings["total"] = time.perf_counter() - started
     report = ledger.verify()
-    summary = _summary(list(ledger.cases()), sim.specs, campaign.ends, report.ok)
-    _index(out, sim.documents, summary)
+    everything = list(ledger.cases())
+    summary = _summary(everything, sim.specs, campaign.ends, report.ok)
+    table = _hazard_table(everything, sim.specs)
+    page = dashboard(
+        campaign,
+        campaign.ends,
+        summary=summary[len(table.rows) + 1 :],  # the lines under the table
+        tables=_tables(everything, sim.specs, campaign),
+        documents=sim.documents,
+        hazards=table,
+    )
+    safe_child(out, "index", ".html").write_text(page, encoding="utf-8")
     manifest = json.dumps(sim.manifest, ensure_ascii=False, indent=1)
     safe_child(out, "documents", ".json").write_text(manifest + "\n", encoding="utf-8")
     store.close()
@@ -748,55 +872,152 @@ def run_demo(
     )
 
 
+def _by_state(
+    cases: list[Case], specs: list[WorkflowSpec]
+) -> tuple[list[str], dict[str, Counter[str]]]:
+    """Return the hazard states' titles found and each community's hazards by state title."""
+    titles = {(s.id, st.name): st.title for s in specs for st in s.states}
+    kinds = {s.id: s.kind for s in specs}
+    by_community: dict[str, Counter[str]] = defaultdict(Counter)
+    for case in cases:
+        if kinds.get(case.workflow) == "hazard":
+            community = str(case.data.get("community", ""))
+            by_community[community][titles[(case.workflow, case.state)]] += 1
+    states = sorted({t for counter in by_community.values() for t in counter})
+    return states, dict(sorted(by_community.items()))
+
+
+def _hazard_table(cases: list[Case], specs: list[WorkflowSpec]) -> Table:
+    """Return the hazards by community and state, as the dashboard shows them."""
+    states, by_community = _by_state(cases, specs)
+    rows = tuple(
+        (community, *(counter[s] for s in states), sum(counter.values()))
+        for community, counter in by_community.items()
+    )
+    return Table("隐患", ("社区", *states, "合计"), rows)
+
+
 def _summary(
     cases: list[Case], specs: list[WorkflowSpec], day: dt.date, verified: bool
 ) -> list[str]:
-    titles = {(s.id, st.name): st.title for s in specs for st in s.states}
-    by_community: dict[str, Counter[str]] = defaultdict(Counter)
-    for case in cases:
-        by_community[str(case.data.get("community", ""))][titles[(case.workflow, case.state)]] += 1
-    states = sorted({t for counter in by_community.values() for t in counter})
+    kinds = {s.id: s.kind for s in specs}
+    hazards = [c for c in cases if kinds.get(c.workflow) == "hazard"]
+    states, by_community = _by_state(cases, specs)
     widths = [max(display_width(s), 4) + 2 for s in states]
     head = "".join(pad(s, w, right=True) for s, w in zip(states, widths, strict=True))
     lines = [pad("社区", 12) + head + pad("合计", 8, right=True)]
-    for community in sorted(by_community):
-        counter = by_community[community]
+    for community, counter in by_community.items():
         cells = [pad(str(counter[s]), w, right=True) for s, w in zip(states, widths, strict=True)]
         total = pad(str(sum(counter.values())), 8, right=True)
         lines.append(pad(community, 12) + "".join(cells) + total)
-    overdue = sum(1 for c in cases if c.deadline and not c.final and day > c.deadline)
-    escalated = sum(1 for c in cases if (c.escalation or -1) >= 2)  # noqa: PLR2004 - 督办
-    relapses = sum(1 for c in cases if c.recurrence_of)
+    overdue = sum(1 for c in hazards if c.deadline and not c.final and day > c.deadline)
+    escalated = sum(1 for c in hazards if (c.escalation or -1) >= 2)  # noqa: PLR2004 - 督办
+    relapses = sum(1 for c in hazards if c.recurrence_of)
     lines.append(
-        f"案件 {len(cases)} 件；{day} 逾期 {overdue} 件；升级至镇督办及以上 {escalated} 件；"
+        f"隐患 {len(hazards)} 件；{day} 逾期 {overdue} 件；升级至镇督办及以上 {escalated} 件；"
         f"复发 {relapses} 件；历史记录校验：{'通过' if verified else '未通过'}"
     )
+    lines += _campaign_lines(cases, kinds)
     if not docx_available():
         lines.append("未安装 rectify[docx]，未生成 Word 副本（.docx）")
     return lines
 
 
-def _index(out: Path, documents: list[tuple[str, str, Path]], summary: list[str]) -> None:
-    groups: dict[str, list[tuple[str, Path]]] = defaultdict(list)
-    for folder, title, path in documents:
-        groups[folder].append((title, path))
-    parts = [
-        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
-        "<title>虎峰镇老旧小区消防安全专项整治（演示）</title><style>body{font-family:"
-        "sans-serif;max-width:60em;margin:2em auto;line-height:1.5}h2{margin-top:1.5em}"
-        "pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>",
-        "<h1>虎峰镇老旧小区消防安全专项整治 2024（演示）</h1>",
-        f"<pre>{escape(chr(10).join(summary))}</pre>",
-    ]
-    # Reports (monthly, circulars, ledger) first: they are what a reader looks for.
-    for folder in sorted(groups, key=lambda f: (not f.startswith("reports"), f)):
-        parts.append(f"<h2>{escape(folder)}</h2><ul>")
-        for title, path in groups[folder]:
-            link = path.relative_to(out).as_posix()
-            parts.append(
-                f'<li><a href="{escape(link)}">{escape(title)}</a> '
-                f"<small>{escape(path.stem)}</small></li>"
+def _campaign_lines(cases: list[Case], kinds: Mapping[str, str]) -> list[str]:
+    """Return the summary of the register, the tasks and earlier years (where there are any)."""
+    of = Counter((kinds.get(c.workflow), c.state) for c in cases)
+    lines = []
+    buildings = [c for c in cases if kinds.get(c.workflow) == "survey"]
+    if buildings:
+        estates = {(c.data.get("community"), c.data.get("community_name")) for c in buildings}
+        lines.append(
+            f"老旧小区 {len(estates)} 个、楼栋 {len(buildings)} 栋："
+            f"已摸排 {of['survey', 'surveyed']} 栋，移出台账 {of['survey', 'delisted']} 栋"
+        )
+    tasks = [c for c in cases if kinds.get(c.workflow) == "task"]
+    if tasks:
+        late = sum(
+            1
+            for c in tasks
+            if c.state == "done"
+            and isinstance(due := c.data.get("due"), dt.date)
+            and local_date(c.updated_at) > due
+        )
+        lines.append(
+            f"任务 {len(tasks)} 项：已完成 {of['task', 'done']} 项，其中逾期完成 {late} 项"
+        )
+    earlier = [c for c in cases if kinds.get(c.workflow) == "archive"]
+    if earlier:
+        looked = len(earlier) - of["archive", "rectified"]
+        lines.append(
+            f"往年已整改隐患 {len(earlier)} 处：回头看 {looked} 处，"
+            f"发现反弹 {of['archive', 'relapsed']} 处"
+        )
+    return lines
+
+
+def _tables(cases: list[Case], specs: list[WorkflowSpec], campaign: Campaign) -> list[Table]:
+    """Return the dashboard's survey coverage and task list, as of the campaign's end."""
+    day = campaign.ends
+    coverage = coverage_rows(cases, specs, as_of=day)
+    tasks = task_rows(cases, specs, as_of=day, campaign=campaign)
+    out = []
+    if coverage:
+        out.append(
+            Table(
+                "排查覆盖",
+                (
+                    "社区",
+                    "小区",
+                    "已排查小区",
+                    "楼栋",
+                    "已排查",
+                    "移出台账",
+                    "覆盖率",
+                    "无隐患楼栋",
+                    "隐患",
+                ),
+                tuple(
+                    (
+                        r["community"],
+                        r["estates"],
+                        r["estates_surveyed"],
+                        r["buildings"],
+                        r["surveyed"],
+                        r["delisted"],
+                        f"{float(r['coverage']):.1%}",  # type: ignore[arg-type]
+                        r["no_hazard"],
+                        r["hazards"],
+                    )
+                    for r in coverage
+                ),
             )
-        parts.append("</ul>")
-    parts.append("</body></html>")
-    safe_child(out, "index", ".html").write_text("\n".join(parts), encoding="utf-8")
+        )
+    if tasks:
+        out.append(
+            Table(
+                "任务清单",
+                ("阶段", "具体内容", "责任单位", "完成时限", "状态", "完成日期", "逾期"),
+                tuple(
+                    (
+                        r["phase_title"],
+                        r["content"],
+                        r["units"],
+                        r["due"],
+                        r["state_title"],
+                        r["done_on"] or "",
+                        _lateness(r),
+                    )
+                    for r in tasks
+                ),
+            )
+        )
+    return out
+
+
+def _lateness(row: Mapping[str, object]) -> str:
+    """Return how late a task is (open past its date) or was (done after it)."""
+    due, done = row.get("due"), row.get("done_on")
+    if isinstance(due, dt.date) and isinstance(done, dt.date) and done > due:
+        return f"逾期{(done - due).days}天完成"
+    return f"逾期{row['overdue_days']}天" if row.get("overdue_days") else ""

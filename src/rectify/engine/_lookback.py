@@ -21,12 +21,18 @@ __all__ = ["ALWAYS_SAMPLED", "sample_lookback"]
 ALWAYS_SAMPLED: Final = ("PAS.LANE", "PAS.EVAC", "EBIKE.", "FAC.HYD.BLOCK")
 
 
-def _always(case: Case) -> bool:
+def _always(case: Case, earlier_states: Sequence[str]) -> bool:
     category = str(case.data.get("category", ""))
     if case.workflow == "major" or category.startswith(ALWAYS_SAMPLED):
         return True
-    actors = {r.role for r in case.history if not r.event.startswith("@")}
-    return actors == {"grid_worker"}  # closed by a grid worker alone
+    # Closed by a grid worker alone. What was recorded of an earlier year's hazard once it
+    # was rectified (its look-back) is not how it was closed, and leaves the draw alone.
+    actors = {
+        r.role
+        for r in case.history
+        if not r.event.startswith("@") and r.source not in earlier_states
+    }
+    return actors == {"grid_worker"}
 
 
 def sample_lookback(
@@ -53,10 +59,10 @@ def sample_lookback(
         for c in cases
         if (c.final and c.state in rectified_states) or (not c.final and c.state in earlier_states)
     ]
-    chosen = [c for c in closed if _always(c)]
+    chosen = [c for c in closed if _always(c, earlier_states)]
     rest: dict[str, list[Case]] = defaultdict(list)
     for case in closed:
-        if not _always(case):
+        if not _always(case, earlier_states):
             rest[str(case.data.get("community", ""))].append(case)
     draw = random.Random(seed)  # noqa: S311 - a sample, not a secret
     for community in sorted(rest):
