@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final, TypeVar
@@ -34,16 +33,18 @@ from rectify.spreadsheets._cells import (
 )
 from rectify.spreadsheets._header import (
     EARLIER,
-    HEADER_SEARCH,
     REGISTER,
-    Header,
     Layout,
-    find_header,
 )
 from rectify.spreadsheets._inference import Immediate, Rules, category_of, infer, parse_date
 from rectify.spreadsheets._reading import _opened, _rows
 from rectify.spreadsheets._text import cell_text, text_key
-from rectify.spreadsheets._validation import _read_building, _RowReader, _stray
+from rectify.spreadsheets._validation import (
+    ParsedSheet,
+    _read_building,
+    _RowReader,
+    parse_sheet,
+)
 from rectify.spreadsheets._values import (
     CellError,
     DuplicateRow,
@@ -311,86 +312,32 @@ def _place(r: _RowReader) -> None:
     r.put("building", r.text("building", tight=True))
 
 
-def _differs(a: Mapping[str, object], b: Mapping[str, object], header: Header) -> tuple[str, ...]:
-    order = list(header.layout.by_key)
-    keys = {_SOURCE.get(k, k) for k in set(a) | set(b) if a.get(k) != b.get(k)}
-    columns = sorted((k for k in keys if k in header.layout.by_key), key=order.index)
-    return tuple(dict.fromkeys(header.label(c) for c in columns))
-
-
-@attrs.frozen
-class _Parsed:
-    rows: tuple[LedgerRow, ...]
-    problems: tuple[LedgerProblem, ...]
-    inferred: tuple[InferredCategory, ...]
-    duplicates: tuple[DuplicateRow, ...]
-    header_row: int
-
-
 def _parse(
     rows: Iterable[Sequence[object]],
     kind: _Kind,
     read: Callable[[_RowReader], InferredCategory | None],
-) -> _Parsed:
+) -> ParsedSheet:
     """Return what the rows of a sheet of ``kind`` hold, read a row at a time by ``read``."""
-    layout = kind.layout
-    stream = iter(rows)
-    head = [list(row) for row in itertools.islice(stream, HEADER_SEARCH + 1)]
-    header = find_header(head, layout)
-    if header is None:
-        wanted = "、".join(layout.by_key[k].header for k in layout.required)
-        problem = LedgerProblem(
-            1, "", f"前{HEADER_SEARCH}行中没有找到表头（{wanted}）", "no-header"
-        )
-        return _Parsed((), (problem,), (), (), 0)
-    problems = list(header.problems)
-    if kind.one_of and not {c.key for c in header.columns} & set(kind.one_of):
-        wanted = "或".join(layout.by_key[k].header for k in kind.one_of)
-        problems.append(LedgerProblem(header.row, wanted, "缺少此列", "missing-column"))
-    if any(p.code == "missing-column" for p in problems):
-        return _Parsed((), tuple(problems), (), (), header.row)
-    out: list[LedgerRow] = []
-    inferred: list[InferredCategory] = []
-    duplicates: list[DuplicateRow] = []
-    seen: dict[str, LedgerRow] = {}
-    last: dict[str, object] = {}
-    stray: dict[int, list[int]] = {}
-    body = itertools.chain(head[header.data_start :], (list(row) for row in stream))
-    for index, cells in enumerate(body, start=header.data_start):
-        if not any(cell_text(v).strip() for v in cells):
-            continue
-        for i, value in enumerate(cells):
-            if i not in header.labelled and cell_text(value).strip():
-                stray.setdefault(i, []).append(index + 1)
-        values: dict[str, object] = {
-            c.key: cells[c.index] if c.index < len(cells) else None
-            for c in header.columns
-            if c.key not in _IGNORED
-        }
-        _carry(values, last, kind)
-        reader = _RowReader(index + 1, values, header)
+
+    def row(reader: _RowReader) -> tuple[str, str, InferredCategory | None] | None:
         guess = read(reader)
-        if reader.problems:
-            problems.extend(reader.problems)
-            continue
-        row = LedgerRow(index + 1, kind.case_id(reader.data), kind.workflow, reader.data)
-        if (first := seen.get(row.case_id)) is not None:
-            differs = _differs(first.data, row.data, header)
-            duplicates.append(DuplicateRow(row.row, first.row, row.case_id, differs))
-            continue
-        seen[row.case_id] = row
-        out.append(row)
-        if guess is not None:
-            inferred.append(guess)
-    problems[len(header.problems) : len(header.problems)] = [
-        _stray(header.row, i, numbers) for i, numbers in sorted(stray.items())
-    ]
-    return _Parsed(tuple(out), tuple(problems), tuple(inferred), tuple(duplicates), header.row)
+        return None if reader.problems else (kind.case_id(reader.data), kind.workflow, guess)
+
+    layout = kind.layout
+    return parse_sheet(
+        rows,
+        layout,
+        row,
+        carry=lambda values, last: _carry(values, last, kind),
+        wanted="、".join(layout.by_key[k].header for k in layout.required),
+        one_of=kind.one_of,
+        ignored=_IGNORED,
+    )
 
 
 def _sheet(
-    source: Source, sheet: str | None, parse: Callable[[Iterable[Sequence[object]]], _Parsed]
-) -> tuple[_Parsed, str]:
+    source: Source, sheet: str | None, parse: Callable[[Iterable[Sequence[object]]], ParsedSheet]
+) -> tuple[ParsedSheet, str]:
     """Return what ``parse`` finds in a file (path or bytes) or in rows, and the source's name."""
     if isinstance(source, str | bytes | os.PathLike):
         with _opened(source) as (name, stream):
@@ -425,7 +372,7 @@ def read_register(source: Source, *, sheet: str | None = None) -> RegisterImport
         OSError: The file cannot be read.
     """
 
-    def parse(rows: Iterable[Sequence[object]]) -> _Parsed:
+    def parse(rows: Iterable[Sequence[object]]) -> ParsedSheet:
         return _parse(rows, _BUILDINGS, _read_building_row)
 
     parsed, name = _sheet(source, sheet, parse)
@@ -515,7 +462,7 @@ def read_earlier(
     """
     rules = Rules.of(categories, None)
 
-    def parse(rows: Iterable[Sequence[object]]) -> _Parsed:
+    def parse(rows: Iterable[Sequence[object]]) -> ParsedSheet:
         return _parse(rows, _ITEMS, read)
 
     def read(r: _RowReader) -> InferredCategory | None:

@@ -1,19 +1,22 @@
 """Turning a sheet's rows of cells into importable rows, with every problem reported.
 
-Owns :func:`parse_rows`, the parser that works on rows of cells only (so a host with rows
+Owns :func:`parse_rows`, the ledger's parser that works on rows of cells only (so a host with rows
 already, from a web upload or a database, needs no file): it finds the header, carries merged
 identification cells down, reads each row into case data through a row reader that collects
 the row's problems, and returns a :class:`~rectify.spreadsheets._values.LedgerImport` whose
 problems name the row number the spreadsheet shows, the column's header and the reason, with
 duplicate rows and cells filled in columns without a header reported too: nothing is dropped
-silently.
+silently. :func:`parse_sheet` is that parser for any layout of sheet (the estate register and
+earlier years' sheet read through it too), given how to read one row.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
+
+import attrs
 
 from rectify.definitions._categories import Category, CategoryTable
 from rectify.definitions._spec import CalendarDays
@@ -21,7 +24,7 @@ from rectify.engine._category import CATEGORY_CONFIDENCE, CATEGORY_INFERRED
 from rectify.engine._ids import CASE_ID_MAX, case_id_problem
 from rectify.engine._payload import encodable
 from rectify.spreadsheets._cells import parse_height, parse_person, split_community
-from rectify.spreadsheets._header import BY_KEY, HEADER_SEARCH, Header, find_header
+from rectify.spreadsheets._header import HEADER_SEARCH, LEDGER, Header, Layout, find_header
 from rectify.spreadsheets._inference import (
     Immediate,
     Rules,
@@ -42,7 +45,7 @@ from rectify.spreadsheets._values import (
     LedgerRow,
 )
 
-__all__ = ["parse_rows"]
+__all__ = ["ParsedSheet", "RowRead", "parse_rows", "parse_sheet"]
 
 #: The columns an export derives from the case (序号, 当前状态, 当前环节期限 - 整改期限 in
 #: older exports -, 督办等级, 隐患编号 and 类别核实): not read.
@@ -252,40 +255,74 @@ def _id_reason(value: str, code: str, detail: str) -> str:
     )
 
 
+#: The column a field is read from, where the field is not the column's own key.
+_SOURCES: Final = {
+    "town": "community",
+    "building_head": "head",
+    "building_head_phone": "head",
+    "phone": "head",
+    "floors": "height",
+    "height": "height",
+    "grid_worker_phone": "grid_worker",
+}
+
+
 def _differs(a: Mapping[str, object], b: Mapping[str, object], header: Header) -> tuple[str, ...]:
-    sources: dict[str, str] = {
-        "town": "community",
-        "building_head": "head",
-        "phone": "head",
-        "floors": "height",
-        "height": "height",
-    }
-    order = list(BY_KEY)
-    columns = sorted({sources.get(k, k) for k in set(a) | set(b) if a.get(k) != b.get(k)})
-    labels = (header.label(c) for c in sorted(columns, key=order.index))
-    return tuple(dict.fromkeys(labels))
+    """Return the headers of the columns whose values differ between two rows' data."""
+    order = list(header.layout.by_key)
+    keys = {_SOURCES.get(k, k) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    columns = sorted((k for k in keys if k in header.layout.by_key), key=order.index)
+    return tuple(dict.fromkeys(header.label(c) for c in columns))
 
 
-def parse_rows(
+@attrs.frozen
+class ParsedSheet:
+    """What a sheet holds: rows to import, problems, inferences, duplicates, its header row."""
+
+    rows: tuple[LedgerRow, ...]
+    problems: tuple[LedgerProblem, ...]
+    inferred: tuple[InferredCategory, ...]
+    duplicates: tuple[DuplicateRow, ...]
+    header_row: int
+
+
+#: Reads one row: its case id, workflow and inferred category, or ``None`` with problems.
+RowRead = Callable[[_RowReader], "tuple[str, str, InferredCategory | None] | None"]
+
+
+def parse_sheet(
     rows: Iterable[Sequence[object]],
-    table: CategoryTable,
-    town: str | None,
-    source: str,
-) -> LedgerImport:
-    """Return what the rows of a sheet hold: rows to import, problems, inferences, duplicates."""
+    layout: Layout,
+    read: RowRead,
+    *,
+    carry: Callable[[dict[str, object], dict[str, object]], None],
+    wanted: str,
+    one_of: tuple[str, ...] = (),
+    ignored: frozenset[str] = _IGNORED,
+) -> ParsedSheet:
+    """Return what the rows of a sheet of ``layout`` hold, each row read by ``read``.
+
+    The header is looked for in the first rows (``wanted`` names the columns it must have in
+    the problem when there is none; ``one_of`` are columns at least one of which it must
+    have; the columns ``ignored`` are not read). Blank rows are skipped, cells under no
+    header reported, merged cells filled by ``carry`` (the row's values, the last values
+    seen), and a row whose case id an earlier
+    row had is a duplicate, not imported.
+    """
     stream = iter(rows)  # read once, row by row: a ledger may have a million rows
     head = [list(row) for row in itertools.islice(stream, HEADER_SEARCH + 1)]
-    header = find_header(head)
+    header = find_header(head, layout)
     if header is None:
-        wanted = "、".join(LEDGER_HEADERS)
         problem = LedgerProblem(
             1, "", f"前{HEADER_SEARCH}行中没有找到表头（{wanted}）", "no-header"
         )
-        return LedgerImport((), (problem,), (), (), source, 0, table)
+        return ParsedSheet((), (problem,), (), (), 0)
     problems = list(header.problems)
+    if one_of and not {c.key for c in header.columns} & set(one_of):
+        missing = "或".join(layout.by_key[k].header for k in one_of)
+        problems.append(LedgerProblem(header.row, missing, "缺少此列", "missing-column"))
     if any(p.code == "missing-column" for p in problems):
-        return LedgerImport((), tuple(problems), (), (), source, header.row, table)
-    rules = Rules.of(table, town)
+        return ParsedSheet((), tuple(problems), (), (), header.row)
     out: list[LedgerRow] = []
     inferred: list[InferredCategory] = []
     duplicates: list[DuplicateRow] = []
@@ -302,21 +339,17 @@ def parse_rows(
         values: dict[str, object] = {
             c.key: cells[c.index] if c.index < len(cells) else None
             for c in header.columns
-            if c.key not in _IGNORED
+            if c.key not in ignored
         }
-        _carry(values, last)
+        carry(values, last)
         reader = _RowReader(index + 1, values, header)
-        _read_place(reader, rules)
-        _read_building(reader)
-        guess = _read_hazard(reader, rules)
-        case_id = _case_id(reader) if reader.data.get("description") else ""
-        if reader.problems:
+        found = read(reader)
+        if reader.problems or found is None:
             problems.extend(reader.problems)
             continue
-        severity = str(reader.data["severity"])
-        row = LedgerRow(index + 1, case_id, table.severity(severity).workflow, reader.data)
-        if case_id in seen:
-            first = seen[case_id]
+        case_id, workflow, guess = found
+        row = LedgerRow(index + 1, case_id, workflow, reader.data)
+        if (first := seen.get(case_id)) is not None:
             differs = _differs(first.data, row.data, header)
             duplicates.append(DuplicateRow(row.row, first.row, case_id, differs))
             continue
@@ -327,13 +360,35 @@ def parse_rows(
     problems[len(header.problems) : len(header.problems)] = [
         _stray(header.row, i, numbers) for i, numbers in sorted(stray.items())
     ]
+    return ParsedSheet(tuple(out), tuple(problems), tuple(inferred), tuple(duplicates), header.row)
+
+
+def parse_rows(
+    rows: Iterable[Sequence[object]],
+    table: CategoryTable,
+    town: str | None,
+    source: str,
+) -> LedgerImport:
+    """Return what the rows of a sheet hold: rows to import, problems, inferences, duplicates."""
+    rules = Rules.of(table, town)
+
+    def read(reader: _RowReader) -> tuple[str, str, InferredCategory | None] | None:
+        _read_place(reader, rules)
+        _read_building(reader)
+        guess = _read_hazard(reader, rules)
+        case_id = _case_id(reader) if reader.data.get("description") else ""
+        if reader.problems:
+            return None
+        return case_id, table.severity(str(reader.data["severity"])).workflow, guess
+
+    sheet = parse_sheet(rows, LEDGER, read, carry=_carry, wanted="、".join(LEDGER_HEADERS))
     return LedgerImport(
-        tuple(out),
-        tuple(problems),
-        tuple(inferred),
-        tuple(duplicates),
+        sheet.rows,
+        sheet.problems,
+        sheet.inferred,
+        sheet.duplicates,
         source,
-        header.row,
+        sheet.header_row,
         table,
     )
 
