@@ -28,7 +28,6 @@ from rectify.spreadsheets._cells import (
     parse_person,
     parse_year,
     parse_yes_no,
-    split_community,
     year_end,
 )
 from rectify.spreadsheets._header import (
@@ -42,6 +41,7 @@ from rectify.spreadsheets._text import cell_text, text_key
 from rectify.spreadsheets._validation import (
     ParsedSheet,
     _read_building,
+    _read_place,
     _RowReader,
     parse_sheet,
 )
@@ -51,6 +51,7 @@ from rectify.spreadsheets._values import (
     InferredCategory,
     LedgerProblem,
     LedgerRow,
+    problem_lines,
 )
 
 __all__ = [
@@ -110,31 +111,6 @@ def earlier_id(data: Mapping[str, object]) -> str:
 def rectified_at(day: dt.date) -> dt.datetime:
     """Return the moment an item rectified on ``day`` is opened at: 12:00 Asia/Shanghai."""
     return dt.datetime.combine(day, _OPEN_AT, TIMEZONE)
-
-
-def _problem_lines(
-    problems: Sequence[LedgerProblem], duplicates: Sequence[DuplicateRow], header_row: int
-) -> list[str]:
-    """Return the lines of a summary that list the problems and the duplicate rows."""
-    lines: list[str] = []
-    sheet = [p for p in problems if p.row <= header_row or not header_row]
-    rows = [p for p in problems if p.row > header_row > 0]
-    for title, group in (
-        ("表头：", sheet),
-        ("问题（这些行未导入，改正后重新导入即可，已导入的行不会重复）：", rows),
-    ):
-        if group:
-            lines.append(title)
-            lines.extend(
-                f"  第{p.row}行" + (f"「{p.column}」" if p.column else "") + f"：{p.reason}"
-                for p in group
-            )
-    if duplicates:
-        lines.append("重复（与前面的行相同，未重复导入）：")
-        for d in duplicates:
-            differs = f"；不同之处：{'、'.join(d.differs)}" if d.differs else ""
-            lines.append(f"  第{d.row}行与第{d.first_row}行重复（{d.case_id}）{differs}")
-    return lines
 
 
 class _Imported:
@@ -198,7 +174,7 @@ class RegisterImport(_Imported):
                 for c, names in estates.items()
             )
             lines.append(f"按社区：{counts}。")
-        return "\n".join(lines + _problem_lines(self.problems, self.duplicates, self.header_row))
+        return "\n".join(lines + problem_lines(self.problems, self.duplicates, self.header_row))
 
 
 @attrs.frozen
@@ -232,7 +208,7 @@ class EarlierImport(_Imported):
                 f"{y}年 {sum(r.data['year'] == y for r in self.rows)}项" for y in years
             )
             lines.append(f"按年度：{counts}。")
-        lines += _problem_lines(self.problems, self.duplicates, self.header_row)
+        lines += problem_lines(self.problems, self.duplicates, self.header_row)
         if self.inferred:
             lines.append("推断的隐患类别（请核对；把握不足的已导入，待核实）：")
             lines.extend(
@@ -289,27 +265,6 @@ def _carry(values: dict[str, object], last: dict[str, object], kind: _Kind) -> N
             if carries and not cell_text(values[key]).strip():
                 values[key] = last.get(key)
             last[key] = values[key]
-
-
-def _place(r: _RowReader) -> None:
-    """Read the community (with its town), the estate, the address and the building."""
-    community = r.text("community", tight=True)
-    if not community:
-        r.problem("community", "missing", "不能为空")
-    else:
-        try:
-            town, name = split_community(community, None)
-        except CellError as exc:
-            r.problem("community", exc.code, exc.reason)
-        else:
-            r.put("town", town)
-            r.put("community", name)
-    name = r.text("community_name", tight=True)
-    if not name:
-        r.problem("community_name", "missing", "不能为空")
-    r.put("community_name", name)
-    r.put("address", r.text("address", tight=True))
-    r.put("building", r.text("building", tight=True))
 
 
 def _parse(
@@ -383,7 +338,7 @@ _BUILDINGS: Final = _Kind(REGISTER, "survey", _REGISTER_PLACE, _ESTATE, (), (), 
 
 
 def _read_building_row(r: _RowReader) -> None:
-    _place(r)
+    _read_place(r, None)
     if not r.data.get("building"):
         r.problem("building", "missing", "不能为空")
     _read_building(r)
@@ -481,7 +436,7 @@ def read_earlier(
 
 
 def _read_earlier_row(r: _RowReader, rules: Rules) -> InferredCategory | None:
-    _place(r)
+    _read_place(r, None)
     description = r.text("description")
     if not description:
         r.problem("description", "missing", "不能为空")

@@ -99,17 +99,18 @@ class _RowReader:
             self.data[key] = value
 
 
-def _read_place(r: _RowReader, rules: Rules) -> None:
+def _read_place(r: _RowReader, town: str | None) -> None:
+    """Read the community and its town (``town`` if the cell names none), estate and building."""
     community = r.text("community", tight=True)
     if not community:
         r.problem("community", "missing", "不能为空")
     else:
         try:
-            town, name = split_community(community, rules.town)
+            found, name = split_community(community, town)
         except CellError as exc:
             r.problem("community", exc.code, exc.reason)
         else:
-            r.put("town", town)
+            r.put("town", found)
             r.put("community", name)
     name = r.text("community_name", tight=True)
     if not name:
@@ -373,7 +374,7 @@ def parse_rows(
     rules = Rules.of(table, town)
 
     def read(reader: _RowReader) -> tuple[str, str, InferredCategory | None] | None:
-        _read_place(reader, rules)
+        _read_place(reader, rules.town)
         _read_building(reader)
         guess = _read_hazard(reader, rules)
         case_id = _case_id(reader) if reader.data.get("description") else ""

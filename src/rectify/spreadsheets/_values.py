@@ -11,7 +11,7 @@ can import it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -30,6 +30,7 @@ __all__ = [
     "LedgerProblem",
     "LedgerRow",
     "LedgerTotal",
+    "problem_lines",
 ]
 
 #: A category inferred with at least this confidence is sure; below it, the row is imported
@@ -184,23 +185,12 @@ class LedgerImport:
                 f"{w} {sum(r.workflow == w for r in self.rows)}行" for w in workflows
             )
             lines.append(f"按流程：{counts}。")
-        sheet = [p for p in self.problems if p.row <= self.header_row or not self.header_row]
-        rows = [p for p in self.problems if p not in sheet]
-        for title, group in (
-            ("表头：", sheet),
-            ("问题（这些行未导入，改正后重新导入即可，已导入的行不会重复）：", rows),
-        ):
-            if group:
-                lines.append(title)
-                lines.extend(
-                    f"  第{p.row}行" + (f"「{p.column}」" if p.column else "") + f"：{p.reason}"
-                    for p in group
-                )
-        if self.duplicates:
-            lines.append("重复（与前面的行是同一处隐患，未重复导入）：")
-            for d in self.duplicates:
-                differs = f"；不同之处：{'、'.join(d.differs)}" if d.differs else ""
-                lines.append(f"  第{d.row}行与第{d.first_row}行重复（{d.case_id}）{differs}")
+        lines += problem_lines(
+            self.problems,
+            self.duplicates,
+            self.header_row,
+            duplicates_heading="重复（与前面的行是同一处隐患，未重复导入）：",
+        )
         if self.inferred:
             lines.append("推断的隐患类别（请核对；把握不足的已导入，待核实）：")
             for i in self.inferred:
@@ -261,3 +251,36 @@ class CellError(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+def problem_lines(
+    problems: Sequence[LedgerProblem],
+    duplicates: Sequence[DuplicateRow],
+    header_row: int,
+    *,
+    duplicates_heading: str = "重复（与前面的行相同，未重复导入）：",
+) -> list[str]:
+    """Return the lines of an import's summary that list its problems and duplicate rows.
+
+    Problems of the header (at or above ``header_row``, or all when none was found) come
+    first, then those of rows, then the duplicates under ``duplicates_heading``.
+    """
+    lines: list[str] = []
+    sheet = [p for p in problems if p.row <= header_row or not header_row]
+    rows = [p for p in problems if p.row > header_row > 0]
+    for title, group in (
+        ("表头：", sheet),
+        ("问题（这些行未导入，改正后重新导入即可，已导入的行不会重复）：", rows),
+    ):
+        if group:
+            lines.append(title)
+            lines.extend(
+                f"  第{p.row}行" + (f"「{p.column}」" if p.column else "") + f"：{p.reason}"
+                for p in group
+            )
+    if duplicates:
+        lines.append(duplicates_heading)
+        for d in duplicates:
+            differs = f"；不同之处：{'、'.join(d.differs)}" if d.differs else ""
+            lines.append(f"  第{d.row}行与第{d.first_row}行重复（{d.case_id}）{differs}")
+    return lines
