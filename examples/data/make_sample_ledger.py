@@ -591,64 +591,6 @@ def reproducible(path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def blocks(hazards: list[Hazard], depth: int) -> list[tuple[int, int]]:
-    """Return the (first, last) indexes of runs of hazards in one community (1) or estate (2)."""
-    out: list[tuple[int, int]] = []
-    start = 0
-    for i in range(1, len(hazards) + 1):
-        here = (hazards[start].building.community, hazards[start].building.estate)[:depth]
-        if i == len(hazards) or (
-            (hazards[i].building.community, hazards[i].building.estate)[:depth] != here
-        ):
-            out.append((start, i - 1))
-            start = i
-    return out
-
-
-def write_xlsx(path: Path, rows: list[list[Value]], hazards: list[Hazard]) -> None:
-    book = Workbook()
-    sheet = book.worksheets[0]
-    sheet.title = "台账"
-    sheet.cell(1, 1, TITLE).font = Font(bold=True, size=14)
-    sheet.cell(1, 1).alignment = Alignment(horizontal="center")
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADERS))
-    for col, header in enumerate(HEADERS, start=1):
-        cell = sheet.cell(2, col, header)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
-    for r, row in enumerate(rows, start=3):
-        for col, value in enumerate(row, start=1):
-            cell = sheet.cell(r, col, value if value != "" else None)
-            if isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    # merge the community (A), estate (B) and address (C) cells of each block
-    for column, depth in ((1, 1), (2, 2), (3, 2)):
-        for first, last in blocks(hazards, depth):
-            if last > first:
-                sheet.merge_cells(
-                    start_row=first + 3, start_column=column, end_row=last + 3, end_column=column
-                )
-    widths = (16, 14, 22, 28, 14, 44, 14, 8, 16, 24, 40)
-    for col, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(col)].width = width
-    sheet.freeze_panes = "A3"
-    book.properties.creator = "rectify sample"
-    book.properties.created = dt.datetime(*FIXED_TIME)
-    book.save(path)
-    reproducible(path)
-
-
-def write_csv(path: Path, rows: list[list[Value]]) -> None:
-    import csv  # noqa: PLC0415 - only here
-
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([TITLE])
-    writer.writerow(HEADERS)
-    writer.writerows(["" if v is None else str(v) for v in row] for row in rows)
-    path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
-
-
 def check(
     xlsx: Path,
     csv_path: Path,
@@ -1148,8 +1090,17 @@ def main() -> None:
     hazards = make_hazards(rng, buildings, table)
     rows = sheet_rows(rng, hazards)
     xlsx, csv_path = HERE / "ledger-2024.xlsx", HERE / "ledger-2024.csv"
-    write_xlsx(xlsx, [r[0] for r in rows], hazards)
-    write_csv(csv_path, [r[1] for r in rows])
+    places = [(h.building.community, h.building.estate) for h in hazards]
+    write_sheet(
+        xlsx,
+        title=TITLE,
+        headers=HEADERS,
+        rows=[r[0] for r in rows],
+        # merge the community (A), estate (B) and address (C) cells of each block
+        merges={1: [c for c, _ in places], 2: list(places), 3: list(places)},
+        widths=(16, 14, 22, 28, 14, 44, 14, 8, 16, 24, 40),
+    )
+    write_sheet_csv(csv_path, TITLE, HEADERS, [r[1] for r in rows])
     result = check(xlsx, csv_path, hazards, table)
     categories = Counter(str(row.data["category"]) for row in result.rows)
     estates = {(h.building.community, h.building.estate) for h in hazards}
