@@ -19,8 +19,7 @@ from typing import Final, TypeVar
 
 import attrs
 
-from rectify.definitions._categories import Category, CategoryTable
-from rectify.engine._category import CATEGORY_CONFIDENCE, CATEGORY_INFERRED
+from rectify.definitions._categories import CategoryTable
 from rectify.engine._engine import TIMEZONE
 from rectify.spreadsheets._cells import (
     manager_kind,
@@ -35,12 +34,13 @@ from rectify.spreadsheets._header import (
     REGISTER,
     Layout,
 )
-from rectify.spreadsheets._inference import Immediate, Rules, category_of, infer, parse_date
+from rectify.spreadsheets._inference import Immediate, Rules, parse_date
 from rectify.spreadsheets._reading import _opened, _rows
 from rectify.spreadsheets._text import cell_text, text_key
 from rectify.spreadsheets._validation import (
     ParsedSheet,
     _read_building,
+    _read_category,
     _read_place,
     _RowReader,
     parse_sheet,
@@ -441,33 +441,7 @@ def _read_earlier_row(r: _RowReader, rules: Rules) -> InferredCategory | None:
     if not description:
         r.problem("description", "missing", "不能为空")
     r.put("description", description)
-    category: Category | None = None
-    inferred: InferredCategory | None = None
-    if cell := r.text("category"):
-        try:
-            category = category_of(cell, rules.table)
-        except CellError as exc:
-            r.problem("category", exc.code, exc.reason)
-    elif description:
-        found = infer(description, rules)
-        if found is None:
-            reason = "为空，且隐患内容中没有可识别的关键词：请填写隐患类别"
-            r.problem("category", "no-category", reason)
-        else:  # as the ledger import does: an unsure guess is imported, marked to check
-            category = rules.table.category(found.code)
-            inferred = InferredCategory(
-                r.number,
-                found.code,
-                found.words,
-                found.also,
-                found.confidence,
-                found.sure,
-                found.by,
-                found.rival,
-            )
-            if not found.sure:
-                r.put(CATEGORY_INFERRED, found.words)
-                r.put(CATEGORY_CONFIDENCE, found.confidence)
+    category, inferred = _read_category(r, rules, description)
     if category is not None:
         r.put("category", category.code)
     _rectified(r)

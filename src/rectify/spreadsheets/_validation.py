@@ -148,39 +148,48 @@ def _read_building(r: _RowReader) -> None:
     r.put("height", height)
 
 
+def _read_category(
+    r: _RowReader, rules: Rules, description: str
+) -> tuple[Category | None, InferredCategory | None]:
+    """Read the 隐患类别 cell, or infer the category from ``description`` when it is blank.
+
+    An unsure inference is imported all the same, marked for the clerk to check (the
+    ``category_inferred`` and ``category_confidence`` of the case's data).
+    """
+    cell = r.text("category")
+    if cell:
+        try:
+            return category_of(cell, rules.table), None
+        except CellError as exc:
+            r.problem("category", exc.code, exc.reason)
+            return None, None
+    if not description:
+        return None, None
+    found = infer(description, rules)
+    if found is None:
+        r.problem("category", "no-category", "为空，且隐患内容中没有可识别的关键词：请填写隐患类别")
+        return None, None
+    inferred = InferredCategory(
+        r.number,
+        found.code,
+        found.words,
+        found.also,
+        found.confidence,
+        found.sure,
+        found.by,
+        found.rival,
+    )
+    if not found.sure:
+        r.put(CATEGORY_INFERRED, found.words)
+        r.put(CATEGORY_CONFIDENCE, found.confidence)
+    return rules.table.category(found.code), inferred
+
+
 def _read_hazard(r: _RowReader, rules: Rules) -> InferredCategory | None:
     description = r.text("description")
     if not description:
         r.problem("description", "missing", "不能为空")
-    inferred: InferredCategory | None = None
-    category: Category | None = None
-    cell = r.text("category")
-    if cell:
-        try:
-            category = category_of(cell, rules.table)
-        except CellError as exc:
-            r.problem("category", exc.code, exc.reason)
-    elif description:
-        found = infer(description, rules)
-        if found is None:
-            r.problem(
-                "category", "no-category", "为空，且隐患内容中没有可识别的关键词：请填写隐患类别"
-            )
-        else:
-            category = rules.table.category(found.code)
-            inferred = InferredCategory(
-                r.number,
-                found.code,
-                found.words,
-                found.also,
-                found.confidence,
-                found.sure,
-                found.by,
-                found.rival,
-            )
-            if not found.sure:  # imported all the same, marked for the clerk to check
-                r.put(CATEGORY_INFERRED, found.words)
-                r.put(CATEGORY_CONFIDENCE, found.confidence)
+    category, inferred = _read_category(r, rules, description)
     severity: str | None = category.severity if category else None
     if cell := r.text("severity"):
         try:
