@@ -467,6 +467,8 @@ KINDS = {
     "register": 2,  # 龙门小区 and 正街小区
     "coverage": 2,  # 虎峰社区 and 正街社区
     "tasks": len(load_campaign().tasks),
+    "plan": 3,  # the three hazards, all still open
+    "lookback": 0,  # nothing closed yet, no earlier year's item
 }
 
 
@@ -510,6 +512,35 @@ def test_export_register_coverage_and_tasks_show_the_report_rows(db: Path, tmp_p
     assert first["最新进展"].startswith("已为3单元11楼独居老人安装烟感")
     assert first["进展报送日期"] == "2024-04-02"
     assert first["逾期天数"] == "10"
+
+
+def test_export_plan_and_lookback_show_the_report_rows(db: Path, tmp_path: Path) -> None:
+    store = open_store(db)
+    ledger = Ledger.with_workflows(store, campaign=load_campaign())
+    earlier = {
+        "community": "虎峰社区",
+        "community_name": "龙门小区",
+        "building": "1栋",
+        "description": "1单元楼道停放电动车",
+        "category": "EBIKE.PARK",  # always looked at again
+        "year": 2023,
+    }
+    ledger.open("ERL-1", "earlier", earlier, COMMUNITY, at=dt.datetime(2023, 9, 1, 12, tzinfo=TZ))
+    relapse = {"findings": "电动车仍停在楼道"}
+    ledger.fire("ERL-1", "relapse", GRID, payload=relapse, at=dt.datetime(2024, 4, 2, tzinfo=TZ))
+    store.close()
+    day: list[str | Path] = ["--db", db, "--as-of", "2024-04-20", "--format", "csv"]
+    lookback = tmp_path / "lookback.csv"
+    run("export", "lookback", "--out", lookback, *day)
+    [row] = table(lookback)
+    assert (row["整改年度"], row["隐患编号"], row["楼栋"]) == ("2023", "虎峰-2023-001", "1栋")
+    assert (row["回头看结果"], row["情况说明"]) == ("反弹", "电动车仍停在楼道")
+    plan = tmp_path / "plan.csv"
+    run("export", "plan", "--out", plan, *day)
+    rows = table(plan)
+    assert len(rows) == 3
+    assert all(r["隐患编号"].startswith(("虎峰-2024-", "正街-2024-")) for r in rows)
+    assert {r["社区"] for r in rows} == {"虎峰社区", "正街社区"}
 
 
 def test_export_as_of_gives_the_facts_of_that_day(db: Path, tmp_path: Path) -> None:

@@ -661,6 +661,8 @@ class _Simulation:
             "totals": "老旧小区总数台账统计表（xlsx）",
             "coverage": "排查覆盖情况（xlsx）",
             "tasks": "任务清单推进情况（xlsx）",
+            "plan": "尚未整改完毕的隐患（整改计划，xlsx）",
+            "lookback": "回头看情况（xlsx）",
         }
         for kind, title in titles.items():
             for public in (False, True):

@@ -27,8 +27,15 @@ from rectify.cli._context import _day, _ledger, db_option
 from rectify.cli._wording import ClerkError, clerk
 from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._campaign_reports import coverage_rows, register_rows, task_rows
-from rectify.documents._reports import town_of
+from rectify.documents._campaign_reports import (
+    coverage_rows,
+    lookback_results,
+    lookback_seed,
+    plan_rows,
+    register_rows,
+    task_rows,
+)
+from rectify.documents._reports import lookback_rows, town_of
 from rectify.engine._case import Case
 from rectify.spreadsheets._print import TableColumn
 from rectify.spreadsheets._reading import need_openpyxl
@@ -204,6 +211,71 @@ def _tasks_export(job: _Export) -> int:
     )
 
 
+#: A rectification plan (整改计划): the keys of ``plan_rows``, one row an open hazard.
+PLAN_COLUMNS: Final = (
+    TableColumn("number", "隐患编号"),
+    TableColumn("community", "社区"),
+    TableColumn("community_name", "小区名称"),
+    TableColumn("address", "地址"),
+    TableColumn("building", "楼栋"),
+    TableColumn("description", "隐患内容", "note"),
+    TableColumn("category_title", "隐患类别"),
+    TableColumn("responsible_party", "整改责任人", "note"),
+    TableColumn("measures", "整改措施", "note"),
+    TableColumn("rectify_by", "整改时限", "date"),
+    TableColumn("state_title", "当前状态"),
+    TableColumn("overdue_days", "超过整改时限天数", "number"),
+)
+#: The look-back (回头看): one row a hazard looked at again (``lookback_rows``, flattened).
+LOOKBACK_COLUMNS: Final = (
+    TableColumn("year", "整改年度", "number"),
+    TableColumn("number", "隐患编号"),
+    TableColumn("community", "社区"),
+    TableColumn("community_name", "小区名称"),
+    TableColumn("building", "楼栋"),
+    TableColumn("description", "隐患内容", "note"),
+    TableColumn("result", "回头看结果"),
+    TableColumn("note", "情况说明", "note"),
+    TableColumn("new_case_number", "重新立案编号"),
+)
+
+
+#: The ledger fields of a hazard a look-back row shows.
+_PLACE: Final = ("community", "community_name", "building", "description")
+
+
+def _plan_export(job: _Export) -> int:
+    rows = plan_rows(job.cases, job.specs, as_of=job.day, reader_role=job.reader)
+    return write_table(
+        rows,
+        job.out,
+        columns=PLAN_COLUMNS,
+        fmt=job.fmt,
+        title=job.title("老旧小区年度整改计划"),
+        sheet="整改计划",
+        reader_role=job.reader,
+    )
+
+
+def _lookback_export(job: _Export) -> int:
+    results = lookback_results(job.cases, job.specs, as_of=job.day, seed=lookback_seed(job.day))
+    rows = []
+    for row in lookback_rows(results, as_of=job.day, reader_role=job.reader):
+        hazard = row["hazard"]
+        place = {k: hazard.get(k, "") for k in _PLACE} if isinstance(hazard, dict) else {}
+        result = "待核查" if row["pending"] else "保持" if row["passed"] else "反弹"
+        rows.append({**place, **row, "result": result})
+    return write_table(
+        rows,
+        job.out,
+        columns=LOOKBACK_COLUMNS,
+        fmt=job.fmt,
+        title=job.title("老旧小区消防安全隐患整改“回头看”情况"),
+        sheet="回头看",
+        reader_role=job.reader,
+    )
+
+
 #: Each kind of export, and what writes it (returning the rows it wrote).
 _EXPORTS: Final[dict[str, Callable[[_Export], int]]] = {
     "ledger": _ledger_export,
@@ -211,6 +283,8 @@ _EXPORTS: Final[dict[str, Callable[[_Export], int]]] = {
     "register": _register_export,
     "coverage": _coverage_export,
     "tasks": _tasks_export,
+    "plan": _plan_export,
+    "lookback": _lookback_export,
 }
 EXPORT_KINDS: Final = tuple(_EXPORTS)
 
@@ -288,7 +362,9 @@ def export(
 
     KIND is ledger (the hazard ledger, Attachment 1), totals (the ledger totals by
     community), register (the estate register, one row an estate), coverage (the survey
-    coverage by community) or tasks (the task list's status), as of the end of --as-of.
+    coverage by community), tasks (the task list's status), plan (the open hazards as the
+    town's rectification plan lists them) or lookback (the day's look-back sample and what
+    it found), as of the end of --as-of.
     """
     chosen = _format_of(out, fmt)
     if chosen == "xlsx":

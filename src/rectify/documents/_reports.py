@@ -55,6 +55,7 @@ __all__ = [
     "ledger_context",
     "ledger_totals_context",
     "lookback_context",
+    "lookback_rows",
     "monthly_report_context",
     "places_by_community",
     "report_context",
@@ -900,26 +901,21 @@ def _by_community(results: Iterable[LookbackResult]) -> list[dict[str, object]]:
     return [{"community": name, **_relapse_rates(group)} for name, group in sorted(groups.items())]
 
 
-def lookback_context(
+def lookback_rows(
     results: Sequence[LookbackResult],
     *,
     as_of: dt.date,
-    issuer: Issuer,
-    sequence: int,
     categories: CategoryTable | None = None,
     reader_role: str | None = None,
-) -> dict[str, object]:
-    """Return the look-back (回头看) report: each sampled case and relapse rates.
+) -> list[dict[str, object]]:
+    """Return the rows of a look-back: one a hazard looked at again, in ``results``' order.
 
-    ``rows``: ``id``, ``number``, ``hazard``, ``year`` (the year it was rectified),
-    ``earlier`` (of a year before ``as_of``'s), ``passed``, ``pending``, ``note``,
-    ``new_case``, ``new_case_number``. ``by_community`` (``community``), ``by_year``
-    (``year``, with ``communities``: its rows by community) and ``totals`` (with
-    ``earlier``: how many were of earlier years) each hold ``sampled``, ``checked`` (less
-    the ``pending``), ``passed``, ``relapsed``, ``pending`` and ``rate`` (relapsed ÷
-    checked, 0 when none was looked at).
+    Each row: ``id``, ``number``, ``hazard`` (its ledger fields, as notices have them),
+    ``year`` (the year it was rectified), ``earlier`` (of a year before ``as_of``'s),
+    ``passed``, ``pending``, ``note`` (phones masked unless ``reader_role`` may see them),
+    ``new_case``, ``new_case_number``.
     """
-    rows = [
+    return [
         {
             "id": r.case.id,
             "number": case_number(r.case),
@@ -934,6 +930,26 @@ def lookback_context(
         }
         for r in results
     ]
+
+
+def lookback_context(
+    results: Sequence[LookbackResult],
+    *,
+    as_of: dt.date,
+    issuer: Issuer,
+    sequence: int,
+    categories: CategoryTable | None = None,
+    reader_role: str | None = None,
+) -> dict[str, object]:
+    """Return the look-back (回头看) report: each sampled case and relapse rates.
+
+    ``rows``: :func:`lookback_rows`. ``by_community`` (``community``), ``by_year``
+    (``year``, with ``communities``: its rows by community) and ``totals`` (with
+    ``earlier``: how many were of earlier years) each hold ``sampled``, ``checked`` (less
+    the ``pending``), ``passed``, ``relapsed``, ``pending`` and ``rate`` (relapsed ÷
+    checked, 0 when none was looked at).
+    """
+    rows = lookback_rows(results, as_of=as_of, categories=categories, reader_role=reader_role)
     years: dict[int, list[LookbackResult]] = defaultdict(list)
     for result in results:
         years[_lookback_year(result.case)].append(result)
