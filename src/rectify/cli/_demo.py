@@ -662,20 +662,23 @@ class _Simulation:
             "coverage": "排查覆盖情况（xlsx）",
             "tasks": "任务清单推进情况（xlsx）",
             "plan": "尚未整改完毕的隐患（整改计划，xlsx）",
-            "lookback": "回头看情况（xlsx）",
+            "lookback": f"回头看情况（{_LOOKBACK_DAY:%m月%d日}，xlsx）",
         }
+        looked_back = list(self.ledger.cases_as_of(_LOOKBACK_DAY))
         for kind, title in titles.items():
+            # The look-back's table is of its own day: the sample that day's report holds.
+            of, rows = (_LOOKBACK_DAY, looked_back) if kind == "lookback" else (day, cases)
             for public in (False, True):
                 stem = f"{kind}-public" if public else kind
                 path = safe_child(folder, stem, ".xlsx")
                 write_export(
                     kind,
-                    cases,
+                    rows,
                     self.specs,
                     campaign=self.campaign,
                     out=path,
                     fmt="xlsx",
-                    day=day,
+                    day=of,
                     public=public,
                 )
                 shown = f"{title}（公开版）" if public else title

@@ -175,9 +175,8 @@ class CampaignWork:
             buildings = self._buildings()
             done = sum(c.state == "surveyed" for c in buildings)
             return f"已摸排{done}栋，共{len(buildings)}栋"
-        hazards = [
-            c for c in self.sim.ledger.cases() if c.workflow in ("hazard", "immediate", "major")
-        ]
+        kinds = {spec.id: spec.kind for spec in self.sim.specs}
+        hazards = [c for c in self.sim.ledger.cases() if kinds.get(c.workflow) == "hazard"]
         if key == "canopies":
             hazards = [
                 c for c in hazards if str(c.data.get("category")) in ("STR.CANOPY", "STR.NET")
@@ -187,9 +186,11 @@ class CampaignWork:
 
     def _summary(self, key: str) -> str:
         if key == "survey_buildings":
-            return (
-                f"全镇{len(self.register)}栋老旧小区建筑已全部摸排（含移出台账1栋），问题清单已建立"
-            )
+            buildings = self._buildings()
+            removed = sum(c.state == "delisted" for c in buildings)
+            also = f"（另有{removed}栋移出台账）" if removed else ""
+            surveyed = len(buildings) - removed
+            return f"全镇老旧小区{surveyed}栋建筑已全部摸排{also}，问题清单已建立"
         if key == "annual_plan":
             return "已根据各社区整改计划制定全镇老旧小区年度整改计划"
         if key == "name_staff":
