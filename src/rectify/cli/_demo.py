@@ -30,9 +30,10 @@ from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._categories import CategoryTable
 from rectify.definitions._load import load_categories
 from rectify.definitions._spec import WorkflowSpec
-from rectify.documents._campaign_reports import coverage_rows, task_rows
+from rectify.documents._campaign_reports import task_rows
 from rectify.documents._contexts import CASE_NUMBER
 from rectify.documents._publishing import Notices, notice_identity, report_identity
+from rectify.documents._register_reports import coverage_rows
 from rectify.documents._reports import (
     PERIODIC_REPORTS,
     REPORT_DAY,

@@ -28,13 +28,12 @@ from rectify.cli._wording import ClerkError, clerk
 from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._spec import WorkflowSpec
 from rectify.documents._campaign_reports import (
-    coverage_rows,
     lookback_results,
     lookback_seed,
     plan_rows,
-    register_rows,
     task_rows,
 )
+from rectify.documents._register_reports import coverage_rows, register_rows
 from rectify.documents._reports import lookback_rows, town_of
 from rectify.engine._case import Case
 from rectify.spreadsheets._print import TableColumn

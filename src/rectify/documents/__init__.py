@@ -15,17 +15,12 @@ May import: ``rectify.engine``, ``rectify.calendar``, ``rectify.definitions``,
 from __future__ import annotations
 
 from rectify.documents._campaign_reports import (
-    coverage_rows,
-    estate_register_context,
     lookback_results,
     lookback_seed,
     plan_rows,
     rectification_plan_context,
-    register_rows,
-    survey_coverage_context,
     task_rows,
     task_status_context,
-    unsurveyed_rows,
 )
 from rectify.documents._contexts import (
     CASE_NOTICE_VARIABLES,
@@ -44,6 +39,13 @@ from rectify.documents._publishing import (
     NumberBook,
     notice_identity,
     report_identity,
+)
+from rectify.documents._register_reports import (
+    coverage_rows,
+    estate_register_context,
+    register_rows,
+    survey_coverage_context,
+    unsurveyed_rows,
 )
 from rectify.documents._reports import (
     REPORT_DAY,

@@ -5,8 +5,9 @@ Attachment 1 layout and its totals, the look-back (回头看) report and the rep
 escalated cases by level. :data:`REPORT_VARIABLES` is keyed by template name: the last one
 renders with ``escalation_levels`` (``escalation_report`` is the case notice to the district).
 The campaign's own reports (survey coverage, the estate register, task status, rectification
-plans, the look-back drawn from the store) are built in ``_campaign_reports``, on the facts
-here; :func:`report_context` builds every report by its template name.
+plans, the look-back drawn from the store) are built in ``_register_reports`` and
+``_campaign_reports``, on the facts here; :func:`report_context` builds every report by its
+template name.
 
 Each function is pure: cases in, a context of plain values out.
 """
@@ -810,7 +811,7 @@ def places_by_community(
     spreadsheet, count with this.
     """
     # The register's counts are the campaign reports' (they build on this module's facts).
-    from rectify.documents._campaign_reports import register_counts  # noqa: PLC0415
+    from rectify.documents._register_reports import register_counts  # noqa: PLC0415
 
     cases, specs = list(cases), list(specs)
     register = register_counts(cases, specs, as_of)
