@@ -882,3 +882,45 @@ def test_append_all_stores_every_case_or_none(store: Store) -> None:
     assert store.pending() == []
     store.append_all([(grow(first), first.seq, []), (grow(second), second.seq, [])])
     assert (store.get("H-1").seq, store.get("H-2").seq) == (first.seq + 1, second.seq + 1)
+
+
+def _open_at_once(url: str, prefix: str, openers: int) -> tuple[list[SQLStore], list[Exception]]:
+    """Open a store at ``url`` from ``openers`` threads released together."""
+    gate = threading.Barrier(openers)
+    opened: list[SQLStore] = []
+    failed: list[Exception] = []
+
+    def open_it() -> None:
+        gate.wait()
+        try:
+            opened.append(SQLStore.open(url, prefix=prefix))
+        except Exception as exc:  # reported by the test
+            failed.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return opened, failed
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_processes_opening_a_new_database_at_once_set_it_up_once(backend: str) -> None:
+    # Each opener migrates under a lock; the next one must see the schema the first left
+    # (MySQL's lock released before the commit let a second opener insert the schema row).
+    url = server_url(backend)
+    for round_ in range(15):
+        prefix = f"t{RUN}o{round_}_"
+        opened, failed = _open_at_once(url, prefix, 6)
+        try:
+            assert failed == []
+            assert len(opened) == 6
+            with opened[0].engine.connect() as conn:
+                rows = conn.execute(sa.select(opened[0].metadata.tables[f"{prefix}schema"])).all()
+            assert len(rows) == 1
+        finally:
+            if opened:
+                drop(opened[0])
+            for store in opened:
+                store.close()

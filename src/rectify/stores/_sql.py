@@ -32,7 +32,7 @@ import contextlib
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -201,9 +201,10 @@ class SQLStore(_Writing, _Reading, _Outbox):
         tables = self._tables
         with (
             self._failing(f"setting up the schema at {where}"),
+            self._migration_lock() as lock,
             self._begin(write=True) as conn,
-            self._migration_lock(conn),
         ):
+            lock(conn)
             self._may_set_up(conn, where)
             tables.schema.create(conn, checkfirst=True)
             found = conn.execute(sa.select(tables.schema.c.version)).scalar_one_or_none()
@@ -250,23 +251,34 @@ class SQLStore(_Writing, _Reading, _Outbox):
             )
 
     @contextlib.contextmanager
-    def _migration_lock(self, conn: sa.Connection) -> Iterator[None]:
-        """Hold a lock so that two processes opening a new database migrate it once."""
+    def _migration_lock(self) -> Iterator[Callable[[sa.Connection], None]]:
+        """Hold a lock so that two processes opening a new database migrate it once.
+
+        Yields what takes the lock in the migration's transaction. PostgreSQL's advisory
+        lock belongs to that transaction and ends with its commit. MySQL's named lock belongs
+        to a session: it is held on a connection of its own and released only after the
+        migration's transaction has committed, so that the next process to take it reads
+        the schema as the first one left it (released before the commit, it would find no
+        schema row yet and insert a second). SQLite's write transaction holds the
+        database's lock.
+        """
         name = f"rectify:{self._engine.url.database}:{self._prefix}"
         dialect = self._engine.dialect.name
-        if dialect == "postgresql":
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())}
-            )
-            yield
-        elif dialect in {"mysql", "mariadb"}:
-            conn.execute(sa.text("SELECT GET_LOCK(:name, 60)"), {"name": name[:64]})
-            try:
-                yield
-            finally:
-                conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name[:64]})
-        else:
-            yield  # SQLite: the write transaction holds the database's lock
+        if dialect in {"mysql", "mariadb"}:
+            with self._engine.connect() as session:
+                session.execute(sa.text("SELECT GET_LOCK(:name, 60)"), {"name": name[:64]})
+                try:
+                    yield lambda _conn: None
+                finally:
+                    session.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name[:64]})
+            return
+
+        def take(conn: sa.Connection) -> None:
+            if dialect == "postgresql":
+                key = zlib.crc32(name.encode())
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+        yield take
 
     def close(self) -> None:
         """Release the connections (when the store opened the engine itself)."""
