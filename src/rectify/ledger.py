@@ -48,7 +48,6 @@ from rectify.exceptions import (
     RectifyError,
     ReplayError,
 )
-from rectify.spreadsheets._register import rectified_at
 from rectify.stores._store import AuditRow, CaseQuery, Delivery, Store, projection_columns
 
 __all__ = [
@@ -70,6 +69,8 @@ __all__ = [
 #: earlier years' (numbered in the series of the year they were closed in).
 NUMBERED_KINDS: Final = frozenset({"hazard", "archive"})
 
+#: When on the day it was closed an earlier year's item is opened (``Ledger.import_earlier``).
+_EARLIER_AT: Final = dt.time(12)
 #: The attempts after which ``Ledger.deliver`` gives up on a failing effect (a dead letter).
 DEAD_AFTER: Final = 5
 _DELIVER_PAGE = 200  # effects read from the outbox at a time by ``deliver``
@@ -357,7 +358,7 @@ class Ledger:
         # Opened once without its number first: a case the engine refuses takes none.
         outcome = engine.open(case_id, data, actor, when, recurrence_of=previous)
         _check_notices(engine, outcome, when)
-        if self.case_numbers is not None and engine.spec.kind in NUMBERED_KINDS:
+        if self.case_numbers is not None and self._numbered(workflow):
             ((_, _, numbered),) = self._numbering([(case_id, workflow, data)], when, 1)
             if previous is not None:
                 numbered = {**numbered, RECURRENCE_OF_NUMBER: case_number(previous)}
@@ -849,7 +850,11 @@ class Ledger:
                     progress(before[0] + new, before[1] + looked)
 
             added += self.import_cases(
-                group, actor, at=rectified_at(day), batch=batch, progress=step
+                group,
+                actor,
+                at=dt.datetime.combine(day, _EARLIER_AT, TIMEZONE),
+                batch=batch,
+                progress=step,
             )
             seen += len(group)
         return added
@@ -874,14 +879,15 @@ class Ledger:
         while chunk := list(itertools.islice(pending, max(batch, 1))):
             # Hazards are numbered (an earlier year's in the series of its year); a building
             # to survey or a task is not a hazard and takes no number of their series.
-            numbered = [item for item in chunk if self._numbered(item[1])]
+            wanted = [self._numbered(workflow) for _, workflow, _ in chunk]
+            numbered = [item for item, want in zip(chunk, wanted, strict=True) if want]
             numbers = iter(
                 self.store.register_documents(
                     [(f"case-number/{i}", numbering.series(d, day), day) for i, _, d in numbered]
                 )
             )
-            for case_id, workflow, data in chunk:
-                if not self._numbered(workflow):
+            for (case_id, workflow, data), want in zip(chunk, wanted, strict=True):
+                if not want:
                     yield case_id, workflow, data
                     continue
                 seq, _ = next(numbers)

@@ -34,7 +34,7 @@ from rectify.documents._campaign_reports import (
     task_rows,
 )
 from rectify.documents._register_reports import coverage_rows, register_rows
-from rectify.documents._reports import lookback_rows, town_of
+from rectify.documents._reports import lookback_rows, town_in
 from rectify.engine._case import Case
 from rectify.spreadsheets._print import TableColumn
 from rectify.spreadsheets._reading import need_openpyxl
@@ -76,8 +76,7 @@ class _Export:
 
     def title(self, what: str) -> str:
         """Return the title row: the town, ``what``, the day, and 公开版 for the public copy."""
-        towns = {str(c.data.get("town") or "") for c in self.cases} - {""}
-        town = towns.pop() if len(towns) == 1 else town_of(self.campaign.organ)
+        town = town_in((c.data.get("town") for c in self.cases), self.campaign.organ)
         copy = "（公开版）" if self.public else ""
         return f"{town}{what}（截至{zh_date(self.day)}）{copy}"
 

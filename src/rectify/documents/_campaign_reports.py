@@ -35,7 +35,7 @@ from rectify.documents._reports import (
     _lookback_year,
     hazard_facts,
     lookback_context,
-    town_of,
+    town_in,
 )
 from rectify.documents._rows import _date, _joined, _natural, _of_kind, _on_day, _text
 from rectify.engine._case import Case
@@ -338,8 +338,7 @@ def rectification_plan_context(
     if community:
         title = f"{community}老旧小区消防安全隐患整改计划"
     else:
-        towns = {str(r["town"]) for r in rows} - {""}
-        title = f"{towns.pop() if len(towns) == 1 else town_of(issuer.name)}老旧小区年度整改计划"
+        title = f"{town_in((r['town'] for r in rows), issuer.name)}老旧小区年度整改计划"
     return {
         **_common(
             title,

@@ -61,6 +61,7 @@ __all__ = [
     "places_by_community",
     "report_context",
     "report_period",
+    "town_in",
     "town_of",
 ]
 
@@ -342,6 +343,12 @@ def _case_row(
         "successor": None if f.successor is None else f.successor.id,
         "successor_number": None if f.successor is None else case_number(f.successor),
     }
+
+
+def town_in(towns: Iterable[object], name: str) -> str:
+    """Return the one town ``towns`` name (blanks aside), else the town ``name`` begins with."""
+    named = {str(t or "") for t in towns} - {""}
+    return named.pop() if len(named) == 1 else town_of(name)
 
 
 def town_of(name: str) -> str:
@@ -719,8 +726,7 @@ def ledger_context(
             f.case.id,
         )
     )
-    towns = {str(f.case.data.get("town") or "") for f in rows} - {""}
-    town = towns.pop() if len(towns) == 1 else town_of(issuer.name)
+    town = town_in((f.case.data.get("town") for f in rows), issuer.name)
     title = f"{town}老旧小区台账"
     return {
         **_common(

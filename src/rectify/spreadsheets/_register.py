@@ -2,11 +2,11 @@
 
 Owns reading the old-estate register (老旧小区总数台账 / 楼栋摸排表, one row per building) into
 ``survey`` cases (:func:`read_register`) and the earlier years' rectified hazards
-(历年已整改隐患台账) into ``earlier`` cases (:func:`read_earlier`), the stable ids of both
-(:func:`building_id`, :func:`earlier_id`) and the moment an earlier item is opened at
-(:func:`rectified_at`). The files are read as the hazard ledger is (``_reading``): CSV or
-XLSX, title rows, merged cells carried down, header synonyms (a :class:`Layout` each), every
-problem named by row and column, duplicate rows reported, nothing dropped silently.
+(历年已整改隐患台账) into ``earlier`` cases (:func:`read_earlier`) and the stable ids of
+both (:func:`building_id`, :func:`earlier_id`). The files are read as the hazard ledger is
+(``_reading``): CSV or XLSX, title rows, merged cells carried down, header synonyms (a
+:class:`Layout` each), every problem named by row and column, duplicate rows reported,
+nothing dropped silently.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Final, TypeVar
 import attrs
 
 from rectify.definitions._categories import CategoryTable
-from rectify.engine._engine import TIMEZONE
 from rectify.spreadsheets._cells import (
     manager_kind,
     parse_households,
@@ -61,13 +60,11 @@ __all__ = [
     "earlier_id",
     "read_earlier",
     "read_register",
-    "rectified_at",
 ]
 
 Source = str | os.PathLike[str] | bytes | Iterable[Sequence[object]]
 T = TypeVar("T")
 
-_OPEN_AT: Final = dt.time(12)
 #: Columns read past: what an export derives (序号, 案件编号, 状态) and an earlier deadline.
 _IGNORED: Final = frozenset({"serial", "case_id", "state", "due"})
 #: A merged cell carries down a level only while every level above was empty (as in the
@@ -106,11 +103,6 @@ def earlier_id(data: Mapping[str, object]) -> str:
     """Return an earlier year's item's case id: ``ERL-`` and 10 hex of its year, place, text."""
     keys = ("year", "community", "community_name", "address", "building", "description")
     return _digest("ERL-", (data.get(k, "") for k in keys))
-
-
-def rectified_at(day: dt.date) -> dt.datetime:
-    """Return the moment an item rectified on ``day`` is opened at: 12:00 Asia/Shanghai."""
-    return dt.datetime.combine(day, _OPEN_AT, TIMEZONE)
 
 
 class _Imported:
@@ -407,9 +399,9 @@ def read_earlier(
 
     Returns:
         The items, each ``(earlier_id, "earlier", data)`` (``result.cases()`` feeds
-        :meth:`Ledger.import_earlier`, which opens each at :func:`rectified_at` its
-        ``rectified_on``), the problems of the rows not imported, the categories inferred
-        and the duplicate rows.
+        :meth:`Ledger.import_earlier`, which opens each at 12:00 on its ``rectified_on``),
+        the problems of the rows not imported, the categories inferred and the duplicate
+        rows.
 
     Raises:
         RectifyError: The file is not CSV text or an XLSX workbook (see ``read_ledger``).

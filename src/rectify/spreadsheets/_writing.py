@@ -155,12 +155,15 @@ def _ledger_table(
 ) -> tuple[tuple[str, ...], list[list[Cell]]]:
     spec_list = list(specs)
     by_key = {(s.id, s.version): s for s in spec_list}
-    kinds = {(s.id, s.version): s.kind for s in spec_list}
     levels = _level_titles(spec_list)
     reveal = reader_role in PHONE_ROLES
     # The ledger lists hazards: not the buildings to survey, the tasks or earlier years' items.
     chosen = sorted(
-        (c for c in cases if kinds.get((c.workflow, c.version), "hazard") == "hazard"),
+        (
+            c
+            for c in cases
+            if (spec := by_key.get((c.workflow, c.version))) is None or spec.kind == "hazard"
+        ),
         key=_sort_key,
     )
     optional = [(k, h) for k, h in _OPTIONAL_OUT if any(c.data.get(k) for c in chosen)]
