@@ -11,14 +11,16 @@ from __future__ import annotations
 import codecs
 import io
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import openpyxl
 import pytest
 
+from rectify import load_categories
 from rectify.exceptions import RectifyError
 from rectify.spreadsheets import _reading as reading
-from rectify.spreadsheets import read_ledger
+from rectify.spreadsheets import read_earlier, read_ledger, read_register
 
 HEADER = (
     "镇街/社区,小区名称,地址,消防安全管理人（楼栋长）及联系方式,建筑高度（层数）,隐患内容,整改时限"
@@ -160,3 +162,32 @@ def test_csv_rows_are_read_from_the_file_in_chunks_as_they_are_needed() -> None:
     # One pass in chunks settles the encoding; the rows are then read only as far as needed.
     assert max(stream.sizes) < len(data) // 2
     assert stream.ends[-1] < len(data) // 2
+
+
+# -- the estate register and earlier years' sheet read files as the ledger does -----------------
+
+TABLE = load_categories()
+HOSTILE: dict[str, tuple[str, bytes, str]] = {
+    "truncated workbook": ("sheet.xlsx", b"PK\x03\x04" + b"\x00" * 40, r"not a readable \.xlsx"),
+    "nul bytes": ("sheet.csv", "社区,小区名称,楼栋\n正街社区,供销社宿舍\x00,1栋\n".encode(), "NUL"),
+    "cell over the limit": (
+        "sheet.csv",
+        f"社区,小区名称,楼栋\n正街社区,{'x' * 131_073},1栋\n".encode(),
+        r"line 2: .*131072",
+    ),
+    "no known encoding": ("sheet.csv", b"\x81\x20\xff\xff", r"sheet\.csv.*neither UTF-8 nor GBK"),
+}
+
+
+@pytest.mark.parametrize("kind", ["register", "earlier"])
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_register_and_earlier_sheets_refuse_hostile_files_naming_them(
+    kind: str, case: str, tmp_path: Path
+) -> None:
+    name, data, match = HOSTILE[case]
+    path = write(tmp_path, name, data)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    read = read_register if kind == "register" else partial(read_earlier, categories=TABLE)
+    with pytest.raises(RectifyError, match=match):
+        read(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written beside it
