@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from rectify import Actor, Case, Engine, Evidence, Ledger
+from rectify import Actor, Case, Engine, Evidence, Ledger, Outcome
 from rectify.engine import Effect
 from rectify.exceptions import ConcurrencyError
 from rectify.stores import CaseQuery, SQLStore
@@ -178,16 +178,23 @@ def fire_until_killed(target: str, prefix: str, round_no: int, seed: int) -> Non
 
 
 class GatedStore(SQLStore):
-    """A SQL store whose appends wait at a gate first (set ``gate``), to race on purpose."""
+    """A SQL store whose writes wait at a gate first (set ``gate``), to race on purpose.
+
+    ``Ledger.fire`` writes through ``change``, one transaction that reads the case with its
+    row locked and stores the event: the gate is before that transaction, so both racers
+    have read the case (``ledger.get``) and are at their write when the harness lets them
+    go. ``lost_in_append`` says that a racer lost in its write transaction, where the case
+    it locked was no longer at the ``expected_seq`` it read.
+    """
 
     gate: Callable[[], None] | None = None
     lost_in_append = False
 
-    def append(self, case: Case, expected_seq: int, effects: Sequence[Effect]) -> None:
+    def change(self, case_id: str, step: Callable[[Case], Outcome]) -> Outcome:
         if self.gate is not None:
             self.gate()
         try:
-            super().append(case, expected_seq, effects)
+            return super().change(case_id, step)
         except ConcurrencyError:
             self.lost_in_append = True
             raise

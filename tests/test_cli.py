@@ -447,9 +447,10 @@ def test_sweep_records_the_escalations_due(db: Path, tmp_path: Path) -> None:
     assign_and_plan(db, tmp_path / "plan.pdf")
     out = run("sweep", "--db", db, "--now", "2024-08-01T18:00")
     # The planned hazard is a month past its due date; the 30 on-the-spot cases are overdue.
-    assert re.fullmatch(r"查看未办结案件 100 件，升级 31 件，待处理 \d+ 项\n", out)
+    # Only those 31 of the 100 open cases are due, and only they are read.
+    assert re.fullmatch(r"查看到期案件 31 件，升级 31 件，待处理 \d+ 项\n", out)
     assert run("sweep", "--db", db, "--now", "2024-08-01T18:00") == (
-        "查看未办结案件 100 件，升级 0 件，待处理 0 项\n"
+        "查看到期案件 0 件，升级 0 件，待处理 0 项\n"
     )
 
 

@@ -24,8 +24,9 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
+import rectify
 from rectify import Case, Evidence, Record, SweepReport
-from rectify.engine import DeadlineSet, Effect, Escalated, NoticeDue, verify_history
+from rectify.engine import NEVER, DeadlineSet, Effect, Escalated, NoticeDue, verify_history
 from rectify.engine._history import chain, seal
 from rectify.exceptions import (
     CaseExistsError,
@@ -34,7 +35,7 @@ from rectify.exceptions import (
     SchemaError,
     StoreError,
 )
-from rectify.stores import CaseQuery, MemoryStore, SQLStore, Store, open_store
+from rectify.stores import CaseQuery, CaseSummary, MemoryStore, SQLStore, Store, open_store
 from rectify.stores._sql import SCHEMA_VERSION
 from rectify.stores._store import matches
 from tests.test_ledger import (
@@ -458,10 +459,65 @@ def test_every_query_field_selects_what_matches_says(store: Store) -> None:
         got = store.query(query)
         assert [c.id for c in got] == expected(cases, query), query
         assert got == [store.get(c.id) for c in got]
+        assert store.summaries(query) == [CaseSummary.of(c) for c in got], query
+        assert store.count(query) == len(got), query
     # The oracle is not vacuous.
     assert expected(cases, CaseQuery(overdue_on=D(2024, 5, 21))) == ["q01", "q05", "q07"]
     assert expected(cases, CaseQuery(community="东区")) == ["q01", "q03", "q04"]
     assert expected(cases, CaseQuery(min_escalation=2)) == ["q05", "q06"]
+
+
+def test_a_sweep_s_query_finds_the_cases_due_and_those_not_scheduled(store: Store) -> None:
+    t = dt.datetime(2024, 5, 6, 9, 30, 15, 500_000, tzinfo=TZ)
+    schedules: dict[str, dt.datetime | None] = {
+        "s0": None,  # not known: always looked at
+        "s1": t - dt.timedelta(days=1),
+        "s2": t,  # due at that very instant
+        "s3": t + dt.timedelta(microseconds=500_000),  # the next second: not yet
+        "s4": t + dt.timedelta(days=3),
+        "s5": NEVER,
+    }
+    for case_id, next_due in schedules.items():
+        store.add(attrs.evolve(make_case(case_id), next_due=next_due), [])
+    store.add(attrs.evolve(make_case("s6", final=True, state="closed"), next_due=t), [])
+    due = store.query(CaseQuery(escalation_due=t))
+    assert [c.id for c in due] == ["s0", "s1", "s2"]
+    assert all(c.next_due is None for c in due), "a case read back has no schedule"
+    assert store.count(CaseQuery(escalation_due=NEVER)) == 6
+    store.reschedule([("s0", 1, t + dt.timedelta(days=1)), ("s1", 0, NEVER), ("nope", 1, t)])
+    # s0 now waits a day; s1 was not at seq 0 (its head is 1), so it is left alone.
+    assert [c.id for c in store.query(CaseQuery(escalation_due=t))] == ["s1", "s2"]
+
+
+def test_a_change_reads_and_stores_in_one_step_or_stores_nothing(store: Store) -> None:
+    store.add(make_case("c1"), [])
+    before = store.get("c1")
+
+    def refuse(case: Case) -> rectify.Outcome:
+        raise ConcurrencyError(case_id=case.id, expected=0, found=case.seq)
+
+    with pytest.raises(ConcurrencyError):
+        store.change("c1", refuse)
+    assert store.get("c1") == before
+
+    def advance(case: Case) -> rectify.Outcome:
+        record = seal(
+            Record(case.seq + 1, "plan", case.state, "planned", "p", "party", T0 + HOUR),
+            case.history[-1],
+        )
+        return rectify.Outcome(attrs.evolve(case, history=(*case.history, record)))
+
+    outcome = store.change("c1", advance)
+    assert store.get("c1") == outcome.case
+    assert store.get("c1").seq == before.seq + 1
+    with pytest.raises(CaseNotFoundError):
+        store.change("missing", advance)
+
+    def other(case: Case) -> rectify.Outcome:
+        return rectify.Outcome(attrs.evolve(case, id="c2"))
+
+    with pytest.raises(StoreError, match="returned case 'c2'"):
+        store.change("c1", other)
 
 
 def test_paging_visits_every_case_once_in_code_point_order(store: Store) -> None:

@@ -273,14 +273,16 @@ def test_processes_registering_the_same_documents_get_one_number_each(
 # -- the schema: version 3 adds the register ---------------------------------------------------
 
 
-def test_a_new_store_has_the_register_at_schema_version_3(sql_target: str, own_prefix: str) -> None:
-    assert SCHEMA_VERSION == 3
+def test_a_new_store_has_the_register_at_the_newest_schema(
+    sql_target: str, own_prefix: str
+) -> None:
+    assert SCHEMA_VERSION == 4  # version 3 added the register, version 4 the sweep's schedule
     with SQLStore.open(sql_target, prefix=own_prefix) as store:
         names = set(sa.inspect(store.engine).get_table_names())
         assert {f"{own_prefix}documents", f"{own_prefix}renderings"} <= names
         schema = store.metadata.tables[f"{own_prefix}schema"]
         with store.engine.connect() as conn:
-            assert conn.execute(sa.select(schema.c.version)).scalars().all() == [3]
+            assert conn.execute(sa.select(schema.c.version)).scalars().all() == [SCHEMA_VERSION]
 
 
 def make_version_2_store(target: str, prefix: str) -> None:
@@ -318,7 +320,7 @@ def test_a_version_2_store_upgrades_in_place_keeping_its_numbers(
     with SQLStore.open(sql_target, prefix=own_prefix) as store:
         schema = store.metadata.tables[f"{own_prefix}schema"]
         with store.engine.connect() as conn:
-            assert conn.execute(sa.select(schema.c.version)).scalars().all() == [3]
+            assert conn.execute(sa.select(schema.c.version)).scalars().all() == [SCHEMA_VERSION]
         assert store.register_document("A", CODE, D1) == (8, D1)
         assert store.next_number(CODE, 2024) == 9
         assert store.register_document("B", "督办", D2) == (3, D2)

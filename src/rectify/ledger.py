@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Protocol
@@ -37,18 +38,26 @@ from rectify.documents._contexts import (
 from rectify.engine._case import Actor, Case, Effect, Evidence, NoticeDue, Outcome
 from rectify.engine._category import change_category
 from rectify.engine._engine import TIMEZONE, Engine, EventOption, local_date, require_aware
-from rectify.engine._escalation import escalate
+from rectify.engine._escalation import NEVER, escalate, next_escalation
 from rectify.engine._guards import Action, Guard
 from rectify.engine._history import verify_history
 from rectify.engine._replay import case_as_of, case_at, replay
 from rectify.exceptions import (
     ArgumentError,
+    CalendarError,
     ConcurrencyError,
     HistoryError,
     RectifyError,
     ReplayError,
 )
-from rectify.stores._store import AuditRow, CaseQuery, Delivery, Store, projection_columns
+from rectify.stores._store import (
+    AuditRow,
+    CaseQuery,
+    CaseSummary,
+    Delivery,
+    Store,
+    projection_columns,
+)
 
 __all__ = [
     "DEAD_AFTER",
@@ -98,6 +107,42 @@ def _error_text(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _scheduled(engine: Engine, case: Case) -> Case:
+    """Return ``case`` with when its next escalation level can come due (``Case.next_due``).
+
+    ``NEVER`` when none can until the case changes; not known (``None``, so every sweep
+    looks at the case and says what is wrong) when the calendar cannot count the days.
+    """
+    try:
+        due = next_escalation(engine, case)
+    except CalendarError:
+        return attrs.evolve(case, next_due=None)
+    return attrs.evolve(case, next_due=NEVER if due is None else due)
+
+
+def _caught_up(engine: Engine, case: Case, when: dt.datetime) -> Outcome:
+    """Return ``case`` with the escalation levels due by ``when`` recorded first.
+
+    What a sweep at every instant would have recorded before an event at ``when``, so that
+    an event that moves the case on loses no level that came due before it (however
+    seldom the sweeps run). Where the calendar cannot count the days, nothing is caught
+    up: the sweep reports the calendar's error as before.
+    """
+    if engine.spec.escalation is None:
+        return Outcome(case)
+    try:
+        caught = escalate(engine, case, when)
+    except CalendarError:
+        return Outcome(case)
+    _check_notices(engine, caught, when)
+    return caught
+
+
+def _after(caught: Outcome, outcome: Outcome, engine: Engine) -> Outcome:
+    """Return ``outcome`` of a change made after ``caught`` up, scheduled, with both effects."""
+    return Outcome(_scheduled(engine, outcome.case), (*caught.effects, *outcome.effects))
+
+
 class Clock(Protocol):
     """Where "now" comes from (the system clock, or a simulated one)."""
 
@@ -118,7 +163,7 @@ class SystemClock:
 class SweepReport:
     """What a sweep did: cases looked at, cases escalated, effects produced, conflicts."""
 
-    looked_at: int
+    looked_at: int  # the cases due, or not yet scheduled, that the sweep read
     escalated: tuple[str, ...]
     effects: tuple[Effect, ...]
     conflicts: tuple[str, ...] = ()
@@ -233,6 +278,29 @@ def _differences(
         for name, value in folded.items()
         if name in stored and stored[name] != value
     ]
+
+
+def _schedule_differences(kept: object, case: Case, engines: Sequence[Engine]) -> list[str]:
+    """Return how a stored schedule differs from the one the ledger keeps for ``case``.
+
+    Not known (``None``) is always right: a sweep looks. A moment is right when it is the
+    one :func:`_scheduled` works out, to the second (as the column keeps it); any other,
+    above all a later one, would hide the case from the sweeps that should escalate it.
+    """
+    if kept is None:
+        return []
+    engine = next((e for e in engines if e.spec.version == case.version), None)
+    if engine is None:
+        return []  # replay has said which engine is missing
+    expected = _scheduled(engine, case).next_due
+    if (
+        isinstance(kept, dt.datetime)
+        and expected is not None
+        and math.floor(kept.timestamp()) == math.floor(expected.timestamp())
+    ):
+        return []
+    shown = "not known" if expected is None else expected.isoformat()
+    return [f"column next_due: stored {_show(kept)}, but the history gives {shown}"]
 
 
 class Ledger:
@@ -363,6 +431,7 @@ class Ledger:
             if previous is not None:
                 numbered = {**numbered, RECURRENCE_OF_NUMBER: case_number(previous)}
             outcome = engine.open(case_id, numbered, actor, when, recurrence_of=previous)
+        outcome = Outcome(_scheduled(engine, outcome.case), outcome.effects)
         self.store.add(outcome.case, outcome.effects)
         return outcome
 
@@ -401,22 +470,25 @@ class Ledger:
             NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
         """
         when = self._now(at)
-        case = self.store.get(case_id)
-        if expected_seq is not None and case.seq != expected_seq:
-            raise ConcurrencyError(case_id=case_id, expected=expected_seq, found=case.seq)
-        engine = self.engine(case.workflow, case.version)
-        outcome = engine.fire(
-            case,
-            event,
-            actor,
-            when,
-            payload=payload,
-            evidence=evidence,
-            reason=reason,
-        )
-        _check_notices(engine, outcome, when)
-        self.store.append(outcome.case, case.seq, outcome.effects)
-        return outcome
+
+        def step(case: Case) -> Outcome:
+            if expected_seq is not None and case.seq != expected_seq:
+                raise ConcurrencyError(case_id=case_id, expected=expected_seq, found=case.seq)
+            engine = self.engine(case.workflow, case.version)
+            caught = _caught_up(engine, case, when)
+            outcome = engine.fire(
+                caught.case,
+                event,
+                actor,
+                when,
+                payload=payload,
+                evidence=evidence,
+                reason=reason,
+            )
+            _check_notices(engine, outcome, when)
+            return _after(caught, outcome, engine)
+
+        return self.store.change(case_id, step)
 
     def merge(
         self,
@@ -436,9 +508,15 @@ class Ledger:
         when = self._now(at)
         duplicate, into = self.store.get(duplicate_id), self.store.get(into_id)
         engine = self.engine(duplicate.workflow, duplicate.version)
-        merged, kept = engine.merge(duplicate, into, actor, when, reason=reason)
+        into_engine = self.engine(into.workflow, into.version)
+        caught, caught_into = (
+            _caught_up(engine, duplicate, when),
+            _caught_up(into_engine, into, when),
+        )
+        merged, kept = engine.merge(caught.case, caught_into.case, actor, when, reason=reason)
         _check_notices(engine, merged, when)
-        _check_notices(self.engine(into.workflow, into.version), kept, when)
+        _check_notices(into_engine, kept, when)
+        merged, kept = _after(caught, merged, engine), _after(caught_into, kept, into_engine)
         # One transaction: a duplicate merged without its @merge record would be lost.
         self.store.append_all(
             [(merged.case, duplicate.seq, merged.effects), (kept.case, into.seq, kept.effects)]
@@ -478,22 +556,20 @@ class Ledger:
                 category, or one of another workflow); nothing was written.
         """
         when = self._now(at)
-        case = self.store.get(case_id)
-        if expected_seq is not None and case.seq != expected_seq:
-            raise ConcurrencyError(case_id=case_id, expected=expected_seq, found=case.seq)
-        engine = self.engine(case.workflow, case.version)
-        outcome = change_category(
-            engine,
-            case,
-            category,
-            actor,
-            when,
-            reason=reason,
-            categories=categories or load_categories(),
-        )
-        _check_notices(engine, outcome, when)
-        self.store.append(outcome.case, case.seq, outcome.effects)
-        return outcome
+        table = categories or load_categories()
+
+        def step(case: Case) -> Outcome:
+            if expected_seq is not None and case.seq != expected_seq:
+                raise ConcurrencyError(case_id=case_id, expected=expected_seq, found=case.seq)
+            engine = self.engine(case.workflow, case.version)
+            caught = _caught_up(engine, case, when)
+            outcome = change_category(
+                engine, caught.case, category, actor, when, reason=reason, categories=table
+            )
+            _check_notices(engine, outcome, when)
+            return _after(caught, outcome, engine)
+
+        return self.store.change(case_id, step)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -555,6 +631,17 @@ class Ledger:
         """Return stored cases matching ``query`` or the filters of :class:`CaseQuery`."""
         return self.store.query(query or CaseQuery(**filters))  # type: ignore[arg-type]
 
+    def summaries(self, query: CaseQuery | None = None, **filters: object) -> list[CaseSummary]:
+        """Return stored cases matching ``query`` (or filters) without their histories.
+
+        What a listing needs, read from a SQL store's columns: no record is decoded.
+        """
+        return self.store.summaries(query or CaseQuery(**filters))  # type: ignore[arg-type]
+
+    def count(self, query: CaseQuery | None = None, **filters: object) -> int:
+        """Return how many stored cases match ``query`` (or filters), counted by the store."""
+        return self.store.count(query or CaseQuery(**filters))  # type: ignore[arg-type]
+
     def cases(self) -> Iterator[Case]:
         """Yield every stored case."""
         return self.store.cases()
@@ -563,6 +650,15 @@ class Ledger:
 
     def sweep(self, now: dt.datetime | None = None, *, batch: int = 1000) -> SweepReport:
         """Record every escalation due by ``now`` on the open cases, batch by batch.
+
+        Reads only the cases a sweep at ``now`` must look at (``CaseQuery(escalation_due=
+        now)``, through an index on a SQL store): those whose next level came due by then
+        and those whose schedule is not known (stored before schema version 4, or by a host
+        writing to the store itself). A case found not due after all keeps its schedule
+        (``Store.reschedule``), so the next sweep passes it by. The ledger's own writes keep
+        each case's schedule, and record the levels due before an event with the event, so
+        sweeping seldom loses no level: a sweep at any moment records what sweeps at every
+        instant would have.
 
         Safe to run from several processes at once: a case another sweeper escalated first
         is skipped (its write conflicts), so no level is recorded twice.
@@ -578,25 +674,29 @@ class Ledger:
         conflicts: list[str] = []
         after: str | None = None
         while True:
-            page = self.store.query(CaseQuery(open=True, after=after, limit=batch))
+            page = self.store.query(CaseQuery(escalation_due=now, after=after, limit=batch))
             if not page:
                 break
             after = page[-1].id
+            schedule: list[tuple[str, int, dt.datetime | None]] = []
             for case in page:
                 looked += 1
                 engine = self._engines.get((case.workflow, case.version))
-                if engine is None or engine.spec.escalation is None:
-                    continue
+                if engine is None:
+                    continue  # not known: looked at again by every sweep
                 outcome = escalate(engine, case, now)
                 if not outcome.effects:
+                    # Not due after all (not known, or due later): keep when it will be.
+                    schedule.append((case.id, case.seq, _scheduled(engine, case).next_due))
                     continue
                 try:
-                    self.store.append(outcome.case, case.seq, outcome.effects)
+                    self.store.append(_scheduled(engine, outcome.case), case.seq, outcome.effects)
                 except ConcurrencyError:
                     conflicts.append(case.id)
                     continue
                 escalated.append(case.id)
                 effects.extend(outcome.effects)
+            self.store.reschedule(schedule)
         return SweepReport(looked, tuple(escalated), tuple(effects), tuple(conflicts))
 
     def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Delivery]:
@@ -758,14 +858,17 @@ class Ledger:
             folded = replay(engines, case.history)
         except ReplayError as exc:
             return [Finding(row.case_id, "not-replayed", exc.reason, exc.seq)]
-        fields = [f.name for f in attrs.fields(Case) if f.name != "history"]
+        fields = [f.name for f in attrs.fields(Case) if f.name not in {"history", "next_due"}]
         details = _differences(
             "case",
             {name: getattr(case, name) for name in fields},
             {name: getattr(folded, name) for name in fields},
         )
         if row.columns:
-            details += _differences("column", row.columns, projection_columns(folded))
+            columns = dict(row.columns)
+            kept = columns.pop("next_due", None)
+            details += _differences("column", columns, projection_columns(folded))
+            details += _schedule_differences(kept, folded, engines)
         return [Finding(row.case_id, "projection-mismatch", d) for d in details]
 
     def import_cases(
@@ -786,14 +889,16 @@ class Ledger:
             NaiveDatetimeError: ``at`` (or the clock's now) has no timezone.
         """
         when = self._now(at)
-        opened = (
-            (outcome.case, outcome.effects)
-            for outcome in (
-                self.engine(workflow).open(case_id, data, actor, when)
-                for case_id, workflow, data in self._numbering(items, when, batch)
-            )
-        )
-        return self.store.add_many(opened, batch=batch, progress=progress)
+
+        def opened(
+            case_id: str, workflow: str, data: Mapping[str, object]
+        ) -> tuple[Case, tuple[Effect, ...]]:
+            engine = self.engine(workflow)
+            outcome = engine.open(case_id, data, actor, when)
+            return _scheduled(engine, outcome.case), outcome.effects
+
+        cases = (opened(*item) for item in self._numbering(items, when, batch))
+        return self.store.add_many(cases, batch=batch, progress=progress)
 
     def open_tasks(
         self,

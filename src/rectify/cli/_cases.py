@@ -46,11 +46,11 @@ from rectify.definitions._load import load_categories
 from rectify.documents._contexts import CASE_NUMBER, PHONE_ROLES
 from rectify.engine._case import Actor, Case, Evidence
 from rectify.engine._engine import TIMEZONE
-from rectify.engine._escalation import SYSTEM, is_overdue
+from rectify.engine._escalation import SYSTEM
 from rectify.exceptions import CaseFinalError, EventRefusedError, OutOfOrderError, PayloadError
 from rectify.ledger import Ledger
 from rectify.spreadsheets._values import LedgerImport
-from rectify.stores._store import CaseQuery, matches
+from rectify.stores._store import CaseQuery, CaseSummary, matches
 from rectify.templating._formatting import mask_groups, mask_phone
 
 __all__ = [
@@ -184,10 +184,15 @@ def cases(
             overdue_on=on,
         )
         queries = _by_state(query, names, state)
-        if on is None:
+        found: Iterator[CaseSummary]
+        if on is None:  # read from the store's columns, no history decoded
             found = _matching(ledger, queries)
         else:  # a question about a day: the cases as they stood at its end
-            found = (c for c in ledger.cases_as_of(on) if any(matches(c, q) for q in queries))
+            found = (
+                CaseSummary.of(c)
+                for c in ledger.cases_as_of(on)
+                if any(matches(c, q) for q in queries)
+            )
         if workflow is None:  # hazards, unless a workflow (survey, task, earlier) is named
             hazards = {e.spec.id for e in ledger.engines if e.spec.kind == "hazard"}
             found = (c for c in found if c.workflow in hazards)
@@ -204,7 +209,7 @@ def cases(
                 names.category(str(c.data.get("category", ""))),
                 str(c.deadline or "-"),
                 names.level(c),
-                "逾期" if is_overdue(c, today) else "",
+                "逾期" if c.is_overdue(today) else "",
             )
             for c in shown
         ]
@@ -235,12 +240,12 @@ def _by_state(query: CaseQuery, names: Names, state: str | None) -> list[CaseQue
     return [attrs.evolve(query, workflow=w, state=s) for w, s in pairs]
 
 
-def _matching(ledger: Ledger, queries: Sequence[CaseQuery]) -> Iterator[Case]:
+def _matching(ledger: Ledger, queries: Sequence[CaseQuery]) -> Iterator[CaseSummary]:
     """Yield the cases matching any of ``queries``, by id, reading a page at a time."""
 
-    def paged(query: CaseQuery) -> Iterator[Case]:
+    def paged(query: CaseQuery) -> Iterator[CaseSummary]:
         after = None
-        while page := ledger.query(attrs.evolve(query, after=after, limit=_PAGE)):
+        while page := ledger.summaries(attrs.evolve(query, after=after, limit=_PAGE)):
             yield from page
             after = page[-1].id
 

@@ -72,7 +72,7 @@ def sweep(*, db: str, now_text: str | None) -> None:
         _warn_calendar_end(ledger, now.astimezone(TIMEZONE).date())
         report = ledger.sweep(now)
     click.echo(
-        f"查看未办结案件 {report.looked_at} 件，升级 {len(report.escalated)} 件，"
+        f"查看到期案件 {report.looked_at} 件，升级 {len(report.escalated)} 件，"
         f"待处理 {len(report.effects)} 项"
     )
 

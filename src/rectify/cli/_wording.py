@@ -38,6 +38,7 @@ from rectify.exceptions import (
     StoreError,
     UnknownEventError,
 )
+from rectify.stores._store import CaseSummary
 
 __all__ = [
     "FIELD_LABELS",
@@ -217,7 +218,7 @@ class Names:
         spec = self.spec(workflow)
         return spec.title if spec else workflow
 
-    def state(self, case: Case, state: str | None = None) -> str:
+    def state(self, case: Case | CaseSummary, state: str | None = None) -> str:
         """Return the title of ``state`` (the case's own by default) in the case's workflow."""
         name = case.state if state is None else state
         spec = self.spec(case.workflow, case.version)
@@ -232,7 +233,7 @@ class Names:
         known = name in self.categories.severity_names
         return self.categories.severity(name).title if known else name
 
-    def level(self, case: Case) -> str:
+    def level(self, case: Case | CaseSummary) -> str:
         """Return the title of the case's escalation level (``-`` when it has none)."""
         if case.escalation is None:
             return "-"

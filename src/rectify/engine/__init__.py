@@ -26,7 +26,15 @@ from rectify.engine._case import (
 )
 from rectify.engine._category import change_category
 from rectify.engine._engine import Engine, EventOption
-from rectify.engine._escalation import Sweep, due_within, escalate, is_overdue, sweep
+from rectify.engine._escalation import (
+    NEVER,
+    Sweep,
+    due_within,
+    escalate,
+    is_overdue,
+    next_escalation,
+    sweep,
+)
 from rectify.engine._guards import BUILTIN_GUARDS, Action, Guard, GuardContext
 from rectify.engine._history import verify_history
 from rectify.engine._ids import CASE_ID_MAX, check_case_id
@@ -46,6 +54,7 @@ __all__ = [
     "ALWAYS_SAMPLED",
     "BUILTIN_GUARDS",
     "CASE_ID_MAX",
+    "NEVER",
     "Action",
     "Actor",
     "Case",
@@ -73,6 +82,7 @@ __all__ = [
     "is_overdue",
     "last_seq_at",
     "migrate",
+    "next_escalation",
     "plan_migration",
     "replay",
     "sample_lookback",

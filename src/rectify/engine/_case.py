@@ -126,6 +126,12 @@ class Case:
         paused_days: Calendar days the clock has been paused in all, finished pauses.
         final: Whether the case has reached a final state (closed for good).
         history: Every record, oldest first.
+        next_due: When the case's next escalation level can come due, as the ledger worked
+            it out when it stored the case (``rectify.engine.next_escalation``; ``NEVER``:
+            none can without another event). ``None``: not known, so a sweep looks at the
+            case. Not part of the case's value (equality ignores it) and not kept in its
+            JSON: a store keeps it beside the case for its sweeps, and a case read back has
+            ``None``, so that a case a host changes and stores itself is never skipped.
     """
 
     id: str
@@ -143,6 +149,7 @@ class Case:
     paused_days: int = 0
     final: bool = False
     history: tuple[Record, ...] = ()
+    next_due: dt.datetime | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def seq(self) -> int:

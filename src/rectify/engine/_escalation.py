@@ -8,8 +8,10 @@ recording what sweeps at every instant would have (a level that came due only af
 one was reached is passed over).
 
 A sweep judges each case as it is now: deadline triggers count only while the case is in one
-of its ladder's states, so a level that came due while the case sat in such a state is not
-recorded if the case moved on before any sweep ran. Sweep at least daily.
+of its ladder's states. So that no level is lost when a case moves on before a sweep runs,
+the ledger records the levels due by an event's time before the event itself (catching up
+what a sweep at every instant would have recorded); ``next_escalation`` says when a case's
+next level can come due, which a store indexes so that a sweep reads only the cases due.
 
 One notice per cause per day: a level's notice is not queued when the case's records of the
 same day already queued that notice for the same roles (an event's ``notice``, or another
@@ -48,18 +50,23 @@ from rectify.exceptions import DeadlineError
 
 __all__ = [
     "ESCALATE",
+    "NEVER",
     "SYSTEM",
     "Sweep",
     "apply_escalation",
     "due_within",
     "escalate",
     "is_overdue",
+    "next_escalation",
     "sweep",
 ]
 
 #: The actor and role the sweep records (``ESCALATE``, the event name of an escalation
 #: record, is defined with the engine's other record names).
 SYSTEM = "rectify"
+
+#: The ``Case.next_due`` of a case no escalation level can come due for until it changes.
+NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 
 def is_overdue(case: Case, day: dt.date) -> bool:
@@ -163,6 +170,34 @@ def _due_levels(
         if number > current:
             current = number
             yield level, moment
+
+
+def next_escalation(engine: Engine, case: Case) -> dt.datetime | None:
+    """Return when ``case``'s next escalation level comes (or came) due, if one can.
+
+    The earliest moment of any trigger of a level above the case's own, as ``escalate``
+    judges them: ``escalate(engine, case, now)`` records something exactly when this is
+    not ``None`` and not after ``now``. ``None`` when no level can come due until the
+    case changes (a final case, no ladder, every level reached, or triggers that wait on
+    an event or a deadline the case does not have).
+
+    Raises:
+        CalendarError: A trigger counts working days in a year no calendar source covers.
+    """
+    escalation = engine.spec.escalation
+    if escalation is None or engine.is_final(case):
+        return None
+    severity = case.data.get("severity")
+    ladder = escalation.ladder_for(severity if isinstance(severity, str) else None)
+    current = -1 if case.escalation is None else case.escalation
+    moments = (
+        moment
+        for level in ladder.levels
+        if level.level > current
+        for trigger in level.triggers
+        if (moment := _moment(engine, case, trigger, ladder)) is not None
+    )
+    return min(moments, key=instant, default=None)
 
 
 def escalate(engine: Engine, case: Case, now: dt.datetime) -> Outcome:

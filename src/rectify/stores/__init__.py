@@ -19,6 +19,22 @@ May import: ``rectify.engine`` (the values it stores) and the foundation; never 
 from __future__ import annotations
 
 from rectify.stores._sql import SQLStore, open_store
-from rectify.stores._store import AuditRow, CaseQuery, Delivery, MemoryStore, Store
+from rectify.stores._store import (
+    AuditRow,
+    CaseQuery,
+    CaseSummary,
+    Delivery,
+    MemoryStore,
+    Store,
+)
 
-__all__ = ["AuditRow", "CaseQuery", "Delivery", "MemoryStore", "SQLStore", "Store", "open_store"]
+__all__ = [
+    "AuditRow",
+    "CaseQuery",
+    "CaseSummary",
+    "Delivery",
+    "MemoryStore",
+    "SQLStore",
+    "Store",
+    "open_store",
+]

@@ -101,6 +101,7 @@ def case_to_json(case: Case) -> dict[str, object]:
     """Return a case without its history as JSON-ready values (the projection)."""
     fields = attrs.asdict(case, recurse=False)
     fields.pop("history")
+    fields.pop("next_due")  # kept beside the case by a store, not in it (see ``Case``)
     return _tag_map(fields)
 
 

@@ -10,6 +10,7 @@ store's reading, writing and outbox parts share.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 import sqlite3
@@ -38,12 +39,41 @@ def _reason(exc: BaseException) -> str:
     return lines[0] if lines else type(cause).__name__
 
 
+class _Statements:
+    """The statements of the store's busiest paths, built once per store.
+
+    SQLAlchemy caches a statement's SQL by its shape; building the statement anew for
+    every call costs more than running it, so a fire's reads and writes use these.
+    """
+
+    def __init__(self, tables: _Tables, *, lock_rows: bool) -> None:
+        cases, events = tables.cases, tables.events
+        c = cases.c
+        self.case_row = sa.select(c.id, c.head_seq, c.case_json).where(c.id == sa.bindparam("b_id"))
+        #: The case row to change, locked until the transaction ends where rows lock.
+        self.case_row_locked = self.case_row.with_for_update() if lock_rows else self.case_row
+        self.records = (
+            sa.select(events).where(events.c.case_id == sa.bindparam("b_id")).order_by(events.c.seq)
+        )
+        head_is = (c.id == sa.bindparam("b_id")) & (c.head_seq == sa.bindparam("b_seq"))
+        #: The projection's columns, given by name, where the head is still the one read.
+        self.advance = cases.update().where(head_is)
+        self.reschedule = cases.update().where(head_is).values(next_due=sa.bindparam("b_due"))
+        self.add_events = events.insert()
+        self.add_cases = cases.insert()
+        self.add_effects = tables.outbox.insert()
+
+
 class _Connected:
     """The engine, tables and transactions shared by the parts of ``SQLStore``."""
 
     _engine: sa.Engine
     _sqlite: bool  # SQLite: writers take the lock at BEGIN (``_sqlite_begin``)
     _tables: _Tables
+
+    @functools.cached_property
+    def _statements(self) -> _Statements:
+        return _Statements(self._tables, lock_rows=not self._sqlite)
 
     @contextlib.contextmanager
     def _failing(self, what: str) -> Iterator[None]:

@@ -20,9 +20,9 @@ from rectify.engine._case import Case, Record, freeze
 from rectify.exceptions import CaseNotFoundError
 from rectify.stores._codec import case_from_json, decode
 from rectify.stores._sql_connect import _Connected
-from rectify.stores._sql_rows import _record
+from rectify.stores._sql_rows import UNSCHEDULED, _due_seconds, _record
 from rectify.stores._sql_schema import _INDEXED_DATA
-from rectify.stores._store import AuditRow, CaseQuery
+from rectify.stores._store import AuditRow, CaseQuery, CaseSummary
 
 __all__: list[str] = []
 
@@ -49,6 +49,11 @@ _AUDITED: Final = (
 )
 
 
+def _data(text: str) -> dict[str, object]:
+    data = decode(text)
+    return data if isinstance(data, dict) else {}
+
+
 def _flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -61,6 +66,13 @@ def _audited_column(name: str, value: object) -> object:
     """Return a projection column's value as the case would have it."""
     if name in {"is_final", "is_paused"}:
         return _flag(value)
+    if name == "next_due":
+        if not isinstance(value, int):
+            raise ValueError(f"{value!r} is not a whole number")
+        try:
+            return None if value == UNSCHEDULED else dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a moment ({exc})") from exc
     if name in {"version", "escalation"} and value is not None and not isinstance(value, int):
         raise ValueError(f"{value!r} is not a whole number")
     if name == "deadline" and value is not None and not isinstance(value, dt.date):
@@ -83,7 +95,7 @@ def _audit_row(
     """Return a case row and its records as verification reads them."""
     errors = list(records[1])
     columns: dict[str, object] = {}
-    for name in (*_AUDITED, "deadline"):
+    for name in (*_AUDITED, "deadline", "next_due"):
         try:
             columns[name] = _audited_column(name, row._mapping[name])
         except ValueError as exc:
@@ -123,16 +135,28 @@ class _Reading(_Connected):
         Raises:
             CaseNotFoundError: No such case.
         """
-        cases = self._tables.cases
         with self._failing(f"reading case {case_id!r}"), self._begin() as conn:
-            row = conn.execute(
-                sa.select(cases.c.id, cases.c.head_seq, cases.c.case_json).where(
-                    cases.c.id == case_id
-                )
-            ).first()
-            if row is None:
-                raise CaseNotFoundError(case_id)
-            return self._load(conn, [row])[0]
+            return self._read_one(conn, case_id, lock=False)
+
+    def _read_one(self, conn: sa.Connection, case_id: str, *, lock: bool = True) -> Case:
+        """Return a stored case with its history, read in ``conn``'s transaction.
+
+        ``lock``: lock the case's row until the transaction ends (where rows lock).
+
+        Raises:
+            CaseNotFoundError: No such case.
+        """
+        statements = self._statements
+        which = statements.case_row_locked if lock else statements.case_row
+        row = conn.execute(which, {"b_id": case_id}).first()
+        if row is None:
+            raise CaseNotFoundError(case_id)
+        head = int(row.head_seq)
+        # Records past the head belong to a write that has not committed its projection.
+        history = tuple(
+            _record(r) for r in conn.execute(statements.records, {"b_id": case_id}) if r.seq <= head
+        )
+        return case_from_json(json.loads(row.case_json), history)
 
     def _where(self, query: CaseQuery) -> list[sa.ColumnElement[bool]]:
         """Return the SQL of ``query``: the same cases as ``matches``."""
@@ -160,6 +184,9 @@ class _Reading(_Connected):
             where += [c.deadline.is_not(None), c.deadline <= query.due_by]
         if query.min_escalation is not None:
             where += [c.escalation.is_not(None), c.escalation >= query.min_escalation]
+        if query.escalation_due is not None:
+            # Through the (is_final, next_due) index; 0, not known, is in range.
+            where += [c.is_final == sa.false(), c.next_due <= _due_seconds(query.escalation_due)]
         if query.after is not None:
             where.append(c.id > query.after)
         return where
@@ -176,6 +203,58 @@ class _Reading(_Connected):
             statement = statement.limit(query.limit)
         with self._failing(f"querying cases ({query})"), self._begin() as conn:
             return self._load(conn, conn.execute(statement).all())
+
+    def summaries(self, query: CaseQuery) -> list[CaseSummary]:
+        """Return the cases matching ``query`` from their columns, without their histories.
+
+        Only the ``data`` column is decoded; no record is read.
+        """
+        c = self._tables.cases.c
+        statement = (
+            sa.select(
+                c.id,
+                c.workflow,
+                c.version,
+                c.state,
+                c.data,
+                c.deadline,
+                c.escalation,
+                c.is_final,
+                c.is_paused,
+                c.head_seq,
+            )
+            .where(*self._where(query))
+            .order_by(c.id)
+        )
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
+        with self._failing(f"querying cases ({query})"), self._begin() as conn:
+            rows = conn.execute(statement).all()
+        return [
+            CaseSummary(
+                row.id,
+                row.workflow,
+                row.version,
+                row.state,
+                _data(row.data),
+                row.deadline,
+                row.escalation,
+                bool(row.is_final),
+                bool(row.is_paused),
+                row.head_seq,
+            )
+            for row in rows
+        ]
+
+    def count(self, query: CaseQuery) -> int:
+        """Return how many cases match ``query``, counted by the database."""
+        c = self._tables.cases.c
+        matching = sa.select(c.id).where(*self._where(query)).order_by(c.id)
+        if query.limit is not None:
+            matching = matching.limit(query.limit)
+        statement = sa.select(sa.func.count()).select_from(matching.subquery())
+        with self._failing(f"counting cases ({query})"), self._begin() as conn:
+            return int(conn.execute(statement).scalar_one())
 
     def heads(self) -> Iterator[tuple[str, int, str]]:
         """Yield each case's id, last sequence number and last digest, ordered by id."""
@@ -197,7 +276,7 @@ class _Reading(_Connected):
         c = self._tables.cases.c
         columns = [
             sa.type_coerce(c[name], sa.types.NullType()).label(name)
-            for name in ("head_seq", "head_digest", "case_json", *_AUDITED, "deadline")
+            for name in ("head_seq", "head_digest", "case_json", *_AUDITED, "deadline", "next_due")
         ]
         after: str | None = None
         while True:

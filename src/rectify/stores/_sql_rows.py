@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from rectify.engine._case import Case, Evidence, Record
@@ -44,6 +45,21 @@ def _check(case: Case) -> None:
             raise StoreError(f"case {case.id!r}: {what} longer than {NAME_LENGTH} characters")
 
 
+#: ``Case.next_due`` in the ``next_due`` column when it is not known: 0, the epoch, so a
+#: sweep looks at the case.
+UNSCHEDULED = 0
+
+
+def _due_seconds(next_due: dt.datetime | None) -> int:
+    """Return ``next_due`` as the column keeps it: whole seconds since the epoch, floored.
+
+    Floored, so that a sweep at any instant from ``next_due`` on selects the case.
+    """
+    if next_due is None:
+        return UNSCHEDULED
+    return math.floor(next_due.timestamp())
+
+
 def _projection(case: Case) -> dict[str, object]:
     return {
         "id": case.id,
@@ -59,6 +75,7 @@ def _projection(case: Case) -> dict[str, object]:
         "head_digest": case.history[-1].digest if case.history else "",
         "data": encode_value(case.data),
         "case_json": encode_value(case_to_json(case)),
+        "next_due": _due_seconds(case.next_due),
     }
 
 

@@ -80,12 +80,16 @@ class _Tables:
             sa.Column("head_digest", sa.String(64), nullable=False),
             sa.Column("data", text, nullable=False),
             sa.Column("case_json", text, nullable=False),
+            # Version 4: when the next escalation level can come due, in seconds since the
+            # epoch (0: not known, so a sweep looks; ``NEVER``'s: none can until it changes).
+            sa.Column("next_due", sa.BigInteger, nullable=False, server_default="0"),
             sa.Index(f"{p}cases_community", "community"),
             sa.Index(f"{p}cases_state", "state"),
             sa.Index(f"{p}cases_category", "category"),
             sa.Index(f"{p}cases_severity", "severity"),
             sa.Index(f"{p}cases_final_deadline", "is_final", "deadline"),
             sa.Index(f"{p}cases_escalation", "escalation"),
+            sa.Index(f"{p}cases_final_next_due", "is_final", "next_due"),  # version 4
             **options,
         )
         self.outbox = sa.Table(
@@ -181,6 +185,25 @@ def _add_documents(conn: sa.Connection, tables: _Tables) -> None:
     tables.metadata.create_all(conn, tables=[tables.documents, tables.renderings], checkfirst=True)
 
 
+def _add_schedule(conn: sa.Connection, tables: _Tables) -> None:
+    """Version 4: each case's next escalation moment, indexed for sweeps.
+
+    Existing cases get 0 (not known): the first sweep looks at each open one once and
+    keeps its moment. A store created by this rectify has the column and index already.
+    """
+    cases = tables.cases
+    inspector = sa.inspect(conn)
+    present = {column["name"] for column in inspector.get_columns(cases.name)}
+    if "next_due" not in present:
+        table = conn.dialect.identifier_preparer.format_table(cases)
+        column = sa.schema.CreateColumn(cases.c.next_due).compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    indexes = {index["name"] for index in inspector.get_indexes(cases.name)}
+    for index in cases.indexes:
+        if index.name not in indexes:
+            index.create(conn)
+
+
 # Forward-only: migration ``i`` brings the schema from version ``i`` to ``i + 1``. A later
 # migration alters the tables of the version before it (``_Tables`` describes the newest),
 # and finds them already altered in a store that ``_create_v1`` has just made; a table a
@@ -189,5 +212,6 @@ _MIGRATIONS: Final[tuple[Callable[[sa.Connection, _Tables], None], ...]] = (
     _create_v1,
     _add_outbox_failures,
     _add_documents,
+    _add_schedule,
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

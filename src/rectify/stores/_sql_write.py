@@ -18,7 +18,7 @@ from typing import Final, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from rectify.engine._case import Case, Effect
+from rectify.engine._case import Case, Effect, Outcome
 from rectify.exceptions import (
     CaseExistsError,
     CaseNotFoundError,
@@ -26,9 +26,9 @@ from rectify.exceptions import (
     StoreError,
 )
 from rectify.stores._codec import effect_to_json
-from rectify.stores._sql_connect import _Connected, _reason
-from rectify.stores._sql_read import _chunks
-from rectify.stores._sql_rows import _check, _event_row, _json, _projection
+from rectify.stores._sql_connect import _reason
+from rectify.stores._sql_read import _chunks, _Reading
+from rectify.stores._sql_rows import _check, _due_seconds, _event_row, _json, _projection
 from rectify.stores._store import Progress, check_document, check_rendering, effect_ids
 
 __all__: list[str] = []
@@ -39,7 +39,7 @@ _IN_CHUNK: Final = 500
 _T = TypeVar("_T")
 
 
-class _Writing(_Connected):
+class _Writing(_Reading):
     """Writing cases, their effects and document numbers (part of ``SQLStore``)."""
 
     def _head(self, case_id: str) -> int | None:
@@ -54,11 +54,11 @@ class _Writing(_Connected):
         """Insert new cases: projections, every record, effects."""
         if not items:
             return
-        tables = self._tables
-        conn.execute(tables.cases.insert(), [_projection(case) for case, _ in items])
+        statements = self._statements
+        conn.execute(statements.add_cases, [_projection(case) for case, _ in items])
         events = [_event_row(case.id, r) for case, _ in items for r in case.history]
         if events:
-            conn.execute(tables.events.insert(), events)
+            conn.execute(statements.add_events, events)
         self._put_effects(conn, items)
 
     def _put_effects(
@@ -81,7 +81,7 @@ class _Writing(_Connected):
             )
         ]
         if rows:
-            conn.execute(self._tables.outbox.insert(), rows)
+            conn.execute(self._statements.add_effects, rows)
 
     def add(self, case: Case, effects: Sequence[Effect]) -> None:
         """Store a new case with its history and effects (see :class:`~rectify.stores.Store`).
@@ -140,6 +140,46 @@ class _Writing(_Connected):
         except sa_exc.SQLAlchemyError as exc:
             raise StoreError(f"appending to case {names} failed: {_reason(exc)}") from exc
 
+    def change(self, case_id: str, step: Callable[[Case], Outcome]) -> Outcome:
+        """Read a case, let ``step`` change it and store the outcome, in one transaction.
+
+        The case's row is locked for the transaction (SQLite: the database's write lock,
+        taken at ``BEGIN``), so a concurrent writer of the same case waits for this one and
+        then reads what it stored. See :class:`~rectify.stores.Store`.
+
+        Raises:
+            CaseNotFoundError: No such case.
+            StoreError: ``step`` returned another case or one that does not fit the
+                columns, or the database failed; nothing was stored.
+        """
+        what = f"changing case {case_id!r}"
+        try:
+            with self._begin(write=True) as conn:
+                case = self._read_one(conn, case_id)
+                outcome = step(case)
+                if outcome.case.id != case_id:
+                    raise StoreError(f"{what}: the change returned case {outcome.case.id!r}")
+                _check(outcome.case)
+                self._append_in(conn, outcome.case, case.seq, outcome.effects)
+        except sa_exc.SQLAlchemyError as exc:
+            raise StoreError(f"{what} failed: {_reason(exc)}") from exc
+        return outcome
+
+    def reschedule(self, items: Sequence[tuple[str, int, dt.datetime | None]]) -> None:
+        """Keep cases' next escalation moments where they are still at ``seq``, at once.
+
+        Raises:
+            StoreError: The database failed; nothing was kept.
+        """
+        rows = [
+            {"b_id": case_id, "b_seq": seq, "b_due": _due_seconds(next_due)}
+            for case_id, seq, next_due in items
+        ]
+        if not rows:
+            return
+        with self._failing(f"rescheduling {len(rows)} cases"), self._begin(write=True) as conn:
+            conn.execute(self._statements.reschedule, rows)
+
     def _append_in(
         self, conn: sa.Connection, case: Case, expected_seq: int, effects: Sequence[Effect]
     ) -> None:
@@ -147,9 +187,7 @@ class _Writing(_Connected):
         values = _projection(case)
         del values["id"]
         updated = conn.execute(
-            cases.update()
-            .where(cases.c.id == case.id, cases.c.head_seq == expected_seq)
-            .values(values)
+            self._statements.advance, {**values, "b_id": case.id, "b_seq": expected_seq}
         )
         if updated.rowcount != 1:
             found = conn.execute(
@@ -160,7 +198,7 @@ class _Writing(_Connected):
             raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=int(found))
         new = [_event_row(case.id, r) for r in case.history if r.seq > expected_seq]
         if new:
-            conn.execute(self._tables.events.insert(), new)
+            conn.execute(self._statements.add_events, new)
         self._put_effects(conn, [(case, effects)])
 
     def add_many(

@@ -15,7 +15,8 @@ from typing import Final, Protocol
 
 import attrs
 
-from rectify.engine._case import Case, Effect, Record
+from rectify.engine._case import Case, Effect, Outcome, Record, freeze
+from rectify.engine._engine import instant
 from rectify.exceptions import CaseExistsError, CaseNotFoundError, ConcurrencyError, StoreError
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "HASH_LENGTH",
     "AuditRow",
     "CaseQuery",
+    "CaseSummary",
     "Delivery",
     "MemoryStore",
     "Store",
@@ -41,7 +43,10 @@ class CaseQuery:
 
     ``overdue_on`` keeps open cases whose running deadline has passed on that date;
     ``due_by`` those with a deadline on or before it; ``min_escalation`` those at or above a
-    level. Results come ordered by case id; ``after`` and ``limit`` page through them.
+    level; ``escalation_due`` the open cases a sweep at that moment must look at: those
+    whose next escalation level came due by then (``Case.next_due`` as stored) or whose
+    schedule is not known. Results come ordered by case id; ``after`` and ``limit`` page
+    through them.
     """
 
     community: str | None = None
@@ -53,12 +58,58 @@ class CaseQuery:
     overdue_on: dt.date | None = None
     due_by: dt.date | None = None
     min_escalation: int | None = None
+    escalation_due: dt.datetime | None = None
     after: str | None = None
     limit: int | None = None
 
 
+@attrs.frozen
+class CaseSummary:
+    """A stored case as its projection holds it, without its history.
+
+    What listings, counts and totals need: a SQL store reads it from its columns and
+    decodes no record (``Store.summaries``). ``seq`` is the case's last sequence number.
+    """
+
+    id: str
+    workflow: str
+    version: int
+    state: str
+    data: Mapping[str, object] = attrs.field(converter=freeze, factory=dict)
+    deadline: dt.date | None = None
+    escalation: int | None = None
+    final: bool = False
+    paused: bool = False
+    seq: int = -1
+
+    @classmethod
+    def of(cls, case: Case) -> CaseSummary:
+        """Return the summary of ``case``."""
+        return cls(
+            case.id,
+            case.workflow,
+            case.version,
+            case.state,
+            case.data,
+            case.deadline,
+            case.escalation,
+            case.final,
+            case.paused_since is not None,
+            case.seq,
+        )
+
+    def is_overdue(self, day: dt.date) -> bool:
+        """Return whether the case is open, its clock running and past its deadline on ``day``."""
+        return (
+            self.deadline is not None and not self.final and not self.paused and day > self.deadline
+        )
+
+
 def matches(case: Case, query: CaseQuery) -> bool:
-    """Return whether ``case`` satisfies ``query`` (ignoring ``after`` and ``limit``)."""
+    """Return whether ``case`` satisfies ``query`` (ignoring ``after`` and ``limit``).
+
+    ``escalation_due`` is judged by ``case.next_due``, as the store kept it.
+    """
     data = case.data
     checks = (
         query.community is None or data.get("community") == query.community,
@@ -77,6 +128,11 @@ def matches(case: Case, query: CaseQuery) -> bool:
         query.due_by is None or (case.deadline is not None and case.deadline <= query.due_by),
         query.min_escalation is None
         or (case.escalation is not None and case.escalation >= query.min_escalation),
+        query.escalation_due is None
+        or (
+            not case.final
+            and (case.next_due is None or instant(case.next_due) <= instant(query.escalation_due))
+        ),
     )
     return all(checks)
 
@@ -231,6 +287,28 @@ class Store(Protocol):
         """
         ...
 
+    def change(self, case_id: str, step: Callable[[Case], Outcome]) -> Outcome:
+        """Read a case, let ``step`` change it and store the outcome, in one transaction.
+
+        ``step`` gets the case as stored (with its history) and returns the outcome to
+        store after it: records appended to that case, its projection and effects. Nothing
+        else writes to the case meanwhile (a database's writers wait, or lose with
+        ``ConcurrencyError``). Whatever ``step`` raises is raised unchanged, with nothing
+        stored. ``step`` must be quick and touch no store: it runs inside the transaction.
+
+        Raises:
+            CaseNotFoundError: No such case.
+        """
+        ...
+
+    def reschedule(self, items: Sequence[tuple[str, int, dt.datetime | None]]) -> None:
+        """Keep when cases' next escalation levels can come due (``Case.next_due``).
+
+        Each item is ``(case_id, seq, next_due)``; a case no longer at ``seq`` (changed
+        meanwhile: its writer kept its own) or not stored is left alone.
+        """
+        ...
+
     def get(self, case_id: str) -> Case:
         """Return the case with its history.
 
@@ -241,6 +319,14 @@ class Store(Protocol):
 
     def query(self, query: CaseQuery) -> list[Case]:
         """Return the cases matching ``query``, ordered by id."""
+        ...
+
+    def summaries(self, query: CaseQuery) -> list[CaseSummary]:
+        """Return the cases matching ``query`` without their histories, ordered by id."""
+        ...
+
+    def count(self, query: CaseQuery) -> int:
+        """Return how many cases match ``query`` (``after`` and ``limit`` count too)."""
         ...
 
     def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Delivery]:
@@ -357,6 +443,11 @@ class Store(Protocol):
         ...
 
 
+def _unscheduled(case: Case) -> Case:
+    """Return ``case`` as a store hands it out: its schedule not known (see ``Case``)."""
+    return case if case.next_due is None else attrs.evolve(case, next_due=None)
+
+
 class MemoryStore:
     """A store in memory for tests and small hosts; thread-safe, not durable."""
 
@@ -396,13 +487,33 @@ class MemoryStore:
             for case, _, effects in items:
                 self._put(case, effects)
 
+    def change(self, case_id: str, step: Callable[[Case], Outcome]) -> Outcome:
+        """Read, change and store a case at once (see :class:`Store`)."""
+        with self._lock:
+            stored = self._cases.get(case_id)
+            if stored is None:
+                raise CaseNotFoundError(case_id)
+            outcome = step(_unscheduled(stored))
+            if outcome.case.id != case_id:
+                raise StoreError(f"a change of case {case_id!r} returned case {outcome.case.id!r}")
+            self._put(outcome.case, outcome.effects)
+        return outcome
+
+    def reschedule(self, items: Sequence[tuple[str, int, dt.datetime | None]]) -> None:
+        """Keep cases' next escalation moments (see :class:`Store`)."""
+        with self._lock:
+            for case_id, seq, next_due in items:
+                stored = self._cases.get(case_id)
+                if stored is not None and stored.seq == seq:
+                    self._cases[case_id] = attrs.evolve(stored, next_due=next_due)
+
     def get(self, case_id: str) -> Case:
         """Return a case (see :class:`Store`)."""
         with self._lock:
             case = self._cases.get(case_id)
         if case is None:
             raise CaseNotFoundError(case_id)
-        return case
+        return _unscheduled(case)
 
     def query(self, query: CaseQuery) -> list[Case]:
         """Return matching cases (see :class:`Store`)."""
@@ -412,7 +523,8 @@ class MemoryStore:
             )
         if query.after is not None:
             found = [c for c in found if c.id > query.after]
-        return found[: query.limit] if query.limit is not None else found
+        found = found[: query.limit] if query.limit is not None else found
+        return [_unscheduled(case) for case in found]
 
     def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Delivery]:
         """Return undelivered effects (see :class:`Store`)."""
@@ -497,11 +609,20 @@ class MemoryStore:
         for case in self.cases():
             yield case.id, case.seq, case.history[-1].digest if case.history else ""
 
+    def summaries(self, query: CaseQuery) -> list[CaseSummary]:
+        """Return matching cases without their histories (see :class:`Store`)."""
+        return [CaseSummary.of(case) for case in self.query(query)]
+
+    def count(self, query: CaseQuery) -> int:
+        """Return how many cases match (see :class:`Store`)."""
+        return len(self.query(query))
+
     def cases(self) -> Iterator[Case]:
         """Yield every case (see :class:`Store`)."""
         with self._lock:
             snapshot = sorted(self._cases.values(), key=lambda c: c.id)
-        yield from snapshot
+        for case in snapshot:
+            yield _unscheduled(case)
 
     def audit(self) -> Iterator[AuditRow]:
         """Yield every case as stored (see :class:`Store`); the memory store keeps no columns."""
