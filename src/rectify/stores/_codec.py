@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 import attrs
@@ -39,7 +40,17 @@ _EFFECTS: Final = {
 }
 
 
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _tag(value: object) -> object:
+    kind = type(value)
+    # The usual types first, by identity (isinstance against an ABC is slow on a hot path).
+    if kind in _PLAIN:
+        return value
+    if kind is dict or kind is MappingProxyType:
+        return {str(k): _tag(v) for k, v in value.items()}  # type: ignore[attr-defined]
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):
@@ -74,7 +85,7 @@ def _untag_map(value: Mapping[str, object]) -> dict[str, object]:
 
 def encode(value: object) -> str:
     """Return ``value`` as JSON with dates tagged."""
-    return json.dumps(_tag(value), ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(_tag(value))
 
 
 def decode(text: str) -> object:

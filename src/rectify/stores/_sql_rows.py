@@ -22,8 +22,11 @@ from rectify.stores._sql_schema import _INDEXED_DATA, ID_LENGTH, NAME_LENGTH, VA
 __all__: list[str] = []
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _indexed(case: Case, field: str) -> str | None:
