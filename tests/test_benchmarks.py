@@ -230,7 +230,12 @@ def test_store_suite_compares_each_figure_with_raw_sql_in_the_same_run() -> None
     assert query["target"] == 2.0
     assert "with records" in _one(figures, "SQLStore.query overdue_on [")["extra_floors"][0]
     assert "[20,000]" in query["figure"]  # --quick: 20,000 stored cases
-    rectify_against("Ledger.sweep [", "raw sweep [")
+    assert rectify_against("Ledger.sweep [", "raw sweep [")["target"] == 2.0
+    # --quick: the same 200 due cases among 2,000 and among 20,000 stored cases.
+    small = rectify_against("Ledger.sweep, 200 due [2,000 stored]", "raw indexed sweep, 200 due [")
+    big = rectify_against("Ledger.sweep, 200 due [20,000 stored]", "raw indexed sweep, 200 due [")
+    assert small["target"] == big["target"] == 2.0
+    assert ratios[big["figure"], small["figure"]]["target"] == 1.3
 
     postgres = sorted(
         (f for name, f in figures.items() if name.startswith("Ledger.fire on PostgreSQL")),
@@ -246,6 +251,8 @@ def test_store_suite_compares_each_figure_with_raw_sql_in_the_same_run() -> None
             assert figures[figure["floor"]]["name"].startswith("raw psycopg, ")
         one = postgres[0]["name"]
         assert all(one in f["extra_floors"] for f in postgres[1:])
+        assert all(ratios[f["name"], f["floor"]]["target"] == 2.0 for f in postgres)
+        assert ratios[postgres[-1]["name"], one]["target"] == 0.67  # 4 processes: 1.5x the rate
     else:
         assert postgres == []
         assert "PostgreSQL figures were skipped" in done.stderr
