@@ -130,6 +130,9 @@ class _Simulation:
         # What it takes to render each document again (docs/notices.md, section 8).
         self.manifest: list[dict[str, object]] = []
         self.timings: defaultdict[str, float] = defaultdict(float)
+        # A scale run measures the store: its case notices get HTML and text, not the Word
+        # copy, which costs more than the rest of a notice (the reports keep theirs).
+        self.word_notices = scale == 1
         self.specs = [e.spec for e in ledger.engines]
         self.severities = {level.name: level.period for level in categories.severities}
         self.work = CampaignWork(
@@ -491,7 +494,7 @@ class _Simulation:
         page = safe_child(where, stem, ".html")
         page.write_text(html.body, encoding="utf-8")
         safe_child(where, stem, ".txt").write_text(text.body, encoding="utf-8")
-        if docx_available():  # rectify[docx]: the Word copy, made from the HTML
+        if docx_available() and (case is None or self.word_notices):  # rectify[docx]
             safe_child(where, stem, ".docx").write_bytes(docx_copy(html))
         link = page.relative_to(self.out).as_posix()
         if case is None:
