@@ -348,7 +348,11 @@ def test_two_ledgers_sweeping_at_once_escalate_each_case_once(store: MemoryStore
 
 
 class Interleaving(MemoryStore):
-    """A memory store that runs ``hook`` once, right after a query has read its page."""
+    """A memory store that runs ``hook`` once, right after a query has read a page of cases.
+
+    A sweep reads the ids of the cases due, then the cases a page at a time
+    (``CaseQuery(ids=...)``): the hook runs after the first page is read.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -356,6 +360,8 @@ class Interleaving(MemoryStore):
 
     def query(self, query: CaseQuery) -> list[Case]:
         page = super().query(query)
+        if query.ids is None:
+            return page
         hook, self.hook = self.hook, None
         if hook is not None:
             hook()

@@ -29,6 +29,7 @@ from rectify import Case, Evidence, Record, SweepReport
 from rectify.engine import NEVER, DeadlineSet, Effect, Escalated, NoticeDue, verify_history
 from rectify.engine._history import chain, seal
 from rectify.exceptions import (
+    ArgumentError,
     CaseExistsError,
     CaseNotFoundError,
     ConcurrencyError,
@@ -37,7 +38,7 @@ from rectify.exceptions import (
 )
 from rectify.stores import CaseQuery, CaseSummary, MemoryStore, SQLStore, Store, open_store
 from rectify.stores._sql import SCHEMA_VERSION
-from rectify.stores._store import matches
+from rectify.stores._store import MAX_IDS, matches
 from tests.test_ledger import (
     DUE,
     SWEEP_AT,
@@ -440,6 +441,9 @@ QUERIES = [
     CaseQuery(open=True, after="q02", limit=3),
     CaseQuery(community="东区", after="q01", limit=1),
     CaseQuery(after="q99"),
+    CaseQuery(ids=["q01", "q05", "q08", "nope"]),
+    CaseQuery(ids=[]),
+    CaseQuery(ids=["q02", "q03", "q04"], open=True, after="q02"),
 ]
 
 
@@ -487,6 +491,22 @@ def test_a_sweep_s_query_finds_the_cases_due_and_those_not_scheduled(store: Stor
     store.reschedule([("s0", 1, t + dt.timedelta(days=1)), ("s1", 0, NEVER), ("nope", 1, t)])
     # s0 now waits a day; s1 was not at seq 0 (its head is 1), so it is left alone.
     assert [c.id for c in store.query(CaseQuery(escalation_due=t))] == ["s1", "s2"]
+
+
+def test_a_query_names_at_most_max_ids_cases() -> None:
+    assert len(CaseQuery(ids=[f"c{i}" for i in range(MAX_IDS)]).ids or ()) == MAX_IDS
+    with pytest.raises(ArgumentError, match=f"at most {MAX_IDS} case ids, not {MAX_IDS + 1}"):
+        CaseQuery(ids=[f"c{i}" for i in range(MAX_IDS + 1)])
+
+
+def test_sqlite_s_own_name_of_a_memory_database_makes_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with SQLStore.open(":memory:") as store:
+        store.add(make_case("m1"), [])
+        assert store.get("m1") == make_case("m1")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_change_reads_and_stores_in_one_step_or_stores_nothing(store: Store) -> None:

@@ -51,6 +51,7 @@ from rectify.exceptions import (
     ReplayError,
 )
 from rectify.stores._store import (
+    MAX_IDS,
     AuditRow,
     CaseQuery,
     CaseSummary,
@@ -672,12 +673,12 @@ class Ledger:
         escalated: list[str] = []
         effects: list[Effect] = []
         conflicts: list[str] = []
-        after: str | None = None
-        while True:
-            page = self.store.query(CaseQuery(escalation_due=now, after=after, limit=batch))
-            if not page:
-                break
-            after = page[-1].id
+        # The ids first, in one read: paging the due cases by id would sort the rest of them
+        # again for every page, which after an upgrade (every case not known) is all of them.
+        due = [summary.id for summary in self.store.summaries(CaseQuery(escalation_due=now))]
+        size = max(1, min(batch, MAX_IDS))
+        for start in range(0, len(due), size):
+            page = self.store.query(CaseQuery(ids=due[start : start + size]))
             schedule: list[tuple[str, int, dt.datetime | None]] = []
             for case in page:
                 looked += 1

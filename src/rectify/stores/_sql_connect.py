@@ -136,6 +136,8 @@ def _url(text: str) -> sa.URL:
     Raises:
         StoreError: ``text`` is not a URL SQLAlchemy can read (named, password masked).
     """
+    if text == ":memory:":  # SQLite's own name of a database in memory, not a file name
+        return sa.URL.create("sqlite")
     if "://" not in text:
         return sa.URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
     try:

@@ -184,6 +184,8 @@ class _Reading(_Connected):
             where += [c.deadline.is_not(None), c.deadline <= query.due_by]
         if query.min_escalation is not None:
             where += [c.escalation.is_not(None), c.escalation >= query.min_escalation]
+        if query.ids is not None:
+            where.append(c.id.in_(sorted(query.ids)))
         if query.escalation_due is not None:
             # Through the (is_final, next_due) index; 0, not known, is in range.
             where += [c.is_final == sa.false(), c.next_due <= _due_seconds(query.escalation_due)]

@@ -17,11 +17,18 @@ import attrs
 
 from rectify.engine._case import Case, Effect, Outcome, Record, freeze
 from rectify.engine._engine import instant
-from rectify.exceptions import CaseExistsError, CaseNotFoundError, ConcurrencyError, StoreError
+from rectify.exceptions import (
+    ArgumentError,
+    CaseExistsError,
+    CaseNotFoundError,
+    ConcurrencyError,
+    StoreError,
+)
 
 __all__ = [
     "DOCUMENT_KEY_LENGTH",
     "HASH_LENGTH",
+    "MAX_IDS",
     "AuditRow",
     "CaseQuery",
     "CaseSummary",
@@ -37,6 +44,14 @@ __all__ = [
 ]
 
 
+#: The most case ids one ``CaseQuery(ids=...)`` names (one ``IN (...)`` list of a SQL store).
+MAX_IDS: Final = 500
+
+
+def _id_set(ids: Iterable[str] | None) -> frozenset[str] | None:
+    return None if ids is None else frozenset(ids)
+
+
 @attrs.frozen
 class CaseQuery:
     """Which cases to return; every field given must match (``None``: any).
@@ -45,8 +60,11 @@ class CaseQuery:
     ``due_by`` those with a deadline on or before it; ``min_escalation`` those at or above a
     level; ``escalation_due`` the open cases a sweep at that moment must look at: those
     whose next escalation level came due by then (``Case.next_due`` as stored) or whose
-    schedule is not known. Results come ordered by case id; ``after`` and ``limit`` page
-    through them.
+    schedule is not known; ``ids`` those of the given ids (at most ``MAX_IDS``). Results
+    come ordered by case id; ``after`` and ``limit`` page through them.
+
+    Raises:
+        ArgumentError: ``ids`` names more than ``MAX_IDS`` cases.
     """
 
     community: str | None = None
@@ -59,8 +77,16 @@ class CaseQuery:
     due_by: dt.date | None = None
     min_escalation: int | None = None
     escalation_due: dt.datetime | None = None
+    ids: frozenset[str] | None = attrs.field(default=None, converter=_id_set)
     after: str | None = None
     limit: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.ids is not None and len(self.ids) > MAX_IDS:
+            raise ArgumentError(
+                f"a query names at most {MAX_IDS} case ids, not {len(self.ids)}; "
+                "ask in several queries"
+            )
 
 
 @attrs.frozen
@@ -128,6 +154,7 @@ def matches(case: Case, query: CaseQuery) -> bool:
         query.due_by is None or (case.deadline is not None and case.deadline <= query.due_by),
         query.min_escalation is None
         or (case.escalation is not None and case.escalation >= query.min_escalation),
+        query.ids is None or case.id in query.ids,
         query.escalation_due is None
         or (
             not case.final
