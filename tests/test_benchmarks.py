@@ -226,10 +226,17 @@ def test_store_suite_compares_each_figure_with_raw_sql_in_the_same_run() -> None
     )
     assert rectify_against("SQLStore.add_many [", "raw executemany import [")["target"] == 2.0
     assert rectify_against("Ledger.import_cases [", "raw executemany import [")["target"] == 2.0
-    query = rectify_against("SQLStore.query overdue_on [", "raw indexed SELECT overdue [")
+    listing = rectify_against(
+        "SQLStore.summaries overdue_on [", "raw indexed SELECT overdue columns ["
+    )
+    assert listing["target"] == 2.0
+    assert "[20,000]" in listing["figure"]  # --quick: 20,000 stored cases
+    query = rectify_against("SQLStore.query overdue_on [", "raw SELECT overdue with records [")
     assert query["target"] == 2.0
-    assert "with records" in _one(figures, "SQLStore.query overdue_on [")["extra_floors"][0]
-    assert "[20,000]" in query["figure"]  # --quick: 20,000 stored cases
+    assert (
+        "raw indexed SELECT overdue ["
+        in _one(figures, "SQLStore.query overdue_on [")["extra_floors"][0]
+    )
     assert rectify_against("Ledger.sweep [", "raw sweep [")["target"] == 2.0
     # --quick: the same 200 due cases among 2,000 and among 20,000 stored cases.
     small = rectify_against("Ledger.sweep, 200 due [2,000 stored]", "raw indexed sweep, 200 due [")

@@ -277,6 +277,14 @@ def test_a_version_3_store_is_migrated_and_scheduled_by_its_first_sweep(v3_store
             sa.text("SELECT count(*) FROM rectify_cases WHERE next_due = 0 AND NOT is_final")
         ).scalar_one()
     assert left == 0
+    # Changed through the new one-transaction path, the migrated store still verifies.
+    case = next(c for c in ledger.query(open=True, workflow="hazard"))
+    town = rectify.Actor("t-1", "town_office")
+    category = str(case.data["category"])
+    at = end + dt.timedelta(hours=1)
+    ledger.change_category(case.id, category, town, reason="核实类别", at=at)
+    assert ledger.get(case.id).seq > case.seq
+    assert ledger.verify().ok
     store.close()
 
 

@@ -74,7 +74,7 @@ import sqlalchemy as sa
 import rectify
 from rectify.engine._history import canonical
 from rectify.ledger import _scheduled
-from rectify.stores import CaseQuery, SQLStore
+from rectify.stores import CaseQuery, CaseSummary, SQLStore
 from rectify.stores._codec import effect_to_json
 from rectify.stores._sql_rows import _event_row, _projection
 from rectify.stores._store import effect_ids
@@ -200,6 +200,11 @@ class RawSQL:
         )
         self.overdue = (
             f"SELECT id, head_seq, case_json FROM {prefix}cases WHERE {overdue} ORDER BY id"  # noqa: S608
+        )
+        # What a listing reads (SQLStore.summaries): the projection's columns, no JSON case.
+        columns = "id, workflow, version, state, data, deadline, escalation, is_final, is_paused"
+        self.overdue_columns = (
+            f"SELECT {columns}, head_seq FROM {prefix}cases WHERE {overdue} ORDER BY id"  # noqa: S608
         )
         self.events_of = f"SELECT * FROM {prefix}events WHERE case_id IN ({{}}) ORDER BY seq"  # noqa: S608
         # What a sweep reads, through the (is_final, next_due) index.
@@ -665,6 +670,11 @@ def raw_overdue(conn: sqlite3.Connection, sql: RawSQL) -> list[tuple[Any, ...]]:
     return conn.execute(sql.overdue, (0, 0, OVERDUE_ON.isoformat())).fetchall()
 
 
+def raw_overdue_columns(conn: sqlite3.Connection, sql: RawSQL) -> list[tuple[Any, ...]]:
+    """The floor of a listing: the same indexed SELECT of the columns a summary reads."""
+    return conn.execute(sql.overdue_columns, (0, 0, OVERDUE_ON.isoformat())).fetchall()
+
+
 def raw_overdue_with_records(
     conn: sqlite3.Connection, sql: RawSQL
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -695,6 +705,11 @@ def query_figures(folder: Folder, sizes: Sizes, engine: rectify.Engine) -> list[
         rows, records = raw_overdue_with_records(conn, sql)
         if [c.id for c in found] != overdue or [r[0] for r in rows] != overdue:
             raise RuntimeError("the query and the raw SELECT disagree on what is overdue")
+        listed = store.summaries(query)
+        if [s.id for s in listed] != overdue or listed != [CaseSummary.of(c) for c in found]:
+            raise RuntimeError("the summaries are not those of the cases the query found")
+        if [r[0] for r in raw_overdue_columns(conn, sql)] != overdue:
+            raise RuntimeError("the raw SELECT of the columns found other cases")
         if len(records) != len(overdue):
             raise RuntimeError("the raw SELECT found other records")
         each = (
@@ -703,12 +718,32 @@ def query_figures(folder: Folder, sizes: Sizes, engine: rectify.Engine) -> list[
             f"ordered by id; the store was filled by raw executemany in {built:.0f} s with "
             "the rows add_many writes (checked on a sample)"
         )
-        floor, records_floor = (
+        floor, records_floor, columns_floor = (
             f"raw indexed SELECT overdue [{n:,}]",
             f"raw SELECT overdue with records [{n:,}]",
+            f"raw indexed SELECT overdue columns [{n:,}]",
         )
         return in_turns(
             [
+                Timed(
+                    columns_floor,
+                    per_op(lambda: raw_overdue_columns(conn, sql), 1),
+                    1,
+                    description=f"{each}: raw sqlite3 SELECT of the columns a listing reads (id, "
+                    "workflow, version, state, data, deadline, escalation, flags, head_seq), as "
+                    "tuples",
+                ),
+                Timed(
+                    f"SQLStore.summaries overdue_on [{n:,}]",
+                    per_op(lambda: store.summaries(query), 1),
+                    1,
+                    floor=columns_floor,
+                    extra_floors=(floor,),
+                    targets=((columns_floor, 2.0),),
+                    description=f"{each}: SQLStore.summaries(CaseQuery(overdue_on=day)), the "
+                    "same SQL, each row a CaseSummary with its data decoded, no record read "
+                    "(what rectify cases lists); target: at most 2x the raw SELECT of the columns",
+                ),
                 Timed(
                     floor,
                     per_op(lambda: raw_overdue(conn, sql), 1),
@@ -727,12 +762,13 @@ def query_figures(folder: Folder, sizes: Sizes, engine: rectify.Engine) -> list[
                     f"SQLStore.query overdue_on [{n:,}]",
                     per_op(lambda: store.query(query), 1),
                     1,
-                    floor=floor,
-                    extra_floors=(records_floor,),
-                    targets=((floor, 2.0),),
+                    floor=records_floor,
+                    extra_floors=(floor,),
+                    targets=((records_floor, 2.0),),
                     description=f"{each}: SQLStore.query(CaseQuery(overdue_on=day)), the same "
                     "SQL, then every case decoded with its history into Case values; target: at "
-                    "most 2x the raw indexed SELECT",
+                    "most 2x the raw SELECTs of the same rows (what a listing needs is "
+                    "SQLStore.summaries)",
                 ),
             ],
             sizes.query_repeats,
