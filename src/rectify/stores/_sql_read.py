@@ -148,15 +148,19 @@ class _Reading(_Connected):
         """
         statements = self._statements
         which = statements.case_row_locked if lock else statements.case_row
-        row = conn.execute(which, {"b_id": case_id}).first()
-        if row is None:
+        cursor = which.run(conn, {"b_id": case_id})
+        found = cursor.fetchone()
+        cursor.close()
+        if found is None:
             raise CaseNotFoundError(case_id)
-        head = int(row.head_seq)
+        _, head_seq, case_json = found
+        head = int(head_seq)
+        cursor = statements.records.run(conn, {"b_id": case_id})
+        rows = [statements.record_row(*values) for values in cursor.fetchall()]
+        cursor.close()
         # Records past the head belong to a write that has not committed its projection.
-        history = tuple(
-            _record(r) for r in conn.execute(statements.records, {"b_id": case_id}) if r.seq <= head
-        )
-        return case_from_json(json.loads(row.case_json), history)
+        history = tuple(_record(row) for row in rows if row.seq <= head)
+        return case_from_json(json.loads(case_json), history)
 
     def _where(self, query: CaseQuery) -> list[sa.ColumnElement[bool]]:
         """Return the SQL of ``query``: the same cases as ``matches``."""

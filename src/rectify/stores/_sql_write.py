@@ -55,10 +55,10 @@ class _Writing(_Reading):
         if not items:
             return
         statements = self._statements
-        conn.execute(statements.add_cases, [_projection(case) for case, _ in items])
+        statements.add_cases.run_many(conn, [_projection(case) for case, _ in items])
         events = [_event_row(case.id, r) for case, _ in items for r in case.history]
         if events:
-            conn.execute(statements.add_events, events)
+            statements.add_events.run_many(conn, events)
         self._put_effects(conn, items)
 
     def _put_effects(
@@ -81,7 +81,7 @@ class _Writing(_Reading):
             )
         ]
         if rows:
-            conn.execute(self._statements.add_effects, rows)
+            self._statements.add_effects.run_many(conn, rows)
 
     def add(self, case: Case, effects: Sequence[Effect]) -> None:
         """Store a new case with its history and effects (see :class:`~rectify.stores.Store`).
@@ -178,7 +178,7 @@ class _Writing(_Reading):
         if not rows:
             return
         with self._failing(f"rescheduling {len(rows)} cases"), self._begin(write=True) as conn:
-            conn.execute(self._statements.reschedule, rows)
+            self._statements.reschedule.run_many(conn, rows)
 
     def _append_in(
         self, conn: sa.Connection, case: Case, expected_seq: int, effects: Sequence[Effect]
@@ -186,10 +186,12 @@ class _Writing(_Reading):
         cases = self._tables.cases
         values = _projection(case)
         del values["id"]
-        updated = conn.execute(
-            self._statements.advance, {**values, "b_id": case.id, "b_seq": expected_seq}
+        updated = self._statements.advance.run(
+            conn, {**values, "b_id": case.id, "b_seq": expected_seq}
         )
-        if updated.rowcount != 1:
+        count = updated.rowcount
+        updated.close()
+        if count != 1:
             found = conn.execute(
                 sa.select(cases.c.head_seq).where(cases.c.id == case.id)
             ).scalar_one_or_none()
@@ -198,7 +200,7 @@ class _Writing(_Reading):
             raise ConcurrencyError(case_id=case.id, expected=expected_seq, found=int(found))
         new = [_event_row(case.id, r) for r in case.history if r.seq > expected_seq]
         if new:
-            conn.execute(self._statements.add_events, new)
+            self._statements.add_events.run_many(conn, new)
         self._put_effects(conn, [(case, effects)])
 
     def add_many(
