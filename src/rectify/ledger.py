@@ -448,7 +448,12 @@ class Ledger:
         expected_seq: int | None = None,
         at: dt.datetime | None = None,
     ) -> Outcome:
-        """Fire an event on a stored case and store the result.
+        """Fire an event on a stored case and store the result, in one transaction.
+
+        The case is read with its row locked (``Store.change``), so a concurrent writer of
+        the same case waits and then fires on what this one stored. The escalation levels
+        due by ``at`` that no sweep has recorded yet are recorded first (their effects
+        come first in the outcome), so an event that moves the case on loses none.
 
         Args:
             case_id: The case.
@@ -459,11 +464,11 @@ class Ledger:
             reason: Why, where the event asks for a reason.
             expected_seq: The case's ``seq`` as the host read it (what its user saw); the
                 fire is refused with ``ConcurrencyError`` if the case has moved on since.
-                Without it, the case is read now.
+                Without it, the case as the transaction reads it is fired on.
             at: When; the clock's now by default.
 
         Raises:
-            ConcurrencyError: Someone else changed the case first; nothing was written.
+            ConcurrencyError: The case has moved past ``expected_seq``; nothing was written.
             EventRefusedError: The engine refused the event; nothing was written.
             CalendarError: A deadline or a queued notice's date needs a year no calendar
                 source covers; nothing was written.
