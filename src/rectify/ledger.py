@@ -108,8 +108,8 @@ def _error_text(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _scheduled(engine: Engine, case: Case) -> Case:
-    """Return ``case`` with when its next escalation level can come due (``Case.next_due``).
+def _next_due(engine: Engine, case: Case) -> dt.datetime | None:
+    """Return when ``case``'s next escalation level can come due, as the ledger keeps it.
 
     ``NEVER`` when none can until the case changes; not known (``None``, so every sweep
     looks at the case and says what is wrong) when the calendar cannot count the days.
@@ -117,8 +117,13 @@ def _scheduled(engine: Engine, case: Case) -> Case:
     try:
         due = next_escalation(engine, case)
     except CalendarError:
-        return attrs.evolve(case, next_due=None)
-    return attrs.evolve(case, next_due=NEVER if due is None else due)
+        return None
+    return NEVER if due is None else due
+
+
+def _scheduled(engine: Engine, case: Case) -> Case:
+    """Return ``case`` with its ``next_due`` (see ``_next_due``)."""
+    return attrs.evolve(case, next_due=_next_due(engine, case))
 
 
 def _caught_up(engine: Engine, case: Case, when: dt.datetime) -> Outcome:
@@ -285,7 +290,7 @@ def _schedule_differences(kept: object, case: Case, engines: Sequence[Engine]) -
     """Return how a stored schedule differs from the one the ledger keeps for ``case``.
 
     Not known (``None``) is always right: a sweep looks. A moment is right when it is the
-    one :func:`_scheduled` works out, to the second (as the column keeps it); any other,
+    one :func:`_next_due` works out, to the second (as the column keeps it); any other,
     above all a later one, would hide the case from the sweeps that should escalate it.
     """
     if kept is None:
@@ -293,7 +298,7 @@ def _schedule_differences(kept: object, case: Case, engines: Sequence[Engine]) -
     engine = next((e for e in engines if e.spec.version == case.version), None)
     if engine is None:
         return []  # replay has said which engine is missing
-    expected = _scheduled(engine, case).next_due
+    expected = _next_due(engine, case)
     if (
         isinstance(kept, dt.datetime)
         and expected is not None
@@ -693,7 +698,7 @@ class Ledger:
                 outcome = escalate(engine, case, now)
                 if not outcome.effects:
                     # Not due after all (not known, or due later): keep when it will be.
-                    schedule.append((case.id, case.seq, _scheduled(engine, case).next_due))
+                    schedule.append((case.id, case.seq, _next_due(engine, case)))
                     continue
                 try:
                     self.store.append(_scheduled(engine, outcome.case), case.seq, outcome.effects)

@@ -255,9 +255,9 @@ class _Reading(_Connected):
     def count(self, query: CaseQuery) -> int:
         """Return how many cases match ``query``, counted by the database."""
         c = self._tables.cases.c
-        matching = sa.select(c.id).where(*self._where(query)).order_by(c.id)
-        if query.limit is not None:
-            matching = matching.limit(query.limit)
+        matching = sa.select(c.id).where(*self._where(query))
+        if query.limit is not None:  # the first ``limit`` by id, as ``query`` returns them
+            matching = matching.order_by(c.id).limit(query.limit)
         statement = sa.select(sa.func.count()).select_from(matching.subquery())
         with self._failing(f"counting cases ({query})"), self._begin() as conn:
             return int(conn.execute(statement).scalar_one())

@@ -166,13 +166,17 @@ def _add_outbox_failures(conn: sa.Connection, tables: _Tables) -> None:
     Pending deliveries stay as they are (no error, not dead). A store created by this
     rectify has the columns already (``_create_v1`` creates the newest tables).
     """
-    outbox = tables.outbox
-    present = {column["name"] for column in sa.inspect(conn).get_columns(outbox.name)}
-    table = conn.dialect.identifier_preparer.format_table(outbox)
-    for name in ("last_error", "dead"):
+    _add_columns(conn, tables.outbox, ("last_error", "dead"))
+
+
+def _add_columns(conn: sa.Connection, table: sa.Table, names: tuple[str, ...]) -> None:
+    """Add the columns ``names`` of ``table`` (as ``_Tables`` describes them) it lacks."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+    quoted = conn.dialect.identifier_preparer.format_table(table)
+    for name in names:
         if name not in present:
-            column = sa.schema.CreateColumn(outbox.c[name]).compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+            column = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {quoted} ADD COLUMN {column}"))
 
 
 def _add_documents(conn: sa.Connection, tables: _Tables) -> None:
@@ -192,13 +196,8 @@ def _add_schedule(conn: sa.Connection, tables: _Tables) -> None:
     keeps its moment. A store created by this rectify has the column and index already.
     """
     cases = tables.cases
-    inspector = sa.inspect(conn)
-    present = {column["name"] for column in inspector.get_columns(cases.name)}
-    if "next_due" not in present:
-        table = conn.dialect.identifier_preparer.format_table(cases)
-        column = sa.schema.CreateColumn(cases.c.next_due).compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column}"))
-    indexes = {index["name"] for index in inspector.get_indexes(cases.name)}
+    _add_columns(conn, cases, ("next_due",))
+    indexes = {index["name"] for index in sa.inspect(conn).get_indexes(cases.name)}
     for index in cases.indexes:
         if index.name not in indexes:
             index.create(conn)
