@@ -239,6 +239,25 @@ def test_verify_finds_a_next_due_moved_later(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.parametrize("stored", ["soon", -1, 2**62, 2.5])
+def test_a_next_due_that_is_no_moment_is_a_corrupt_row_and_breaks_no_sweep(
+    tmp_path: Path, stored: object
+) -> None:
+    ledger = sqlite_ledger(tmp_path / "corrupt.db")
+    planned(ledger, "h-1", START.date() + 3 * DAY)
+    store = ledger.store
+    assert isinstance(store, SQLStore)
+    with store.engine.begin() as conn:  # SQLite keeps any value in any column
+        conn.execute(sa.text("UPDATE rectify_cases SET next_due = :v"), {"v": stored})
+    report = ledger.verify()
+    assert not report.ok
+    (finding,) = report.findings
+    assert finding.kind in {"corrupt-row", "projection-mismatch"}
+    assert "next_due" in finding.detail
+    ledger.sweep(START + 2 * DAY)  # a clear outcome, no error from the driver
+    store.close()
+
+
 # -- a store of the previous schema, with the demo's data ----------------------------------
 
 
