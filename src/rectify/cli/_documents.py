@@ -45,6 +45,7 @@ from rectify.exceptions import DocumentChangedError, HistoryError, RectifyError
 from rectify.ledger import DEAD_AFTER, Finding, Ledger
 from rectify.stores._store import Delivery
 from rectify.templating._docx import docx_available, docx_copy
+from rectify.templating._renderer import Document
 
 __all__ = [
     "CALENDAR_WARNING",
@@ -318,33 +319,16 @@ def report(
         if out is None:
             raise click.UsageError("--format docx 要用 --out 指明写入的 .docx 文件")
         _need_docx()
-    name = REPORT_KINDS[kind]
-    period = (first.year, first.month)
     with _ledger(db) as ledger:
-        cases, specs = list(ledger.cases_as_of(day)), [e.spec for e in ledger.engines]
-        # Refused before a number is taken: a typo must not render, nor use up a number.
-        if community and not any(c.data.get("community") == community for c in cases):
-            raise _unknown_community(community, cases)
-        publisher = Notices(campaign=campaign, numbers=ledger.store)
-        identity, context = standard_report(
-            publisher,
-            name,
-            day,
-            cases,
-            specs,
+        document = report_document(
+            ledger,
+            kind,
+            day=day,
+            month=first,
             community=community,
-            period=period,
-            categories=load_categories(),
-            due_on=_totals_due(campaign, day),
-            report_day=report_day,
+            fmt="html" if fmt == "docx" else fmt,
             campaign=campaign,
         )
-        try:
-            document = publisher.render(
-                name, context, fmt="html" if fmt == "docx" else fmt, identity=identity
-            )
-        except DocumentChangedError as exc:
-            raise ClerkError(_changed(exc)) from exc
     if out is None:
         click.echo(document.body, nl=False)
         return
@@ -353,6 +337,51 @@ def report(
     else:
         out.write_text(document.body, encoding="utf-8")
     click.echo(f"已写入 {out}：{document.title}", err=True)
+
+
+def report_document(
+    ledger: Ledger,
+    kind: str,
+    *,
+    day: dt.date,
+    month: dt.date,
+    community: str | None,
+    fmt: str,
+    campaign: Campaign,
+) -> Document:
+    """Render report ``kind`` (a key of ``REPORT_KINDS``) from the cases as of ``day``.
+
+    ``month`` is the first day of the month a monthly report or circular covers. The
+    report is numbered once: rendered again for the same day it has the same number and
+    must come out the same. ``rectify report`` and the service both render reports here.
+
+    Raises:
+        click.UsageError: ``community`` is named and no case as of ``day`` is in it.
+        ClerkError: The report came out different from its first rendering.
+    """
+    name = REPORT_KINDS[kind]
+    cases, specs = list(ledger.cases_as_of(day)), [e.spec for e in ledger.engines]
+    # Refused before a number is taken: a typo must not render, nor use up a number.
+    if community and not any(c.data.get("community") == community for c in cases):
+        raise _unknown_community(community, cases)
+    publisher = Notices(campaign=campaign, numbers=ledger.store)
+    identity, context = standard_report(
+        publisher,
+        name,
+        day,
+        cases,
+        specs,
+        community=community,
+        period=(month.year, month.month),
+        categories=load_categories(),
+        due_on=_totals_due(campaign, day),
+        report_day=_report_day(campaign),
+        campaign=campaign,
+    )
+    try:
+        return publisher.render(name, context, fmt=fmt, identity=identity)
+    except DocumentChangedError as exc:
+        raise ClerkError(_changed(exc)) from exc
 
 
 def _changed(error: DocumentChangedError) -> str:

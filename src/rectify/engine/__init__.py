@@ -25,7 +25,7 @@ from rectify.engine._case import (
     Record,
 )
 from rectify.engine._category import change_category
-from rectify.engine._engine import Engine, EventOption
+from rectify.engine._engine import Engine, EventOption, notices_of
 from rectify.engine._escalation import (
     NEVER,
     Sweep,
@@ -83,6 +83,7 @@ __all__ = [
     "last_seq_at",
     "migrate",
     "next_escalation",
+    "notices_of",
     "plan_migration",
     "replay",
     "sample_lookback",

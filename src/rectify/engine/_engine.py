@@ -74,6 +74,7 @@ __all__ = [
     "before",
     "instant",
     "local_date",
+    "notices_of",
     "notices_queued_on",
     "require_aware",
     "unrepeated",
@@ -762,6 +763,44 @@ def notices_queued_on(engine: Engine, case: Case, day: dt.date) -> list[NoticeKe
             if not any(_same_cause(key, earlier) for earlier in queued):
                 queued.append(key)
     return queued
+
+
+def notices_of(engine: Engine, case: Case) -> list[NoticeDue]:
+    """Return every notice ``case``'s history queued, oldest first, as the engine queued them.
+
+    Worked out from the records as :func:`notices_queued_on` works out one day's: a notice
+    that repeated one of the same cause queued earlier the same day (Asia/Shanghai) was not
+    queued and is left out. Records before a ``@migrate`` record are skipped: another
+    version of the workflow made their notices. Each notice is what ``Ledger.case_at(case.id,
+    notice.seq)`` renders.
+    """
+    severity = case.data.get("severity")
+    records: list[tuple[Record, object]] = []
+    for record in reversed(case.history):
+        if record.event == MIGRATE:
+            break
+        records.append((record, severity))
+        if record.event == SEVERITY:
+            severity = record.payload.get("from")
+    found: list[NoticeDue] = []
+    queued: list[NoticeKey] = []
+    day: dt.date | None = None
+    for record, severity in reversed(records):
+        today = record.at.astimezone(TIMEZONE).date()
+        if today != day:
+            day, queued = today, []
+        level = record.payload.get("level") if record.event == ESCALATE else None
+        for notice, to in _record_notices(engine, record, severity):
+            due = NoticeDue(
+                case.id,
+                notice,
+                record.seq,
+                record.event,
+                to,
+                level if isinstance(level, int) else None,
+            )
+            found.extend(unrepeated(queued, (due,)))
+    return found
 
 
 def unrepeated(queued: list[NoticeKey], notices: Iterable[NoticeDue]) -> Iterator[NoticeDue]:
