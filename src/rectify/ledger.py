@@ -735,6 +735,7 @@ class Ledger:
         limit: int | None = 100,
         dead_after: int = DEAD_AFTER,
         on_failure: Callable[[Delivery], None] | None = None,
+        skip: Collection[str] = (),
     ) -> int:
         """Hand pending effects to ``handler``, each on its own; return how many it took.
 
@@ -743,13 +744,15 @@ class Ledger:
         A failed effect comes again on a later call (at least once delivery: hosts dedupe
         on ``Delivery.id``) until it fails on its ``dead_after``-th attempt; then it is a
         dead letter, listed by :meth:`failed` and no longer handed out. One call hands each
-        effect out at most once.
+        effect out at most once, and none named in ``skip`` (those not due again yet: an
+        effect skipped is not handed out, so no attempt is counted for it).
 
         Args:
             handler: Delivers one effect; raises an ``Exception`` when it cannot.
             limit: The most effects to hand out; ``None``: every pending one.
             dead_after: The attempt on whose failure an effect is given up.
             on_failure: Called with each failure as recorded (error, attempts, dead).
+            skip: Ids of effects not to hand out in this call (a retry's time has not come).
 
         Raises:
             ValueError: ``dead_after`` is below 1.
@@ -757,7 +760,7 @@ class Ledger:
         if dead_after < 1:
             raise ValueError(f"dead_after {dead_after} must be at least 1")
         done = handed = 0
-        failed: set[str] = set()
+        failed: set[str] = set(skip)  # never handed out again in this call, like a failure
         while limit is None or handed < limit:
             size = _DELIVER_PAGE if limit is None else min(_DELIVER_PAGE, limit - handed)
             batch = self.store.pending(size, skip=failed)
