@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo serve test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 ## The main job: simulate the 2024 campaign on a fresh SQLite file in out/.
 demo: $(STAMP)
 	$(BIN)/rectify demo
+
+## The service over the demo's store (after make demo): a town office token, printed once,
+## then the API and the console on http://127.0.0.1:8000 (docs/service.md).
+serve: $(STAMP)
+	$(BIN)/rectify token create 镇消安办 --role town_office --role community --town --label "make serve" --db out/rectify.db
+	$(BIN)/rectify serve --db out/rectify.db
 
 ## The whole suite: lint, types, tests.
 test: $(STAMP) lint

@@ -102,6 +102,20 @@ def test_a_delivery_is_dead_lettered_after_the_limit_and_no_longer_handed_out(
     assert store.failed() == []
 
 
+def test_a_dead_letter_redriven_is_handed_out_again_as_new(store: Store) -> None:
+    bad, good = two_notices(store)
+    store.pending()
+    store.fail(bad, "down", dead_after=1)
+    assert [d.id for d in store.pending()] == [good]
+    # Only dead letters are re-driven: the pending one, unknown and repeated ids do nothing.
+    assert store.redrive([bad, bad, good, "H-9:0:0"]) == 1
+    assert store.failed() == []
+    again = {d.id: d for d in store.pending()}
+    assert (again[bad].attempts, again[bad].last_error, again[bad].dead) == (1, None, False)
+    assert again[good].attempts == 3
+    assert store.redrive([bad]) == 0  # no longer dead
+
+
 def test_pending_skips_the_ids_it_is_told_to_skip(store: Store) -> None:
     bad, good = two_notices(store)
     assert [d.id for d in store.pending(skip={bad})] == [good]

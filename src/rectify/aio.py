@@ -60,6 +60,7 @@ class AsyncLedger:
             raise ValueError(f"workers {workers} must be at least 1")
         self.ledger = ledger
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rectify")
+        self._closed = False
 
     async def run(self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         """Run ``function(*args, **kwargs)`` in the pool and return its result.
@@ -70,8 +71,14 @@ class AsyncLedger:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
 
+    @property
+    def closed(self) -> bool:
+        """Return whether :meth:`close` has stopped the worker threads (no call runs after)."""
+        return self._closed
+
     def close(self) -> None:
         """Wait for the calls under way, then stop the worker threads."""
+        self._closed = True
         self._pool.shutdown(wait=True)
 
     async def __aenter__(self) -> AsyncLedger:
@@ -105,6 +112,7 @@ class AsyncLedger:
     acknowledge = _awaitable(Ledger.acknowledge)
     fail = _awaitable(Ledger.fail)
     failed = _awaitable(Ledger.failed)
+    redrive = _awaitable(Ledger.redrive)
     deliver = _awaitable(Ledger.deliver)
     verify = _awaitable(Ledger.verify)
     heads_digest = _awaitable(Ledger.heads_digest)

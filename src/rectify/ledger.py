@@ -728,6 +728,10 @@ class Ledger:
         """Return the effects whose last delivery failed, dead letters included."""
         return self.store.failed(limit)
 
+    def redrive(self, ids: Iterable[str]) -> int:
+        """Put dead letters back in the queue, as new; return how many (see ``Store.redrive``)."""
+        return self.store.redrive(ids)
+
     def deliver(
         self,
         handler: Callable[[Delivery], None],

@@ -9,9 +9,11 @@ unexpected error. Error lines escape control characters, as the commands' output
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import click
@@ -28,8 +30,29 @@ __all__ = ["cli", "main"]
 _USAGE_ERROR = 2
 
 
+@functools.cache
+def _plugins() -> dict[str, EntryPoint]:
+    """Return the commands other packages add (``rectify.commands`` entry points), by name.
+
+    ``rectify serve``, ``token`` and ``deliver`` come this way from ``rectify.server``,
+    which sits above the command line and is loaded only when one of them runs.
+    """
+    return {point.name: point for point in entry_points(group="rectify.commands")}
+
+
 class _Rectify(click.Group):
     """The command group; refuses arguments no file system or store can take."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        point = _plugins().get(cmd_name) if command is None else None
+        if point is not None:
+            loaded = point.load()
+            command = loaded if isinstance(loaded, click.Command) else None
+        return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for arg in args:

@@ -23,12 +23,27 @@ from rectify.server._access import (
     service_store_for,
 )
 from rectify.server._app import API_PREFIX, MAX_BODY, MAX_IMPORT, create_app
+from rectify.server._webhooks import (
+    KINDS,
+    Deliverer,
+    DeliveryRound,
+    Hook,
+    WebhookConfig,
+    effect_json,
+    load_webhooks,
+    sign,
+    verify_signature,
+)
 
 __all__ = [
     "API_PREFIX",
+    "KINDS",
     "MAX_BODY",
     "MAX_IMPORT",
     "AccessError",
+    "Deliverer",
+    "DeliveryRound",
+    "Hook",
     "IdempotencyConflictError",
     "JwtVerifier",
     "MemoryServiceStore",
@@ -36,6 +51,11 @@ __all__ = [
     "SQLServiceStore",
     "ServiceStore",
     "TokenInfo",
+    "WebhookConfig",
     "create_app",
+    "effect_json",
+    "load_webhooks",
     "service_store_for",
+    "sign",
+    "verify_signature",
 ]

@@ -22,8 +22,8 @@ After a failure of attempt ``n`` the effect is not handed out again before
 in memory by the :class:`Deliverer`, so a restarted worker retries sooner, which is
 harmless (at least once). An effect that fails its ``max_attempts``-th attempt is a dead
 letter: ``Ledger.failed`` lists it (``dead`` set, with its last error) and no worker
-hands it out again; ``Ledger.acknowledge`` clears it once dealt with. Handing a dead letter
-out again would need a store operation the ``Store`` protocol does not have yet.
+hands it out again; ``Ledger.redrive`` puts it back in the queue as new (``POST
+/api/v1/outbox/redrive``), ``Ledger.acknowledge`` clears it once dealt with.
 """
 
 from __future__ import annotations

@@ -96,6 +96,20 @@ class _Outbox(_Connected):
         with self._failing("reading the failed deliveries"), self._begin() as conn:
             return [_delivery(row) for row in conn.execute(statement).all()]
 
+    def redrive(self, ids: Iterable[str]) -> int:
+        """Put dead letters back in the queue (see :class:`Store`), in one transaction."""
+        outbox = self._tables.outbox
+        done = 0
+        with self._failing("re-driving dead letters"), self._begin(write=True) as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                result = conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(chunk), outbox.c.dead == sa.true())
+                    .values(attempts=0, last_error=None, dead=False)
+                )
+                done += result.rowcount
+        return done
+
     def _deliveries(self) -> sa.Select[Any]:
         outbox = self._tables.outbox
         return sa.select(

@@ -386,6 +386,13 @@ class Store(Protocol):
         """Return deliveries whose last attempt failed, dead letters included, oldest first."""
         ...
 
+    def redrive(self, ids: Iterable[str]) -> int:
+        """Put dead letters back in the queue as new: no attempts, no error; return how many.
+
+        Ids that are not dead letters (pending, unknown, acknowledged) are left as they are.
+        """
+        ...
+
     def next_number(self, code: str, year: int) -> int:
         """Return the next unused document number of ``code`` in ``year`` (never reused)."""
         ...
@@ -584,6 +591,19 @@ class MemoryStore:
         with self._lock:
             found = (d for d in self._outbox.values() if d.last_error is not None)
             return list(itertools.islice(found, max(limit, 0)))
+
+    def redrive(self, ids: Iterable[str]) -> int:
+        """Put dead letters back in the queue (see :class:`Store`)."""
+        done = 0
+        with self._lock:
+            for effect_id in set(ids):
+                delivery = self._outbox.get(effect_id)
+                if delivery is not None and delivery.dead:
+                    self._outbox[effect_id] = attrs.evolve(
+                        delivery, attempts=0, last_error=None, dead=False
+                    )
+                    done += 1
+        return done
 
     def acknowledge(self, ids: Iterable[str]) -> None:
         """Mark effects delivered (see :class:`Store`)."""
