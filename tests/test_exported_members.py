@@ -13,6 +13,7 @@ import rectify
 
 PUBLIC = [
     "rectify",
+    "rectify.aio",
     "rectify.calendar",
     "rectify.cli",
     "rectify.definitions",
@@ -20,6 +21,7 @@ PUBLIC = [
     "rectify.engine",
     "rectify.exceptions",
     "rectify.ledger",
+    "rectify.server",
     "rectify.spreadsheets",
     "rectify.stores",
     "rectify.testing",
@@ -32,6 +34,7 @@ FACADES = [
     "rectify.definitions",
     "rectify.documents",
     "rectify.engine",
+    "rectify.server",
     "rectify.spreadsheets",
     "rectify.stores",
     "rectify.templating",
