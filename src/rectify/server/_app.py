@@ -13,10 +13,11 @@ is done twice.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Annotated, Any, Final
 
@@ -30,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rectify.aio import DEFAULT_WORKERS, AsyncLedger
-from rectify.cli._documents import REPORT_KINDS, report_document
+from rectify.cli._documents import REPORT_KINDS, _report_day, _report_month, report_document
 from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._diagram import FORMATS, draw_workflow
 from rectify.definitions._dump import dump_workflow
@@ -38,7 +39,7 @@ from rectify.definitions._load import load_categories
 from rectify.documents._publishing import Notices
 from rectify.engine._case import Case, Evidence, Outcome
 from rectify.engine._engine import TIMEZONE, notices_of
-from rectify.exceptions import CaseNotFoundError, RectifyError
+from rectify.exceptions import ArgumentError, CaseNotFoundError, RectifyError
 from rectify.ledger import Ledger
 from rectify.server._access import (
     AccessError,
@@ -64,16 +65,19 @@ from rectify.server._models import (
     OpenIn,
     Problem,
     RecordOut,
+    RedrivenOut,
     SummaryOut,
     SweepOut,
     VerifyOut,
     WorkflowOut,
     plain,
 )
+from rectify.server._printing import MEDIA_TYPES, as_docx, as_pdf
 from rectify.server._problems import problem, problem_of
 from rectify.server._webhooks import effect_json
 from rectify.stores._store import MAX_IDS, CaseQuery
 from rectify.templating._formatting import mask_values
+from rectify.templating._renderer import Document
 
 __all__ = ["API_PREFIX", "MAX_BODY", "MAX_IMPORT", "Service", "create_app"]
 
@@ -102,6 +106,7 @@ class Service:
     jwt: JwtVerifier | None
     campaign: Campaign
     notices: Notices
+    max_import: int = MAX_IMPORT
 
     def today(self) -> dt.date:
         """Return today's date in the town (the clock's)."""
@@ -171,7 +176,7 @@ def _if_match(value: str | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise AccessError(f"If-Match {value!r} is not an ETag this service gave") from None
+        raise ArgumentError(f"If-Match {value!r} is not an ETag this service gave") from None
 
 
 async def _once(
@@ -179,14 +184,26 @@ async def _once(
     principal: Principal,
     key: str | None,
     work: Callable[[], Awaitable[tuple[int, BaseModel, dict[str, str]]]],
+    *,
+    content: bytes | None = None,
 ) -> Response:
-    """Run a POST's ``work`` once per idempotency key; answer with what it returned."""
+    """Run a POST's ``work`` once per idempotency key; answer with what it returned.
+
+    The request is known again by its method, path, query, ``If-Match`` and body (or
+    ``content``: what a form's body carries, once the form has consumed it).
+    """
     service = _service(request)
     if key is None:
         status, body, headers = await work()
         return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+    parts = [request.method, request.url.path, request.url.query, request.headers.get("if-match")]
     fingerprint = hashlib.sha256(
-        b"\n".join([request.method.encode(), str(request.url.path).encode(), await request.body()])
+        b"\n".join(
+            [
+                json.dumps(parts, ensure_ascii=False).encode(),
+                await request.body() if content is None else content,
+            ]
+        )
     ).hexdigest()
     kept = await service.aio.run(service.services.begin, principal.token, key, fingerprint)
     if kept is not None:
@@ -211,7 +228,7 @@ async def _once(
     except BaseException:
         await service.aio.run(service.services.release, principal.token, key)
         raise
-    text = json.dumps(body.model_dump(mode="json"), ensure_ascii=False)
+    text = json.dumps(body.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
     await service.aio.run(
         service.services.finish, principal.token, key, StoredResponse(status, text)
     )
@@ -247,10 +264,24 @@ async def list_workflows(request: Request, principal: Caller) -> list[WorkflowOu
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/yaml": {}}}},
 )
-async def get_workflow(request: Request, principal: Caller, workflow: str) -> PlainTextResponse:
+async def get_workflow(request: Request, principal: Caller, workflow: str) -> Response:
     """Return a workflow's definition as YAML (its latest version)."""
-    spec = _service(request).ledger.engine(workflow).spec
+    ledger = _service(request).ledger
+    if all(e.spec.id != workflow for e in ledger.engines):
+        return _no_such_workflow(request, workflow)
+    spec = ledger.engine(workflow).spec
     return PlainTextResponse(dump_workflow(spec), media_type="application/yaml")
+
+
+def _no_such_workflow(request: Request, workflow: str) -> Response:
+    known = sorted({e.spec.id for e in _service(request).ledger.engines})
+    return problem(
+        404,
+        "no-such-workflow",
+        "No such workflow",
+        f"the service runs no workflow {workflow!r}; it runs: {', '.join(known) or 'none'}",
+        instance=str(request.url.path),
+    )
 
 
 @api.get("/workflows/{workflow}/diagram", tags=["workflows"], response_class=PlainTextResponse)
@@ -261,9 +292,12 @@ async def get_diagram(
     workflow: str,
     fmt: Annotated[str, Query(alias="format", pattern="^(" + "|".join(FORMATS) + ")$")] = "mermaid",
     english: bool = False,
-) -> PlainTextResponse:
+) -> Response:
     """Return a workflow's state diagram as Mermaid or Graphviz DOT text."""
-    spec = _service(request).ledger.engine(workflow).spec
+    ledger = _service(request).ledger
+    if all(e.spec.id != workflow for e in ledger.engines):
+        return _no_such_workflow(request, workflow)
+    spec = ledger.engine(workflow).spec
     return PlainTextResponse(draw_workflow(spec, fmt, english=english))
 
 
@@ -375,7 +409,9 @@ async def fire_event(
     async def work() -> tuple[int, BaseModel, dict[str, str]]:
         expected = _if_match(if_match)
         if expected is not None and body.expected_seq not in (None, expected):
-            raise AccessError(f"If-Match {expected} and expected_seq {body.expected_seq} disagree")
+            raise ArgumentError(
+                f"If-Match {expected} and expected_seq {body.expected_seq} disagree"
+            )
         await _case(service, principal, case_id)
         actor = principal.actor_as(body.role)
         outcome = await service.aio.fire(
@@ -416,14 +452,35 @@ async def list_documents(request: Request, principal: Caller, case_id: str) -> l
     ]
 
 
-_DOC_FORMATS = "^(html|text)$"
+_DOC_FORMATS = "^(" + "|".join(MEDIA_TYPES) + ")$"
+_DOC_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()}},
+    501: {"model": Problem, "content": {"application/problem+json": {}}},
+}
+
+
+def _document_response(html: Document, text: Document | None, fmt: str) -> Response:
+    """Return a rendered document in ``fmt``: as rendered, printed to PDF, or in Word."""
+    if fmt == "text" and text is not None:
+        body: str | bytes = text.body
+    elif fmt == "pdf":
+        body = as_pdf(html)
+    elif fmt == "docx":
+        body = as_docx(html)
+    else:
+        body = html.body
+    return Response(body, media_type=MEDIA_TYPES[fmt])
+
+
+#: The years a report may be of (as ``rectify`` takes them: outside them, a typo).
+_REPORT_YEARS: Final = range(1900, 9000)
 
 
 @api.get(
     "/cases/{case_id}/documents/{seq}/{notice}",
     tags=["documents"],
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/html": {}, "text/plain": {}}}},
+    response_class=Response,
+    responses=_DOC_RESPONSES,
 )
 async def get_document(
     request: Request,
@@ -448,24 +505,22 @@ async def get_document(
             instance=str(request.url.path),
         )
 
-    def render() -> str:
+    def render() -> Response:
         then = service.ledger.case_at(case_id, seq)
         issued = then.history[-1].at.astimezone(TIMEZONE).date()
-        docs = service.notices.render_effect(
+        html, text = service.notices.render_effect(
             due, then, engine.spec, issued_on=issued, reader_role=principal.reader
         )
-        return docs[0].body if fmt == "html" else docs[1].body
+        return _document_response(html, text, fmt)
 
-    body = await service.aio.run(render)
-    media = "text/html" if fmt == "html" else "text/plain"
-    return Response(body, media_type=f"{media}; charset=utf-8")
+    return await service.aio.run(render)
 
 
 @api.get(
     "/reports/{kind}",
     tags=["documents"],
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/html": {}, "text/plain": {}}}},
+    response_class=Response,
+    responses=_DOC_RESPONSES,
 )
 async def get_report(
     request: Request,
@@ -482,20 +537,34 @@ async def get_report(
     if principal.scope is not None and community != principal.scope:
         raise AccessError(f"this token renders the reports of {principal.scope} only")
     if kind == "monthly" and not community:
-        raise AccessError("a monthly report is of one community: give community")
-    first = dt.date.fromisoformat(f"{month}-01") if month else as_of.replace(day=1)
-    document = await service.aio.run(
-        report_document,
-        service.ledger,
-        kind,
-        day=as_of,
-        month=first,
-        community=community,
-        fmt=fmt,
-        campaign=service.campaign,
-    )
-    media = "text/html" if fmt == "html" else "text/plain"
-    return Response(document.body, media_type=f"{media}; charset=utf-8")
+        raise ArgumentError("a monthly report is of one community: give community")
+    years = f"a report is of the years {_REPORT_YEARS.start} to {_REPORT_YEARS.stop - 1}"
+    if as_of.year not in _REPORT_YEARS:
+        raise ArgumentError(f"as_of {as_of}: {years}")
+    try:  # the month whose report period holds the day, as ``rectify report`` takes it
+        first = (
+            dt.date.fromisoformat(f"{month}-01")
+            if month
+            else _report_month(as_of, _report_day(service.campaign))
+        )
+    except ValueError:
+        raise ArgumentError(f"month {month!r} is not a month: write it as 2024-06") from None
+    if first.year not in _REPORT_YEARS:
+        raise ArgumentError(f"month {month}: {years}")
+
+    def render() -> Response:
+        document = report_document(
+            service.ledger,
+            kind,
+            day=as_of,
+            month=first,
+            community=community,
+            fmt="text" if fmt == "text" else "html",
+            campaign=service.campaign,
+        )
+        return _document_response(document, document, fmt)
+
+    return await service.aio.run(render)
 
 
 @api.post("/imports", response_model=ImportOut, tags=["ledger"])
@@ -511,13 +580,20 @@ async def import_ledger(
     from rectify.spreadsheets._reading import read_ledger  # noqa: PLC0415 - openpyxl
 
     service = _service(request)
+    # Read first: the form consumed the body, so an Idempotency-Key knows the request by it.
+    data = await file.read(service.max_import + 1)
+    if len(data) > service.max_import:
+        return problem(
+            413,
+            "body-too-large",
+            "Body too large",
+            f"a ledger file is at most {service.max_import} bytes",
+            instance=str(request.url.path),
+        )
 
     async def work() -> tuple[int, BaseModel, dict[str, str]]:
         _town(principal)
         actor = principal.actor_as(role)
-        data = await file.read(MAX_IMPORT + 1)
-        if len(data) > MAX_IMPORT:
-            raise AccessError(f"a ledger file is at most {MAX_IMPORT} bytes")
 
         def run() -> ImportOut:
             imported = read_ledger(data, categories=load_categories())
@@ -542,7 +618,7 @@ async def import_ledger(
 
         return 200, await service.aio.run(run), {}
 
-    return await _once(request, principal, key, work)
+    return await _once(request, principal, key, work, content=data)
 
 
 @api.post("/sweep", response_model=SweepOut, tags=["ledger"])
@@ -597,6 +673,20 @@ async def acknowledge(
     return await _once(request, principal, key, work)
 
 
+@api.post("/outbox/redrive", response_model=RedrivenOut, tags=["outbox"])
+async def redrive(
+    request: Request, principal: Caller, body: AcknowledgeIn, key: IdempotencyKey = None
+) -> Response:
+    """Put dead letters back in the queue, as new (the webhooks deliver them again)."""
+    service = _service(request)
+
+    async def work() -> tuple[int, BaseModel, dict[str, str]]:
+        _town(principal)
+        return 200, RedrivenOut(redriven=await service.aio.redrive(body.ids)), {}
+
+    return await _once(request, principal, key, work)
+
+
 class _Limit:
     """Refuses a request body over its limit with 413, before the route reads it all."""
 
@@ -617,18 +707,24 @@ class _Limit:
             await too_big(scope, receive, send)
             return
         seen = 0
-        started = False
+        started = over = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
+                over = True
                 raise _TooBig
             return message
 
         async def sending(message: Message) -> None:
             nonlocal started
+            if over:  # the app answered the signal (FastAPI: "error parsing the body"): 413
+                if not started:
+                    started = True
+                    await too_big(scope, receive, send)
+                return
             started = True
             await send(message)
 
@@ -653,6 +749,7 @@ def create_app(
     max_body: int = MAX_BODY,
     max_import: int = MAX_IMPORT,
     console: bool = True,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Return the service's ASGI application over ``ledger``.
 
@@ -665,6 +762,8 @@ def create_app(
         max_body: The largest request body, in bytes.
         max_import: The largest ledger file an import takes, in bytes.
         console: Serve the web console under ``/`` as well.
+        on_shutdown: Called when the server shuts the application down (after the worker
+            threads stopped): close the store there, if the application owns it.
     """
     campaign = campaign or load_campaign()
     first_engine = ledger.engines[0] if ledger.engines else None
@@ -680,8 +779,20 @@ def create_app(
             categories=load_categories(),
             calendar=first_engine.calendar if first_engine else None,
         ),
+        max_import=max_import,
     )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if service.aio.closed:  # started again after a shutdown (a test client's second run)
+            service.aio = AsyncLedger(ledger, workers=workers)
+        yield
+        service.aio.close()
+        if on_shutdown is not None:
+            on_shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="rectify",
         summary="Fire-hazard rectification cases as YAML-defined state machines",
         version="1",

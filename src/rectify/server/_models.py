@@ -106,6 +106,12 @@ class AcknowledgedOut(BaseModel):
     acknowledged: int
 
 
+class RedrivenOut(BaseModel):
+    """How many dead letters were put back in the queue (other ids do nothing)."""
+
+    redriven: int
+
+
 class RecordOut(BaseModel):
     """One record of a case's history, with its hash chain."""
 

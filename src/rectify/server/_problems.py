@@ -41,6 +41,7 @@ from rectify.exceptions import (
     WorkflowDefinitionError,
 )
 from rectify.server._access import AccessError, IdempotencyConflictError
+from rectify.server._printing import UnavailableError
 
 __all__ = ["PROBLEM_TYPE", "problem", "problem_of"]
 
@@ -70,6 +71,7 @@ _STATUS: Final[Sequence[tuple[type[Exception], int]]] = (
     (NoticeError, 422),
     (HistoryError, 500),
     (StoreError, 503),
+    (UnavailableError, 501),
     (ClerkError, 422),
     (click.UsageError, 422),
     (RectifyError, 422),
@@ -99,6 +101,10 @@ _MEMBERS: Final = (
     "variable",
     "source",
     "running",
+    "actor",
+    "other",
+    "at",
+    "last",
 )
 
 
