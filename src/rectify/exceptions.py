@@ -74,6 +74,7 @@ __all__ = [
     "SeparationOfDutiesError",
     "StoreError",
     "UnknownEventError",
+    "UnknownWorkflowError",
     "WorkflowDefinitionError",
 ]
 
@@ -363,6 +364,25 @@ class DocumentChangedError(NoticeError):
         )
         self.identity = identity
         self.changed = changed
+
+
+class UnknownWorkflowError(RectifyError, LookupError):
+    """A workflow (or a version of it) the ledger runs no engine for.
+
+    Attributes:
+        workflow: The workflow asked for.
+        version: The version asked for; ``None``: its latest.
+        known: Every workflow and version the ledger runs (``hazard v1``...).
+    """
+
+    def __init__(self, workflow: str, version: int | None, known: Sequence[str]) -> None:
+        self.workflow = workflow
+        self.version = version
+        self.known = tuple(known)
+        super().__init__(
+            f"no engine for workflow {workflow!r}"
+            f"{'' if version is None else f' v{version}'}; known: {', '.join(known) or 'none'}"
+        )
 
 
 class StoreError(RectifyError):

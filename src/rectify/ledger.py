@@ -47,8 +47,8 @@ from rectify.exceptions import (
     CalendarError,
     ConcurrencyError,
     HistoryError,
-    RectifyError,
     ReplayError,
+    UnknownWorkflowError,
 )
 from rectify.stores._store import (
     MAX_IDS,
@@ -383,18 +383,19 @@ class Ledger:
     # -- engines ----------------------------------------------------------------------
 
     def engine(self, workflow: str, version: int | None = None) -> Engine:
-        """Return the engine of ``workflow`` (its latest version, or ``version``)."""
+        """Return the engine of ``workflow`` (its latest version, or ``version``).
+
+        Raises:
+            UnknownWorkflowError: The ledger runs no such workflow (or version).
+        """
         engine = (
             self._latest.get(workflow)
             if version is None
             else self._engines.get((workflow, version))
         )
         if engine is None:
-            known = ", ".join(f"{w} v{v}" for w, v in sorted(self._engines)) or "none"
-            raise RectifyError(
-                f"no engine for workflow {workflow!r}"
-                f"{'' if version is None else f' v{version}'}; known: {known}"
-            )
+            known = [f"{w} v{v}" for w, v in sorted(self._engines)]
+            raise UnknownWorkflowError(workflow, version, known)
         return engine
 
     @property

@@ -165,6 +165,19 @@ def _effects(outcome: Outcome, *, reveal: bool) -> list[EffectOut]:
     return out
 
 
+#: How far ahead of the server's clock a request's ``at`` may be (clocks differ a little).
+CLOCK_SKEW: Final = dt.timedelta(minutes=5)
+
+
+def _not_later(service: Service, at: dt.datetime | None) -> dt.datetime | None:
+    """Return ``at``, refusing a time later than now: a record is of what has happened."""
+    if at is not None and at > service.ledger.clock.now() + CLOCK_SKEW:
+        raise ArgumentError(
+            f"at {at.isoformat()} is later than now; an event is recorded when it happened"
+        )
+    return at
+
+
 def _etag(case: Case) -> dict[str, str]:
     return {"ETag": f'"{case.seq}"'}
 
@@ -264,24 +277,10 @@ async def list_workflows(request: Request, principal: Caller) -> list[WorkflowOu
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/yaml": {}}}},
 )
-async def get_workflow(request: Request, principal: Caller, workflow: str) -> Response:
+async def get_workflow(request: Request, principal: Caller, workflow: str) -> PlainTextResponse:
     """Return a workflow's definition as YAML (its latest version)."""
-    ledger = _service(request).ledger
-    if all(e.spec.id != workflow for e in ledger.engines):
-        return _no_such_workflow(request, workflow)
-    spec = ledger.engine(workflow).spec
+    spec = _service(request).ledger.engine(workflow).spec
     return PlainTextResponse(dump_workflow(spec), media_type="application/yaml")
-
-
-def _no_such_workflow(request: Request, workflow: str) -> Response:
-    known = sorted({e.spec.id for e in _service(request).ledger.engines})
-    return problem(
-        404,
-        "no-such-workflow",
-        "No such workflow",
-        f"the service runs no workflow {workflow!r}; it runs: {', '.join(known) or 'none'}",
-        instance=str(request.url.path),
-    )
 
 
 @api.get("/workflows/{workflow}/diagram", tags=["workflows"], response_class=PlainTextResponse)
@@ -292,12 +291,9 @@ async def get_diagram(
     workflow: str,
     fmt: Annotated[str, Query(alias="format", pattern="^(" + "|".join(FORMATS) + ")$")] = "mermaid",
     english: bool = False,
-) -> Response:
+) -> PlainTextResponse:
     """Return a workflow's state diagram as Mermaid or Graphviz DOT text."""
-    ledger = _service(request).ledger
-    if all(e.spec.id != workflow for e in ledger.engines):
-        return _no_such_workflow(request, workflow)
-    spec = ledger.engine(workflow).spec
+    spec = _service(request).ledger.engine(workflow).spec
     return PlainTextResponse(draw_workflow(spec, fmt, english=english))
 
 
@@ -351,7 +347,12 @@ async def open_case(
             raise AccessError(f"this token opens cases in {principal.scope} only")
         actor = principal.actor_as(body.role)
         outcome = await service.aio.open(
-            body.id, body.workflow, body.data, actor, at=body.at, recurrence_of=body.recurrence_of
+            body.id,
+            body.workflow,
+            body.data,
+            actor,
+            at=_not_later(service, body.at),
+            recurrence_of=body.recurrence_of,
         )
         return (
             201,
@@ -422,7 +423,7 @@ async def fire_event(
             evidence=[Evidence(e.kind, e.name, e.sha256) for e in body.evidence],
             reason=body.reason,
             expected_seq=body.expected_seq if expected is None else expected,
-            at=body.at,
+            at=_not_later(service, body.at),
         )
         out = FiredOut(
             case=CaseOut.of_case(outcome.case, service.today(), reveal=principal.may_see_phones),

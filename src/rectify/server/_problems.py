@@ -38,6 +38,7 @@ from rectify.exceptions import (
     RectifyError,
     RoleNotPermittedError,
     StoreError,
+    UnknownWorkflowError,
     WorkflowDefinitionError,
 )
 from rectify.server._access import AccessError, IdempotencyConflictError
@@ -51,6 +52,7 @@ PROBLEM_TYPE: Final = "application/problem+json"
 # The first class an error is an instance of decides its status (subclasses first).
 _STATUS: Final[Sequence[tuple[type[Exception], int]]] = (
     (CaseNotFoundError, 404),
+    (UnknownWorkflowError, 404),
     (ConcurrencyError, 409),
     (CaseExistsError, 409),
     (IdempotencyConflictError, 409),
