@@ -441,3 +441,24 @@ def test_import_cases_skips_ids_already_stored(ledger: Ledger) -> None:
     assert calls[-1] == (3, 5)
     assert [c.id for c in ledger.cases()] == [r[0] for r in rows]
     assert ledger.import_cases(rows, COMMUNITY, at=T0) == 0
+
+
+def test_a_fires_check_sees_the_case_it_fires_on_and_its_refusal_writes_nothing() -> None:
+    ledger = make_ledger(MemoryStore())
+    open_planned(ledger, "H-1")
+    before = ledger.get("H-1")
+    seen: list[Case] = []
+
+    def refuse(case: Case) -> None:
+        seen.append(case)
+        raise CaseNotFoundError(case.id)  # as the service answers a case outside a scope
+
+    with pytest.raises(CaseNotFoundError):
+        # The check runs before expected_seq: a stale seq would otherwise tell the seq.
+        ledger.fire("H-1", "extend", TOWN, payload={"due": DUE}, reason="r", expected_seq=0,
+                    at=T0 + 3 * HOUR, check=refuse)  # fmt: skip
+    assert seen == [before]
+    assert ledger.get("H-1") == before
+    outcome = ledger.fire("H-1", "extend", TOWN, payload={"due": DUE}, reason="r",
+                          at=T0 + 3 * HOUR, check=seen.append)  # fmt: skip
+    assert outcome.case.seq == before.seq + 1

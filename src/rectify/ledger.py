@@ -453,6 +453,7 @@ class Ledger:
         reason: str | None = None,
         expected_seq: int | None = None,
         at: dt.datetime | None = None,
+        check: Callable[[Case], None] | None = None,
     ) -> Outcome:
         """Fire an event on a stored case and store the result, in one transaction.
 
@@ -472,6 +473,11 @@ class Ledger:
                 fire is refused with ``ConcurrencyError`` if the case has moved on since.
                 Without it, the case as the transaction reads it is fired on.
             at: When; the clock's now by default.
+            check: Called with the case as the transaction read it, before anything else
+                (``expected_seq`` included); what it raises refuses the fire and nothing
+                is written. A host's row-level access check: the case it checks is the
+                case the event is fired on (the service answers a case outside the
+                caller's scope as not found here).
 
         Raises:
             ConcurrencyError: The case has moved past ``expected_seq``; nothing was written.
@@ -484,6 +490,8 @@ class Ledger:
         when = self._now(at)
 
         def step(case: Case) -> Outcome:
+            if check is not None:
+                check(case)
             if expected_seq is not None and case.seq != expected_seq:
                 raise ConcurrencyError(case_id=case_id, expected=expected_seq, found=case.seq)
             engine = self.engine(case.workflow, case.version)

@@ -413,8 +413,12 @@ async def fire_event(
             raise ArgumentError(
                 f"If-Match {expected} and expected_seq {body.expected_seq} disagree"
             )
-        await _case(service, principal, case_id)
         actor = principal.actor_as(body.role)
+
+        def in_scope(case: Case) -> None:  # checked on the case as the fire reads it
+            if not principal.sees(case.data):
+                raise CaseNotFoundError(case_id)
+
         outcome = await service.aio.fire(
             case_id,
             body.event,
@@ -424,6 +428,7 @@ async def fire_event(
             reason=body.reason,
             expected_seq=body.expected_seq if expected is None else expected,
             at=_not_later(service, body.at),
+            check=in_scope,
         )
         out = FiredOut(
             case=CaseOut.of_case(outcome.case, service.today(), reveal=principal.may_see_phones),
