@@ -30,7 +30,7 @@ from importlib import metadata
 from typing import Final
 
 import yaml
-from suites import engine, notices, reports, store, sweep, workflow
+from suites import engine, notices, reports, service, store, sweep, workflow
 from suites.base import (
     C_SAFE_LOADER,
     FULL,
@@ -82,6 +82,7 @@ SUITES: Final[dict[str, Suite]] = {
     "notices": notices.suite,
     "store": store.suite,
     "reports": reports.suite,
+    "service": service.suite,
 }
 
 

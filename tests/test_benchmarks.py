@@ -70,6 +70,7 @@ def test_quick_table_of_all_suites_says_lower_is_better() -> None:
     assert "suite store" in done.stdout
     assert "suite notices" in done.stdout
     assert "suite reports" in done.stdout
+    assert "suite service" in done.stdout
     assert "lower is better" in done.stdout
     assert "rectify.load_workflow" in done.stdout
 
@@ -323,3 +324,60 @@ def test_reports_suite_compares_the_past_circular_with_now_and_the_raw_events() 
     assert replayed["unit"] == "%"
     assert 0 <= replayed["value"] <= 100
     assert "replayed" in replayed["description"]
+
+
+def test_service_suite_compares_http_with_direct_fires_on_sqlite() -> None:
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "service", "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "RECTIFY_BENCH_SERVICE_BACKENDS": "sqlite"},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert list(report["suites"]) == ["service"]
+    suite = report["suites"]["service"]
+    figures: dict[str, dict[str, Any]] = {f["name"]: f for f in suite["figures"]}
+    ratios: dict[tuple[str, str], dict[str, Any]] = {
+        (r["figure"], r["floor"]): r for r in suite["ratios"]
+    }
+    assert not any("PostgreSQL" in name for name in figures)  # SQLite only, as asked
+    direct = _one(figures, "direct, SQLite [")
+    http = _one(figures, "HTTP, SQLite, 1 worker [")
+    assert direct["floor"] is None
+    assert http["floor"] == direct["name"]
+    assert direct["unit"] == http["unit"] == "s"
+    assert direct["number"] == http["number"] > 0
+    assert direct["ops_per_second"] > 0
+    assert http["ops_per_second"] > 0
+    for which in ("p50", "p99"):
+        floor = _one(figures, f"direct {which}, SQLite [")
+        figure = _one(figures, f"HTTP {which}, SQLite, 1 worker [")
+        assert floor["unit"] == figure["unit"] == "ms"
+        assert figure["floor"] == floor["name"]
+        assert figure["value"] > 0
+        assert floor["value"] > 0
+        assert ratios[figure["name"], floor["name"]]["ratio"] > 0
+    assert ratios[http["name"], direct["name"]]["ratio"] > 0
+    assert all(f["description"] for f in figures.values())
+    assert len(figures) == 6
+
+
+def test_service_soak_runs_briefly_and_finds_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--seconds", "5", "--clients", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no findings" in done.stdout
+    assert "verify: ok" in done.stdout
+    assert "requests: " in done.stdout
+    for kind in ("open", "fire", "history", "list", "bad"):
+        assert f"  {kind} " in done.stdout
