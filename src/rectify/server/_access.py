@@ -23,6 +23,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Protocol
 
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 
 from rectify.documents._contexts import PHONE_ROLES
 from rectify.engine._case import Actor
-from rectify.exceptions import RectifyError, StoreError
+from rectify.exceptions import ArgumentError, RectifyError, StoreError
 from rectify.stores._sql import SQLStore
 from rectify.stores._store import MemoryStore, Store
 
@@ -45,6 +46,7 @@ __all__ = [
     "SQLServiceStore",
     "ServiceStore",
     "StoredResponse",
+    "TokenCache",
     "TokenInfo",
     "service_store_for",
 ]
@@ -56,6 +58,8 @@ _TOKEN: Final = re.compile(r"rct_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 NAME_LENGTH: Final = 200
 #: The most characters of an idempotency key.
 KEY_LENGTH: Final = 200
+#: The most characters of a key's owner as a SQL service store keeps it (longer: hashed).
+OWNER_LENGTH: Final = 80
 _NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 
@@ -230,6 +234,7 @@ class ServiceStore(Protocol):
         Raises:
             IdempotencyConflictError: The key was claimed for another request (a different
                 ``fingerprint``), or its first request is still running.
+            ArgumentError: The key is not 1 to ``KEY_LENGTH`` printable ASCII characters.
         """
         ...
 
@@ -244,7 +249,7 @@ class ServiceStore(Protocol):
 
 def _check_key(key: str) -> None:
     if not key or len(key) > KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise AccessError(
+        raise ArgumentError(
             f"an Idempotency-Key is 1 to {KEY_LENGTH} printable ASCII characters, not {key!r}"
         )
 
@@ -350,7 +355,7 @@ class SQLServiceStore:
         self._requests = sa.Table(
             f"{prefix}api_requests",
             metadata,
-            sa.Column("owner", sa.String(80), primary_key=True),
+            sa.Column("owner", sa.String(OWNER_LENGTH), primary_key=True),
             sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
             sa.Column("fingerprint", sa.String(64), nullable=False),
             sa.Column("status", sa.Integer, nullable=False),  # 0: still being answered
@@ -432,6 +437,7 @@ class SQLServiceStore:
     def begin(self, owner: str, key: str, fingerprint: str) -> StoredResponse | None:
         """Claim ``key``; see ``ServiceStore.begin``."""
         _check_key(key)
+        owner = _owner(owner)
         table = self._requests
         try:
             with self._engine.begin() as conn:
@@ -458,6 +464,7 @@ class SQLServiceStore:
 
     def finish(self, owner: str, key: str, response: StoredResponse) -> None:
         """Keep the answer; see ``ServiceStore.finish``."""
+        owner = _owner(owner)
         table = self._requests
         with self._engine.begin() as conn:
             conn.execute(
@@ -468,9 +475,68 @@ class SQLServiceStore:
 
     def release(self, owner: str, key: str) -> None:
         """Forget a claim; see ``ServiceStore.release``."""
+        owner = _owner(owner)
         table = self._requests
         with self._engine.begin() as conn:
             conn.execute(table.delete().where(table.c.owner == owner, table.c.key == key))
+
+
+def _owner(owner: str) -> str:
+    """Return ``owner`` as its column keeps it: a long one (a JWT's subject) as its hash."""
+    if len(owner) <= OWNER_LENGTH:
+        return owner
+    return f"sha256:{hashlib.sha256(owner.encode()).hexdigest()}"
+
+
+class TokenCache:
+    """Remembers what a token stood for, for a few seconds: a request then costs no query.
+
+    Only tokens found live are remembered, so a new token works at once; a revoked one is
+    refused by every worker within ``seconds`` (by the worker that revoked it at once, if
+    it revokes through :meth:`forget`). Keys are the SHA-256 of the token's text.
+
+    Args:
+        services: Where tokens are looked up when not remembered.
+        seconds: How long a token is remembered; 0: never (every request looks it up).
+        size: The most tokens remembered (the oldest go first).
+        clock: Monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        services: ServiceStore,
+        seconds: float,
+        *,
+        size: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.services = services
+        self.seconds = seconds
+        self._size = size
+        self._clock = clock
+        self._kept: dict[str, tuple[Principal, float]] = {}
+
+    def remembered(self, text: str) -> Principal | None:
+        """Return the principal of ``text`` if it was found live less than ``seconds`` ago."""
+        kept = self._kept.get(hashlib.sha256(text.encode()).hexdigest())
+        return kept[0] if kept is not None and kept[1] > self._clock() else None
+
+    def authenticate(self, text: str) -> Principal | None:
+        """Return the principal of ``text``, remembered or looked up (see the class)."""
+        found = self.remembered(text)
+        if found is not None:
+            return found
+        found = self.services.authenticate(text)
+        if found is not None and self.seconds > 0:
+            if len(self._kept) >= self._size:
+                self._kept.pop(next(iter(self._kept)), None)
+            key = hashlib.sha256(text.encode()).hexdigest()
+            self._kept[key] = (found, self._clock() + self.seconds)
+        return found
+
+    def forget(self) -> None:
+        """Forget every token (after a revocation in this process)."""
+        self._kept.clear()
 
 
 def service_store_for(store: Store) -> ServiceStore:

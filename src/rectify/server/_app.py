@@ -47,6 +47,7 @@ from rectify.server._access import (
     Principal,
     ServiceStore,
     StoredResponse,
+    TokenCache,
     service_store_for,
 )
 from rectify.server._models import (
@@ -87,6 +88,8 @@ API_PREFIX: Final = "/api/v1"
 MAX_BODY: Final = 256 * 1024
 #: The largest ledger file an import takes, in bytes.
 MAX_IMPORT: Final = 16 * 1024 * 1024
+#: How long a worker remembers a live token, in seconds (see ``TokenCache``).
+TOKEN_SECONDS: Final = 2.0
 #: The most cases one page of a listing holds.
 MAX_PAGE: Final = 500
 
@@ -106,6 +109,7 @@ class Service:
     jwt: JwtVerifier | None
     campaign: Campaign
     notices: Notices
+    tokens: TokenCache
     max_import: int = MAX_IMPORT
 
     def today(self) -> dt.date:
@@ -126,7 +130,9 @@ async def _principal(
     scheme, _, text = (authorization or "").partition(" ")
     found: Principal | None = None
     if scheme.lower() == "bearer" and text:
-        found = await service.aio.run(service.services.authenticate, text)
+        found = service.tokens.remembered(text) or await service.aio.run(
+            service.tokens.authenticate, text
+        )
         if found is None and service.jwt is not None and not text.startswith("rct_"):
             found = service.jwt.principal(text)
     if found is None:
@@ -226,7 +232,7 @@ async def _once(
             media_type="application/problem+json"
             if kept.status >= HTTPStatus.BAD_REQUEST
             else "application/json",
-            headers={"Idempotent-Replayed": "true"},
+            headers={"Idempotent-Replayed": "true", **_kept_etag(kept)},
         )
     try:
         status, body, headers = await work()
@@ -246,6 +252,16 @@ async def _once(
         service.services.finish, principal.token, key, StoredResponse(status, text)
     )
     return Response(text, status_code=status, media_type="application/json", headers=headers)
+
+
+def _kept_etag(kept: StoredResponse) -> dict[str, str]:
+    """Return the ``ETag`` a kept answer about a case went with (its ``seq`` then)."""
+    if kept.status >= HTTPStatus.BAD_REQUEST:
+        return {}
+    body = json.loads(kept.body)
+    case = body.get("case", body) if isinstance(body, dict) else None
+    seq = case.get("seq") if isinstance(case, dict) else None
+    return {"ETag": f'"{seq}"'} if isinstance(seq, int) else {}
 
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -704,7 +720,10 @@ class _Limit:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        limit = self.imports if path.endswith("/imports") else self.default
+        # An import's file, and the console's forms (a ledger file, evidence photos: hashed,
+        # never kept) may be larger than an API request's JSON.
+        large = path.endswith("/imports") or not path.startswith(API_PREFIX)
+        limit = self.imports if large else self.default
         length = dict(scope.get("headers") or []).get(b"content-length")
         too_big = problem(
             413, "body-too-large", "Body too large", f"a request body is at most {limit} bytes"
@@ -756,6 +775,7 @@ def create_app(
     max_import: int = MAX_IMPORT,
     console: bool = True,
     on_shutdown: Callable[[], None] | None = None,
+    token_seconds: float = TOKEN_SECONDS,
 ) -> FastAPI:
     """Return the service's ASGI application over ``ledger``.
 
@@ -768,15 +788,18 @@ def create_app(
         max_body: The largest request body, in bytes.
         max_import: The largest ledger file an import takes, in bytes.
         console: Serve the web console under ``/`` as well.
+        token_seconds: How long a token found live is remembered (a revoked token is
+            refused within that time; 0: every request looks its token up).
         on_shutdown: Called when the server shuts the application down (after the worker
             threads stopped): close the store there, if the application owns it.
     """
     campaign = campaign or load_campaign()
     first_engine = ledger.engines[0] if ledger.engines else None
+    services = services if services is not None else service_store_for(ledger.store)
     service = Service(
         ledger,
         AsyncLedger(ledger, workers=workers),
-        services if services is not None else service_store_for(ledger.store),
+        services,
         jwt,
         campaign,
         Notices(
@@ -785,6 +808,7 @@ def create_app(
             categories=load_categories(),
             calendar=first_engine.calendar if first_engine else None,
         ),
+        TokenCache(services, token_seconds),
         max_import=max_import,
     )
 
