@@ -26,6 +26,7 @@ import click
 from fastapi import APIRouter, Depends, FastAPI, File, Header, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -122,14 +123,21 @@ def _service(request: Request) -> Service:
     return service
 
 
-async def _principal(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
-    """Return who calls, from the bearer token; refuse with 401 without a valid one."""
-    service = _service(request)
-    scheme, _, text = (authorization or "").partition(" ")
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token (rectify token create) or a JSON Web Token of the town's "
+    "identity provider: Authorization: Bearer <token>",
+)
+
+
+async def authenticate(service: Service, text: str) -> Principal:
+    """Return who a bearer token stands for; raise ``_Unauthorized`` if it stands for no one.
+
+    The API's dependency and the console's session both sign in here.
+    """
     found: Principal | None = None
-    if scheme.lower() == "bearer" and text:
+    if text:
         found = service.tokens.remembered(text) or await service.aio.run(
             service.tokens.authenticate, text
         )
@@ -138,6 +146,16 @@ async def _principal(
     if found is None:
         raise _Unauthorized
     return found
+
+
+async def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+) -> Principal:
+    """Return who calls, from the bearer token; refuse with 401 without a valid one."""
+    return await authenticate(
+        _service(request), credentials.credentials if credentials is not None else ""
+    )
 
 
 class _Unauthorized(Exception):  # noqa: N818 - a signal, answered 401

@@ -77,9 +77,9 @@ from rectify.server._access import Principal
 from rectify.server._app import (
     Service,
     _case,
-    _principal,
     _service,
     _Unauthorized,
+    authenticate,
     get_document,
     import_ledger,
     list_cases,
@@ -474,7 +474,7 @@ async def _session(request: Request) -> Principal | None:
     if not token or len(token) > MAX_TOKEN or not token.isascii() or not token.isprintable():
         return None
     try:
-        return await _principal(request, f"Bearer {token}")
+        return await authenticate(_service(request), token)
     except _Unauthorized:
         return None
 
@@ -1174,7 +1174,7 @@ async def _login(request: Request) -> Response:
     principal = None
     if token and token.isascii() and token.isprintable():
         try:
-            principal = await _principal(request, f"Bearer {token}")
+            principal = await authenticate(_service(request), token)
         except _Unauthorized:
             principal = None
     if principal is None:
