@@ -173,3 +173,16 @@ class Served:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def drop_prefixed(url: str, prefix: str) -> None:
+    """Drop every table whose name starts with ``prefix`` (the store's and the service's)."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only for a server
+
+    engine = sa.create_engine(url)
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine, only=lambda name, _: name.startswith(prefix))
+        metadata.drop_all(engine)
+    finally:
+        engine.dispose()

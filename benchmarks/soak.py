@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
-from _service_app import API, Served, ledger_for, shift_weeks
+from _service_app import API, Served, drop_prefixed, ledger_for, shift_weeks
 
 from rectify.server import SQLServiceStore
 from rectify.stores import SQLStore
@@ -652,21 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             soak = soak_on(args, db, prefix, folder)
         finally:
             if server and not args.keep:
-                drop_tables(db, prefix)
+                drop_prefixed(db, prefix)
     return 1 if soak.findings.items else 0
-
-
-def drop_tables(url: str, prefix: str) -> None:
-    """Drop the soak's tables (the store's and the service's) from a database server."""
-    import sqlalchemy as sa  # noqa: PLC0415 - only for a server
-
-    engine = sa.create_engine(url)
-    try:
-        metadata = sa.MetaData()
-        metadata.reflect(engine, only=lambda name, _: name.startswith(prefix))
-        metadata.drop_all(engine)
-    finally:
-        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -53,8 +53,7 @@ from pathlib import Path
 from typing import Final
 
 import httpx
-import sqlalchemy as sa
-from _service_app import API, Served, ledger_for, shift_weeks
+from _service_app import API, Served, drop_prefixed, ledger_for, shift_weeks
 
 import rectify
 from rectify.exceptions import StoreError
@@ -384,17 +383,6 @@ def _bind(
     http: Callable[[str, list[list[str]]], Pass], base_url: str
 ) -> Callable[[list[list[str]]], Pass]:
     return lambda cases: http(base_url, cases)
-
-
-def drop_prefixed(url: str, prefix: str) -> None:
-    """Drop every table whose name starts with ``prefix`` (the store's and the service's)."""
-    engine = sa.create_engine(url)
-    try:
-        metadata = sa.MetaData()
-        metadata.reflect(engine, only=lambda name, _: name.startswith(prefix))
-        metadata.drop_all(engine)
-    finally:
-        engine.dispose()
 
 
 def backends() -> list[str]:

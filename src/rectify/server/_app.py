@@ -170,6 +170,19 @@ def _town(principal: Principal) -> None:
         raise AccessError(f"only a town-wide token may do this; this one is for {principal.scope}")
 
 
+def in_scope(principal: Principal, case_id: str) -> Callable[[Case], None]:
+    """Return a fire's check that the case, as the fire reads it, is in the caller's scope.
+
+    A case outside it is not found, as a missing one is (``Ledger.fire(check=...)``).
+    """
+
+    def check(case: Case) -> None:
+        if not principal.sees(case.data):
+            raise CaseNotFoundError(case_id)
+
+    return check
+
+
 async def _case(service: Service, principal: Principal, case_id: str) -> Case:
     """Return a case the caller may see; one outside its scope is not found."""
     case = await service.aio.get(case_id)
@@ -448,11 +461,6 @@ async def fire_event(
                 f"If-Match {expected} and expected_seq {body.expected_seq} disagree"
             )
         actor = principal.actor_as(body.role)
-
-        def in_scope(case: Case) -> None:  # checked on the case as the fire reads it
-            if not principal.sees(case.data):
-                raise CaseNotFoundError(case_id)
-
         outcome = await service.aio.fire(
             case_id,
             body.event,
@@ -462,7 +470,7 @@ async def fire_event(
             reason=body.reason,
             expected_seq=body.expected_seq if expected is None else expected,
             at=_not_later(service, body.at),
-            check=in_scope,
+            check=in_scope(principal, case_id),
         )
         out = FiredOut(
             case=CaseOut.of_case(outcome.case, service.today(), reveal=principal.may_see_phones),

@@ -82,6 +82,7 @@ from rectify.server._app import (
     authenticate,
     get_document,
     import_ledger,
+    in_scope,
     list_cases,
     open_case,
 )
@@ -1006,16 +1007,6 @@ async def _evidence(event: EventSpec, form: FormData) -> list[Evidence]:
     return out
 
 
-def _in_scope(principal: Principal, case_id: str) -> Callable[[Case], None]:
-    """Return the fire's check that the case, as the fire reads it, is the principal's."""
-
-    def check(case: Case) -> None:
-        if not principal.sees(case.data):
-            raise CaseNotFoundError(case_id)
-
-    return check
-
-
 def _seq(text: str) -> int | None:
     try:
         return int(text)
@@ -1366,7 +1357,7 @@ async def _fire(request: Request, case_id: str, event: str) -> Response:
             evidence=evidence,
             reason=reason or None,
             expected_seq=_seq(_text(form, "expected_seq")),
-            check=_in_scope(principal, case_id),
+            check=in_scope(principal, case_id),
         )
     except CaseNotFoundError:
         return _error(request, principal, 404, words("not_found"), words("no_such_case"))
