@@ -76,7 +76,7 @@ from rectify.server._models import (
 )
 from rectify.server._printing import MEDIA_TYPES, as_docx, as_pdf
 from rectify.server._problems import problem, problem_of
-from rectify.server._webhooks import effect_json
+from rectify.server._webhooks import effect_json, effect_kind
 from rectify.stores._store import MAX_IDS, CaseQuery
 from rectify.templating._formatting import mask_values
 from rectify.templating._renderer import Document
@@ -195,9 +195,8 @@ def _effects(outcome: Outcome, *, reveal: bool) -> list[EffectOut]:
     out = []
     for effect in outcome.effects:
         fields = plain(mask_values(attrs.asdict(effect, recurse=False), reveal=reveal))
-        kind = "".join(f"_{c.lower()}" if c.isupper() else c for c in type(effect).__name__)
         out.append(
-            EffectOut(kind=kind.lstrip("_"), case_id=str(fields.pop("case_id")), fields=fields)
+            EffectOut(kind=effect_kind(effect), case_id=str(fields.pop("case_id")), fields=fields)
         )
     return out
 

@@ -28,7 +28,6 @@ hands it out again; ``Ledger.redrive`` puts it back in the queue as new (``POST
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -50,6 +49,7 @@ from rectify.definitions._yamlsource import load_yaml, read_source
 from rectify.engine._case import DeadlineCleared, DeadlineSet, Effect, Escalated, NoticeDue
 from rectify.exceptions import DefinitionError, RectifyError
 from rectify.ledger import DEAD_AFTER, Ledger
+from rectify.server._models import plain
 from rectify.stores._store import Delivery
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "Hook",
     "WebhookConfig",
     "effect_json",
+    "effect_kind",
     "load_webhooks",
     "sign",
     "verify_signature",
@@ -76,19 +77,9 @@ _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _MAX_EXPONENT = 64  # 2**64 first-retry delays is past any sane ``backoff_max``
 
 
-def _kind(effect: Effect) -> str:
+def effect_kind(effect: Effect) -> str:
+    """Return the kind of ``effect`` as hooks and the API name it (one of :data:`KINDS`)."""
     return _KIND_OF[type(effect)]
-
-
-def _plain(value: object) -> object:
-    """Return ``value`` as plain JSON values: dates as ISO strings, tuples as lists."""
-    if isinstance(value, dt.date):  # datetimes too
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def effect_json(delivery: Delivery) -> dict[str, object]:
@@ -102,9 +93,9 @@ def effect_json(delivery: Delivery) -> dict[str, object]:
     return {
         "id": delivery.id,
         "case_id": delivery.case_id,
-        "kind": _kind(delivery.effect),
+        "kind": effect_kind(delivery.effect),
         "attempt": delivery.attempts,
-        "effect": {name: _plain(value) for name, value in fields.items()},
+        "effect": {name: plain(value) for name, value in fields.items()},
     }
 
 
@@ -457,7 +448,7 @@ class Deliverer:
 
     def _post(self, delivery: Delivery) -> None:
         """Send ``delivery`` to every hook that wants it; raise if any of them failed."""
-        kind = _kind(delivery.effect)
+        kind = effect_kind(delivery.effect)
         hooks = [hook for hook in self.config.hooks if hook.wants(kind)]
         if not hooks:
             return
