@@ -37,6 +37,13 @@ def test_wheel_contains_workflows_notices_and_py_typed(wheel: Path) -> None:
         if shipped.is_file():
             relative = shipped.relative_to(ROOT / "notices").as_posix()
             assert f"rectify/_data/notices/{relative}" in names
+    console = ROOT / "src" / "rectify" / "server" / "console"
+    for page in console.iterdir():  # the web console's templates and stylesheet
+        assert f"rectify/server/console/{page.name}" in names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[rectify.commands]" in text  # serve, token and deliver join `rectify`
+    assert "serve = rectify.server._commands:serve" in text
 
 
 @pytest.mark.slow
