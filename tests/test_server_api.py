@@ -38,7 +38,7 @@ from rectify.server import (
 from rectify.stores import MemoryStore, SQLStore, Store
 from rectify.templating._formatting import mask_phone
 from rectify.testing import FakeCalendar, FakeClock
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, ROOT
 from tests.test_ledger import T0
 
 API = API_PREFIX
@@ -1426,6 +1426,7 @@ PUBLIC = {
     ("GET", f"{API}/workflows"),
     ("GET", f"{API}/workflows/{{workflow}}"),
     ("GET", f"{API}/workflows/{{workflow}}/diagram"),
+    ("POST", f"{API}/workflows/validate"),
 }
 #: Routes for the whole town only: any community token is refused.
 TOWN_ONLY = {
@@ -1493,6 +1494,8 @@ def _request(
             body = {"id": "E-9", "workflow": "hazard", "data": data("东区")}
         if path.endswith("/events"):
             body = ASSIGN
+        if path.endswith("/workflows/validate"):
+            body = {"yaml": (ROOT / "workflows" / "hazard.yaml").read_text(encoding="utf-8")}
         kwargs["json"] = body
     return env.client.request(method, url, **kwargs)
 

@@ -17,8 +17,10 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
+from pathlib import Path as FsPath
 from typing import Annotated, Any, Final
 
 import attrs
@@ -31,16 +33,23 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rectify._diagnostics import Diagnostic
+from rectify._resources import default_workflows
 from rectify.aio import DEFAULT_WORKERS, AsyncLedger
 from rectify.cli._documents import REPORT_KINDS, _report_day, _report_month, report_document
 from rectify.definitions._campaign import Campaign, load_campaign
 from rectify.definitions._diagram import FORMATS, draw_workflow
 from rectify.definitions._dump import dump_workflow
-from rectify.definitions._load import load_categories
+from rectify.definitions._load import load_categories, validate_paths, workflow_files
 from rectify.documents._publishing import Notices
 from rectify.engine._case import Case, Evidence, Outcome
 from rectify.engine._engine import TIMEZONE, notices_of
-from rectify.exceptions import ArgumentError, CaseNotFoundError, RectifyError
+from rectify.exceptions import (
+    ArgumentError,
+    CaseNotFoundError,
+    RectifyError,
+    WorkflowDefinitionError,
+)
 from rectify.ledger import Ledger
 from rectify.server._access import (
     AccessError,
@@ -70,12 +79,14 @@ from rectify.server._models import (
     RedrivenOut,
     SummaryOut,
     SweepOut,
+    ValidationOut,
     VerifyOut,
+    WorkflowIn,
     WorkflowOut,
     plain,
 )
 from rectify.server._printing import MEDIA_TYPES, as_docx, as_pdf
-from rectify.server._problems import problem, problem_of
+from rectify.server._problems import diagnostic_json, problem, problem_of
 from rectify.server._webhooks import effect_json, effect_kind
 from rectify.stores._store import MAX_IDS, CaseQuery
 from rectify.templating._formatting import mask_values
@@ -214,6 +225,30 @@ def _not_later(service: Service, at: dt.datetime | None) -> dt.datetime | None:
     return at
 
 
+#: The name a workflow sent to be checked goes by in its diagnostics.
+UPLOADED_WORKFLOW: Final = "workflow.yaml"
+
+
+def check_workflow_text(text: str) -> list[Diagnostic]:
+    """Return every problem of a workflow's YAML text, as ``rectify validate`` finds them.
+
+    Checked against the shipped category table, campaign and notices. The text is written
+    to a file of a folder of its own (never read as a path it might name) and its
+    diagnostics name it ``workflow.yaml``.
+    """
+    shipped = FsPath(str(default_workflows()))
+    others = [p for p in workflow_files(shipped) if p.name.startswith(("categories", "campaign"))]
+    with tempfile.TemporaryDirectory(prefix="rectify-validate-") as folder:
+        path = FsPath(folder) / UPLOADED_WORKFLOW
+        path.write_text(text, encoding="utf-8")
+        report = validate_paths([path, *others])
+        return [
+            attrs.evolve(d, location=attrs.evolve(d.location, file=UPLOADED_WORKFLOW))
+            for d in report.diagnostics
+            if d.location.file == str(path)
+        ]
+
+
 def _etag(case: Case) -> dict[str, str]:
     return {"ETag": f'"{case.seq}"'}
 
@@ -315,6 +350,22 @@ async def list_workflows(request: Request, principal: Caller) -> list[WorkflowOu
             roles=[r.name for r in spec.roles],
         )
     return list(latest.values())
+
+
+@api.post("/workflows/validate", response_model=ValidationOut, tags=["workflows"])
+async def validate_workflow(request: Request, principal: Caller, body: WorkflowIn) -> Response:
+    """Check a workflow's YAML as ``rectify validate`` does, against the shipped table.
+
+    Every problem is a diagnostic with its line and column: errors answer 422
+    (``workflow-definition``, the diagnostics in the problem), warnings alone 200.
+    """
+    service = _service(request)
+    diagnostics = await service.aio.run(check_workflow_text, body.yaml)
+    if any(d.is_error for d in diagnostics):
+        raise WorkflowDefinitionError(UPLOADED_WORKFLOW, diagnostics)
+    return JSONResponse(
+        ValidationOut(diagnostics=[diagnostic_json(d) for d in diagnostics]).model_dump()
+    )
 
 
 @api.get(

@@ -94,6 +94,18 @@ class EventIn(_In):
     at: AwareDatetime | None = None
 
 
+class WorkflowIn(_In):
+    """A workflow's YAML text, to be checked."""
+
+    yaml: Annotated[str, Field(min_length=1)]
+
+
+class ValidationOut(BaseModel):
+    """A workflow without errors: its warnings, each with its line and column."""
+
+    diagnostics: list[dict[str, Any]]
+
+
 class AcknowledgeIn(_In):
     """The outbox items the host has dealt with (their stable ids)."""
 

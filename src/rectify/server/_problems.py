@@ -44,7 +44,7 @@ from rectify.exceptions import (
 from rectify.server._access import AccessError, IdempotencyConflictError
 from rectify.server._printing import UnavailableError
 
-__all__ = ["PROBLEM_TYPE", "problem", "problem_of"]
+__all__ = ["PROBLEM_TYPE", "diagnostic_json", "problem", "problem_of"]
 
 #: The media type of every error the service answers with.
 PROBLEM_TYPE: Final = "application/problem+json"
@@ -116,7 +116,8 @@ def _kind(exc: Exception) -> str:
     return "usage" if isinstance(exc, click.UsageError) else out
 
 
-def _diagnostic(d: Diagnostic) -> dict[str, object]:
+def diagnostic_json(d: Diagnostic) -> dict[str, object]:
+    """Return a diagnostic as JSON: severity, code, message, file, line, column, path."""
     return {
         "severity": d.severity.value,
         "code": d.code,
@@ -167,7 +168,7 @@ def problem_of(exc: Exception, *, instance: str | None = None) -> JSONResponse:
         if name in vars(exc):
             members[name] = _json(vars(exc)[name])
     if isinstance(exc, WorkflowDefinitionError):
-        members["diagnostics"] = [_diagnostic(d) for d in exc.diagnostics]
+        members["diagnostics"] = [diagnostic_json(d) for d in exc.diagnostics]
     detail = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
     if status == HTTPStatus.INTERNAL_SERVER_ERROR:
         detail = "the service failed to answer; the request may be retried"
