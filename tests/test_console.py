@@ -316,6 +316,19 @@ def test_a_case_page_shows_the_case_and_the_events_one_may_fire(town: Town) -> N
     assert "销号 ：当前状态下不能执行" in body
 
 
+def test_an_interview_before_town_supervision_says_which_level_it_needs(town: Town) -> None:
+    open_case(town, "H-1", EAST)
+    office = Actor("t-1", "town_office")
+    town.ledger.fire("H-1", "assign", office, payload=ASSIGN)
+    town.ledger.fire("H-1", "plan", Actor("c-1", "community"),
+                     payload={"measures": "补齐", "due": dt.date(2024, 5, 20)},
+                     evidence=[Evidence.of("plan_document", "p.pdf", b"p")])  # fmt: skip
+    body = text(sign_in(town, town.town).get("/cases/H-1").text)
+    # The refusal's own fields (the level needed, the level now), worded in Chinese.
+    assert "约谈 ：案件须已升级至" in body
+    assert "（第2级），目前未升级" in body
+
+
 def test_what_a_case_holds_is_escaped(town: Town) -> None:
     open_case(town, "H-1", EAST, community_name="<script>alert(1)</script>")
     client = sign_in(town, town.east)

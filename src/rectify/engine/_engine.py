@@ -49,6 +49,7 @@ from rectify.exceptions import (
     DeadlineError,
     EscalationLevelError,
     EventNotAllowedError,
+    EventRefusedError,
     EvidenceMissingError,
     GuardRefusedError,
     NaiveDatetimeError,
@@ -151,7 +152,12 @@ def before(at: dt.datetime, last: dt.datetime) -> bool:
 
 @attrs.frozen
 class EventOption:
-    """One event as an actor sees it now: allowed, or why not."""
+    """One event as an actor sees it now: allowed, or why not.
+
+    ``reason`` says why not in words; ``refusal`` is the refusal itself, with its fields
+    (the events allowed now, the roles that may, the level needed), for a screen that
+    words it in its own language.
+    """
 
     event: str
     title: str
@@ -159,6 +165,7 @@ class EventOption:
     reason: str | None = None
     require: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
+    refusal: EventRefusedError | None = attrs.field(default=None, eq=False, repr=False)
 
 
 class Engine:
@@ -692,12 +699,14 @@ class Engine:
         out: list[EventOption] = []
         for spec in self.spec.events:
             reason: str | None = None
+            refusal: EventRefusedError | None = None
             try:
                 self._event(case, spec.name)
                 self._check_actor(case, spec, actor)
                 self._check_level(case, spec)
             except RectifyError as exc:
                 reason = str(exc).split(" refused: ", 1)[-1]
+                refusal = exc if isinstance(exc, EventRefusedError) else None
             out.append(
                 EventOption(
                     spec.name,
@@ -706,6 +715,7 @@ class Engine:
                     reason,
                     tuple(f.name for f in spec.require),
                     spec.evidence,
+                    refusal,
                 )
             )
         return tuple(out)

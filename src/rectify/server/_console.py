@@ -30,7 +30,6 @@ Sessions and forms:
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import functools
 import hashlib
@@ -62,16 +61,7 @@ from rectify.definitions._spec import EventSpec, PayloadField, WorkflowSpec
 from rectify.documents._reports import Totals, count, hazard_facts, town_of
 from rectify.engine._case import Case, Evidence
 from rectify.engine._engine import TIMEZONE, EventOption, notices_of
-from rectify.exceptions import (
-    CaseFinalError,
-    CaseNotFoundError,
-    EventNotAllowedError,
-    EventRefusedError,
-    GuardRefusedError,
-    RectifyError,
-    RoleNotPermittedError,
-    SeparationOfDutiesError,
-)
+from rectify.exceptions import CaseNotFoundError, EscalationLevelError, RectifyError
 from rectify.ledger import Ledger
 from rectify.server._access import Principal
 from rectify.server._app import (
@@ -739,71 +729,19 @@ def _event_form(
     }
 
 
-def _quoted(text: str) -> str:
-    """Return the value a refusal wrote with ``repr``."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-    return value if isinstance(value, str) else text
-
-
-def _names(text: str) -> list[str]:
-    return [] if text == "none" else text.split(", ")
-
-
-#: The reasons ``allowed_events`` gives, read back into the refusals they come from.
-_REASONS: Final[
-    tuple[tuple[re.Pattern[str], Callable[[re.Match[str], Case, str], EventRefusedError]], ...]
-] = (
-    (
-        re.compile(r"not allowed in this state; allowed now: (.*)"),
-        lambda m, c, e: EventNotAllowedError(
-            case_id=c.id, state=c.state, event=e, allowed=_names(m[1])
-        ),
-    ),
-    (
-        re.compile(r"role ('.*'|\".*\") may not fire it; roles that may: (.*)"),
-        lambda m, c, e: RoleNotPermittedError(
-            case_id=c.id, state=c.state, event=e, role=_quoted(m[1]), roles=_names(m[2])
-        ),
-    ),
-    (
-        re.compile(r"actor ('.*'|\".*\") fired '(\w+)' on this case and may not also fire .*"),
-        lambda m, c, e: SeparationOfDutiesError(
-            case_id=c.id, state=c.state, event=e, actor=_quoted(m[1]), other=m[2]
-        ),
-    ),
-    (
-        re.compile(r"the case is closed \(final state\)"),
-        lambda m, c, e: CaseFinalError(case_id=c.id, state=c.state, event=e),
-    ),
-)
-_LEVEL_REASON: Final = re.compile(
-    r"guard 'min_escalation' refused: the case must have reached escalation level (\d+)"
-    r"(?: \((.*)\))?; it (?:has not been escalated|is at level (\d+))"
-)
-
-
 def _why_not(option: EventOption, case: Case, spec: WorkflowSpec, titles: _Titles) -> str:
     """Return why an event cannot be fired now, in the console's language."""
     reason = option.reason or ""
-    if titles.en:
+    refusal = option.refusal
+    if titles.en or refusal is None:
         return reason
-    if found := _LEVEL_REASON.fullmatch(reason):
-        level = f"「{found[2]}」（第{found[1]}级）" if found[2] else f"第{found[1]}级"
-        now = "未升级" if found[3] is None else f"为第{found[3]}级"
+    if isinstance(refusal, EscalationLevelError):
+        needed = refusal.required
+        name = titles.level(spec, case.data.get("severity"), needed)
+        level = f"第{needed}级" if name == f"{needed}级" else f"「{name}」（第{needed}级）"
+        now = "未升级" if refusal.level is None else f"为第{refusal.level}级"
         return f"案件须已升级至{level}，目前{now}"
-    for pattern, refusal in _REASONS:
-        if matched := pattern.fullmatch(reason):
-            return _refusal_detail(refusal(matched, case, option.event), spec) or reason
-    if reason.startswith("guard "):
-        guard, _, why = reason.removeprefix("guard ").partition(" refused: ")
-        exc = GuardRefusedError(
-            case_id=case.id, state=case.state, event=option.event, guard=_quoted(guard), reason=why
-        )
-        return _refusal_detail(exc, spec) or reason
-    return reason
+    return _refusal_detail(refusal, spec) or reason
 
 
 def _options(ledger: Ledger, case_id: str, principal: Principal) -> dict[str, list[EventOption]]:
