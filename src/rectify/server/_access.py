@@ -37,6 +37,7 @@ from rectify.stores._sql import SQLStore
 from rectify.stores._store import MemoryStore, Store
 
 __all__ = [
+    "KEY_SECONDS",
     "TOKEN_PREFIX",
     "AccessError",
     "IdempotencyConflictError",
@@ -56,6 +57,12 @@ TOKEN_PREFIX: Final = "rct_"  # noqa: S105 - a prefix, not a secret
 _TOKEN: Final = re.compile(r"rct_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 #: The most characters of an actor id, role, scope or label a token carries.
 NAME_LENGTH: Final = 200
+#: How long an idempotency key is kept from its first request, in seconds (a day, as
+#: Stripe keeps them): a retry within it is answered as the first was; after it, the key
+#: is new again (and a key whose first request never answered is freed).
+KEY_SECONDS: Final = 24 * 3600.0
+#: A service store drops its expired keys every this many claims.
+PRUNE_EVERY: Final = 256
 #: The most characters of an idempotency key.
 KEY_LENGTH: Final = 200
 #: The most characters of a key's owner as a SQL service store keeps it (longer: hashed).
@@ -231,6 +238,8 @@ class ServiceStore(Protocol):
     def begin(self, owner: str, key: str, fingerprint: str) -> StoredResponse | None:
         """Claim ``key`` for a request; return the kept answer if it was answered before.
 
+        A key is kept for ``KEY_SECONDS`` from its claim; an older one is claimed anew.
+
         Raises:
             IdempotencyConflictError: The key was claimed for another request (a different
                 ``fingerprint``), or its first request is still running.
@@ -257,10 +266,14 @@ def _check_key(key: str) -> None:
 class MemoryServiceStore:
     """Tokens and idempotency keys in memory (beside a ``MemoryStore``; for tests)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, keep_seconds: float = KEY_SECONDS, clock: Callable[[], float] = time.time
+    ) -> None:
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[TokenInfo, str]] = {}
-        self._keys: dict[tuple[str, str], tuple[str, StoredResponse | None]] = {}
+        self._keys: dict[tuple[str, str], tuple[str, StoredResponse | None, float]] = {}
+        self._keep = keep_seconds
+        self._clock = clock
 
     def create_token(
         self,
@@ -301,18 +314,19 @@ class MemoryServiceStore:
     def begin(self, owner: str, key: str, fingerprint: str) -> StoredResponse | None:
         """Claim ``key``; see ``ServiceStore.begin``."""
         _check_key(key)
+        now = self._clock()
         with self._lock:
             kept = self._keys.get((owner, key))
-            if kept is None:
-                self._keys[(owner, key)] = (fingerprint, None)
+            if kept is None or kept[2] < now - self._keep:
+                self._keys[(owner, key)] = (fingerprint, None, now)
                 return None
         return _answer(key, fingerprint, kept[0], kept[1])
 
     def finish(self, owner: str, key: str, response: StoredResponse) -> None:
         """Keep the answer; see ``ServiceStore.finish``."""
         with self._lock:
-            fingerprint, _ = self._keys[(owner, key)]
-            self._keys[(owner, key)] = (fingerprint, response)
+            fingerprint, _, claimed = self._keys[(owner, key)]
+            self._keys[(owner, key)] = (fingerprint, response, claimed)
 
     def release(self, owner: str, key: str) -> None:
         """Forget a claim; see ``ServiceStore.release``."""
@@ -337,8 +351,18 @@ class SQLServiceStore:
     they carry the store's prefix, so a store opened without ``shared`` still opens.
     """
 
-    def __init__(self, engine: sa.Engine, prefix: str = "rectify_") -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        prefix: str = "rectify_",
+        *,
+        keep_seconds: float = KEY_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._engine = engine
+        self._keep = keep_seconds
+        self._clock = clock
+        self._claims = 0
         metadata = sa.MetaData()
         self._tokens = sa.Table(
             f"{prefix}api_tokens",
@@ -360,6 +384,7 @@ class SQLServiceStore:
             sa.Column("fingerprint", sa.String(64), nullable=False),
             sa.Column("status", sa.Integer, nullable=False),  # 0: still being answered
             sa.Column("body", sa.Text, nullable=False),
+            sa.Column("claimed", sa.BigInteger, nullable=False),  # seconds since the epoch
         )
         try:
             metadata.create_all(engine, checkfirst=True)
@@ -439,11 +464,24 @@ class SQLServiceStore:
         _check_key(key)
         owner = _owner(owner)
         table = self._requests
+        now = self._clock()
+        expired = table.c.claimed < int(now - self._keep)
+        self._claims += 1
         try:
             with self._engine.begin() as conn:
+                if self._claims % PRUNE_EVERY == 0:  # every key past its time, now and then
+                    conn.execute(table.delete().where(expired))
+                conn.execute(  # this key, if it is past its time: it is new again
+                    table.delete().where(table.c.owner == owner, table.c.key == key, expired)
+                )
                 conn.execute(
                     table.insert().values(
-                        owner=owner, key=key, fingerprint=fingerprint, status=0, body=""
+                        owner=owner,
+                        key=key,
+                        fingerprint=fingerprint,
+                        status=0,
+                        body="",
+                        claimed=int(now),
                     )
                 )
         except sa.exc.IntegrityError:

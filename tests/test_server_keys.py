@@ -1,0 +1,93 @@
+"""Idempotency keys are kept for a day from their first request, then are new again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from rectify.server._access import (
+    KEY_SECONDS,
+    PRUNE_EVERY,
+    IdempotencyConflictError,
+    MemoryServiceStore,
+    ServiceStore,
+    SQLServiceStore,
+    StoredResponse,
+)
+from rectify.stores import SQLStore
+
+ANSWER = StoredResponse(200, '{"ok":true}')
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def keys(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ServiceStore, Clock]]:
+    clock = Clock()
+    if request.param == "memory":
+        yield MemoryServiceStore(clock=clock), clock
+        return
+    store = SQLStore.open(tmp_path / "rectify.db")
+    try:
+        yield SQLServiceStore(store.engine, store.prefix, clock=clock), clock
+    finally:
+        store.close()
+
+
+def test_a_retry_within_the_day_gets_the_kept_answer(keys: tuple[ServiceStore, Clock]) -> None:
+    services, clock = keys
+    assert services.begin("t1", "k", "f") is None
+    services.finish("t1", "k", ANSWER)
+    clock.now += KEY_SECONDS - 1
+    assert services.begin("t1", "k", "f") == ANSWER
+    with pytest.raises(IdempotencyConflictError):
+        services.begin("t1", "k", "another request")
+
+
+def test_after_the_day_the_key_is_new_again(keys: tuple[ServiceStore, Clock]) -> None:
+    services, clock = keys
+    assert services.begin("t1", "k", "f") is None
+    services.finish("t1", "k", ANSWER)
+    clock.now += KEY_SECONDS + 1
+    assert services.begin("t1", "k", "another request") is None  # claimed anew
+    with pytest.raises(IdempotencyConflictError) as running:
+        services.begin("t1", "k", "another request")
+    assert running.value.running
+
+
+def test_a_key_whose_request_never_answered_is_freed_after_the_day(
+    keys: tuple[ServiceStore, Clock],
+) -> None:
+    services, clock = keys
+    assert services.begin("t1", "k", "f") is None  # the worker died before it answered
+    with pytest.raises(IdempotencyConflictError):
+        services.begin("t1", "k", "f")
+    clock.now += KEY_SECONDS + 1
+    assert services.begin("t1", "k", "f") is None
+
+
+def test_expired_keys_are_dropped_from_the_table_now_and_then(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SQLStore.open(tmp_path / "rectify.db")
+    try:
+        services = SQLServiceStore(store.engine, store.prefix, clock=clock)
+        for n in range(10):
+            services.begin("t1", f"old-{n}", "f")
+        clock.now += KEY_SECONDS + 1
+        for n in range(PRUNE_EVERY - 10):
+            services.begin("t1", f"new-{n}", "f")
+        with store.engine.connect() as conn:
+            table = sa.table(f"{store.prefix}api_requests", sa.column("key"))
+            keys = conn.execute(sa.select(table.c.key)).scalars()
+            assert not [k for k in keys if k.startswith("old-")]
+    finally:
+        store.close()
