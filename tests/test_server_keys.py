@@ -1,9 +1,11 @@
-"""Idempotency keys are kept for a day from their first request, then are new again."""
+"""What the service remembers for a while: idempotency keys (a day), live tokens (seconds)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -16,10 +18,12 @@ from rectify.server._access import (
     ServiceStore,
     SQLServiceStore,
     StoredResponse,
+    TokenCache,
 )
 from rectify.stores import SQLStore
 
 ANSWER = StoredResponse(200, '{"ok":true}')
+NOW = dt.datetime(2024, 5, 6, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 class Clock:
@@ -91,3 +95,18 @@ def test_expired_keys_are_dropped_from_the_table_now_and_then(tmp_path: Path) ->
             assert not [k for k in keys if k.startswith("old-")]
     finally:
         store.close()
+
+
+def test_a_revoked_token_in_constant_use_drops_out_of_the_cache() -> None:
+    clock = Clock()
+    services = MemoryServiceStore()
+    text, info = services.create_token("t-1", ["town_office"], None, now=NOW)
+    cache = TokenCache(services, 2.0, clock=clock)
+    assert cache.authenticate(text) is not None
+    services.revoke(info.id, now=NOW)
+    for _ in range(3):  # used every second: being used must not keep it remembered
+        clock.now += 0.9
+        if cache.authenticate(text) is None:
+            break
+    assert cache.authenticate(text) is None
+    assert cache.remembered(text) is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -757,17 +757,10 @@ def notices_queued_on(engine: Engine, case: Case, day: dt.date) -> list[NoticeKe
     (records are in time order), and none before a ``@migrate`` record, whose notices were
     made by another version of the workflow.
     """
-    severity = case.data.get("severity")
-    day_records: list[tuple[Record, object]] = []
-    for record in reversed(case.history):
-        # A stored record's time was checked by ``local_date`` when it was made.
-        if record.event == MIGRATE or record.at.astimezone(TIMEZONE).date() != day:
-            break
-        day_records.append((record, severity))
-        if record.event == SEVERITY:  # the records before it had the severity it replaced
-            severity = record.payload.get("from")
+    # A stored record's time was checked by ``local_date`` when it was made.
+    day_records = _since_migration(case, lambda r: r.at.astimezone(TIMEZONE).date() == day)
     queued: list[NoticeKey] = []
-    for record, severity in reversed(day_records):
+    for record, severity in day_records:
         for notice, to in _record_notices(engine, record, severity):
             key = (notice, frozenset(to))
             if not any(_same_cause(key, earlier) for earlier in queued):
@@ -784,18 +777,10 @@ def notices_of(engine: Engine, case: Case) -> list[NoticeDue]:
     version of the workflow made their notices. Each notice is what ``Ledger.case_at(case.id,
     notice.seq)`` renders.
     """
-    severity = case.data.get("severity")
-    records: list[tuple[Record, object]] = []
-    for record in reversed(case.history):
-        if record.event == MIGRATE:
-            break
-        records.append((record, severity))
-        if record.event == SEVERITY:
-            severity = record.payload.get("from")
     found: list[NoticeDue] = []
     queued: list[NoticeKey] = []
     day: dt.date | None = None
-    for record, severity in reversed(records):
+    for record, severity in _since_migration(case, lambda _: True):
         today = record.at.astimezone(TIMEZONE).date()
         if today != day:
             day, queued = today, []
@@ -811,6 +796,25 @@ def notices_of(engine: Engine, case: Case) -> list[NoticeDue]:
             )
             found.extend(unrepeated(queued, (due,)))
     return found
+
+
+def _since_migration(case: Case, keep: Callable[[Record], bool]) -> list[tuple[Record, object]]:
+    """Return the last records of ``case`` that ``keep`` holds for, oldest first.
+
+    Each with the severity in force when it was made (a ``@severity`` record's ``from`` for
+    the records before it). None before a ``@migrate`` record, whose notices another
+    version of the workflow made.
+    """
+    severity = case.data.get("severity")
+    records: list[tuple[Record, object]] = []
+    for record in reversed(case.history):
+        if record.event == MIGRATE or not keep(record):
+            break
+        records.append((record, severity))
+        if record.event == SEVERITY:  # the records before it had the severity it replaced
+            severity = record.payload.get("from")
+    records.reverse()
+    return records
 
 
 def unrepeated(queued: list[NoticeKey], notices: Iterable[NoticeDue]) -> Iterator[NoticeDue]:

@@ -526,6 +526,11 @@ def _owner(owner: str) -> str:
     return f"sha256:{hashlib.sha256(owner.encode()).hexdigest()}"
 
 
+def _text_key(text: str) -> str:
+    """Return what a token cache keeps a token's text under (never the text itself)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class TokenCache:
     """Remembers what a token stood for, for a few seconds: a request then costs no query.
 
@@ -556,20 +561,19 @@ class TokenCache:
 
     def remembered(self, text: str) -> Principal | None:
         """Return the principal of ``text`` if it was found live less than ``seconds`` ago."""
-        kept = self._kept.get(hashlib.sha256(text.encode()).hexdigest())
+        kept = self._kept.get(_text_key(text))
         return kept[0] if kept is not None and kept[1] > self._clock() else None
 
     def authenticate(self, text: str) -> Principal | None:
         """Return the principal of ``text``, remembered or looked up (see the class)."""
         found = self.remembered(text)
-        if found is not None:
+        if found is not None:  # not remembered longer: a revoked token must drop out
             return found
         found = self.services.authenticate(text)
         if found is not None and self.seconds > 0:
             if len(self._kept) >= self._size:
                 self._kept.pop(next(iter(self._kept)), None)
-            key = hashlib.sha256(text.encode()).hexdigest()
-            self._kept[key] = (found, self._clock() + self.seconds)
+            self._kept[_text_key(text)] = (found, self._clock() + self.seconds)
         return found
 
     def forget(self) -> None:
@@ -634,6 +638,3 @@ class JwtVerifier:
         if community is not None and not isinstance(community, str):
             return None
         return Principal(str(claims["sub"]), tuple(roles), community, f"jwt:{claims['sub']}")
-
-
-Authenticator = Callable[[str], Principal | None]

@@ -301,7 +301,7 @@ async def _once(
         )
     try:
         status, body, headers = await work()
-    except (RectifyError, AccessError) as exc:
+    except RectifyError as exc:  # a refusal: kept, so that a retry is refused the same
         response = problem_of(exc, instance=str(request.url.path))
         if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
             await service.aio.run(service.services.release, principal.token, key)
@@ -486,8 +486,9 @@ async def allowed_events(
 ) -> list[EventOptionOut]:
     """Return every event of the case's workflow as the caller (in ``role``) sees it now."""
     service = _service(request)
-    await _case(service, principal, case_id)
-    options = await service.aio.allowed_events(case_id, principal.actor_as(role))
+    case = await _case(service, principal, case_id)
+    engine = service.ledger.engine(case.workflow, case.version)
+    options = engine.allowed_events(case, principal.actor_as(role))  # of the case as read
     return [EventOptionOut.of(o) for o in options]
 
 

@@ -60,7 +60,7 @@ from rectify.definitions._load import load_categories
 from rectify.definitions._spec import EventSpec, PayloadField, WorkflowSpec
 from rectify.documents._reports import Totals, count, hazard_facts, town_of
 from rectify.engine._case import Case, Evidence
-from rectify.engine._engine import TIMEZONE, EventOption, notices_of
+from rectify.engine._engine import TIMEZONE, Engine, EventOption, notices_of
 from rectify.exceptions import CaseNotFoundError, EscalationLevelError, RectifyError
 from rectify.ledger import Ledger
 from rectify.server._access import Principal
@@ -744,10 +744,10 @@ def _why_not(option: EventOption, case: Case, spec: WorkflowSpec, titles: _Title
     return _refusal_detail(refusal, spec) or reason
 
 
-def _options(ledger: Ledger, case_id: str, principal: Principal) -> dict[str, list[EventOption]]:
-    """Return every event as each of the principal's roles sees it now."""
+def _options(engine: Engine, case: Case, principal: Principal) -> dict[str, list[EventOption]]:
+    """Return every event as each of the principal's roles sees ``case`` now."""
     return {
-        role: list(ledger.allowed_events(case_id, principal.actor_as(role)))
+        role: list(engine.allowed_events(case, principal.actor_as(role)))
         for role in principal.roles
     }
 
@@ -829,10 +829,10 @@ async def _case_page(
     words = _Words(titles.en)
     try:
         case = await _case(service, principal, case_id)
-        options = await service.aio.run(_options, service.ledger, case_id, principal)
     except CaseNotFoundError:
         return _error(request, principal, 404, words("not_found"), words("no_such_case"))
     engine = service.ledger.engine(case.workflow, case.version)
+    options = _options(engine, case, principal)  # of the case as read, not read again
     spec = engine.spec
     reveal = principal.may_see_phones
     out = CaseOut.of_case(case, service.today(), reveal=reveal)
