@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from rectify.exceptions import StoreError
 from rectify.server._access import (
     KEY_SECONDS,
     PRUNE_EVERY,
@@ -21,6 +22,7 @@ from rectify.server._access import (
     TokenCache,
 )
 from rectify.stores import SQLStore
+from tests.test_cli import run, run_main
 
 ANSWER = StoredResponse(200, '{"ok":true}')
 NOW = dt.datetime(2024, 5, 6, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -110,3 +112,31 @@ def test_a_revoked_token_in_constant_use_drops_out_of_the_cache() -> None:
             break
     assert cache.authenticate(text) is None
     assert cache.remembered(text) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"roles": "not json"}, {"roles": '{"a": 1}'}, {"created_at": "yesterday"}],
+    ids=["roles-not-json", "roles-not-a-list", "time-not-iso"],
+)
+def test_an_altered_token_row_is_a_clear_store_error(
+    tmp_path: Path, change: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "rectify.db"
+    run("init", "--db", db)
+    store = SQLStore.open(db)
+    try:
+        services = SQLServiceStore(store.engine, store.prefix)
+        text, info = services.create_token("t-1", ["town_office"], None, now=NOW)
+        table = sa.table(f"{store.prefix}api_tokens", *(sa.column(c) for c in ("id", *change)))
+        with store.engine.begin() as conn:
+            conn.execute(table.update().where(table.c.id == info.id).values(**change))
+        with pytest.raises(StoreError, match=info.id):
+            services.authenticate(text)
+    finally:
+        store.close()
+    code, _, err = run_main(capsys, "token", "list", "--db", db)
+    assert code == 1
+    assert "rectify: error:" in err
+    assert info.id in err
+    assert "Traceback" not in err

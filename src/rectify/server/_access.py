@@ -417,18 +417,29 @@ class SQLServiceStore:
         return text, info
 
     def _info(self, row: sa.Row[tuple[object, ...]]) -> TokenInfo:
+        """Return the token a row holds.
+
+        Raises:
+            StoreError: The row was altered: its roles are not a list of text, or a time
+                is not an ISO time.
+        """
         m = row._mapping
-        roles = json.loads(str(m["roles"]))
         revoked = m["revoked_at"]
-        return TokenInfo(
-            str(m["id"]),
-            str(m["actor"]),
-            tuple(str(r) for r in roles),
-            None if m["scope"] is None else str(m["scope"]),
-            str(m["label"]),
-            dt.datetime.fromisoformat(str(m["created_at"])),
-            None if revoked is None else dt.datetime.fromisoformat(str(revoked)),
-        )
+        try:
+            return TokenInfo(
+                str(m["id"]),
+                str(m["actor"]),
+                _roles(json.loads(str(m["roles"]))),
+                None if m["scope"] is None else str(m["scope"]),
+                str(m["label"]),
+                dt.datetime.fromisoformat(str(m["created_at"])),
+                None if revoked is None else dt.datetime.fromisoformat(str(revoked)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"the stored token {str(m['id'])!r} in {self._tokens.name} cannot be read "
+                f"({exc}); revoke it and make a new one"
+            ) from exc
 
     def authenticate(self, text: str) -> Principal | None:
         """Return the principal of an API token; see ``ServiceStore.authenticate``."""
@@ -496,7 +507,9 @@ class SQLServiceStore:
             ).first()
         if row is None:  # released meanwhile: the first request failed; this one may run
             return self.begin(owner, key, fingerprint)
-        status = int(row.status)
+        status = row.status
+        if not isinstance(status, int):
+            raise StoreError(f"the kept answer of Idempotency-Key {key!r} cannot be read")
         kept = StoredResponse(status, str(row.body)) if status else None
         return _answer(key, fingerprint, str(row.fingerprint), kept)
 
@@ -517,6 +530,13 @@ class SQLServiceStore:
         table = self._requests
         with self._engine.begin() as conn:
             conn.execute(table.delete().where(table.c.owner == owner, table.c.key == key))
+
+
+def _roles(value: object) -> tuple[str, ...]:
+    """Return a stored token's roles (a JSON list of text)."""
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise TypeError(f"roles {value!r} are not a list of text")
+    return tuple(value)
 
 
 def _owner(owner: str) -> str:
